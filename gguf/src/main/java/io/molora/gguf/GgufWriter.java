@@ -85,6 +85,11 @@ public final class GgufWriter {
         return this;
     }
 
+    /** The metadata declared so far, in insertion order. */
+    public Map<String, GgufValue> metadata() {
+        return java.util.Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
+    }
+
     public int alignment() {
         GgufValue a = metadata.get(GgufParser.ALIGNMENT_KEY);
         return a == null ? GgufParser.DEFAULT_ALIGNMENT : (int) a.asLong();
