@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds llama.cpp's shared libraries (libllama + ggml) for molora from pinned source, with native-build/patches/ applied.
+#
+#   native-build/build.sh [--cuda] [--cuda-arch LIST|native] [--print-dir] [--quiet]
+#
+# Source: llama.cpp v0.5.0 as shipped (a git bundle) in the npm package node-llama-cpp@3.22.1, verified against the
+# registry's published sha512 integrity before use. Set MOLORA_LLAMA_CPP_DIR to build an existing llama.cpp checkout
+# (another version) instead; patches are still applied to a copy of it.
+#
+# Output: a directory under $MOLORA_CACHE (default ~/.cache/molora) keyed by source version + patch hashes + backend +
+# recipe version, so a second run is instant and a changed patch rebuilds. It holds
+#   lib/   libllama.so, libggml*.so (RPATH $ORIGIN)     src/   the patched source tree (vocab GGUFs, gguf-py)
+#   bin/   llama-simple (llama.cpp's examples/simple, the parity oracle)
+# The last line printed is that directory; with --print-dir only the directory is printed (building if needed).
+set -euo pipefail
+
+NPM_PACKAGE="node-llama-cpp@3.22.1"
+NPM_INTEGRITY="sha512-bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiWoPkGDpcL4FviDpgw7qfTiDw=="
+LLAMA_VERSION="v0.5.0"
+# Bump when the build recipe below changes in a way that changes the libraries (it is part of the cache key).
+RECIPE_VERSION=1
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache="${MOLORA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/molora}"
+cuda=0
+cuda_arch="${CMAKE_CUDA_ARCHITECTURES:-75-virtual;86-real;89-real;120-real}"
+print_dir=0
+quiet=0
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cuda) cuda=1 ;;
+    --cuda-arch) cuda=1; cuda_arch="${2:?--cuda-arch needs a value: native or a list such as 86;89}"; shift ;;
+    --print-dir) print_dir=1; quiet=1 ;;
+    --quiet) quiet=1 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "native-build: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+say() { [ "$quiet" = 1 ] || echo "native-build: $*" >&2; }
+die() { echo "native-build: $*" >&2; exit 1; }
+
+for tool in cmake git sha256sum; do
+  command -v "$tool" >/dev/null || die "'$tool' is missing; install it (Debian: apt-get install $tool)"
+done
+if [ "$cuda" = 1 ] && ! command -v nvcc >/dev/null; then
+  die "--cuda needs the CUDA toolkit's nvcc on PATH (e.g. export PATH=/usr/local/cuda/bin:\$PATH)"
+fi
+
+# ---- the cache key: what the libraries are built from ----
+backend="cpu"; [ "$cuda" = 1 ] && backend="cuda-$(echo "$cuda_arch" | tr ';' '_')"
+if [ -n "${MOLORA_LLAMA_CPP_DIR:-}" ]; then
+  [ -f "$MOLORA_LLAMA_CPP_DIR/include/llama.h" ] || die "MOLORA_LLAMA_CPP_DIR=$MOLORA_LLAMA_CPP_DIR is not a llama.cpp checkout (no include/llama.h)"
+  source_id="dir-$(git -C "$MOLORA_LLAMA_CPP_DIR" rev-parse HEAD 2>/dev/null || echo unknown)"
+else
+  source_id="$LLAMA_VERSION"
+fi
+key_input="$(
+  echo "$source_id $backend recipe-$RECIPE_VERSION"
+  find "$here/patches" -name '*.patch' -type f | LC_ALL=C sort | xargs -r sha256sum
+)"
+key="$(echo "$key_input" | sha256sum | cut -c1-12)"
+out="$cache/llama.cpp-$source_id-$backend-$key"
+
+if [ -f "$out/.complete" ]; then
+  say "up to date: $out"
+  echo "$out"
+  exit 0
+fi
+
+mkdir -p "$cache"
+work="$out.partial"
+rm -rf "$work"
+mkdir -p "$work"
+
+# ---- 1. source ----
+if [ -n "${MOLORA_LLAMA_CPP_DIR:-}" ]; then
+  say "copying $MOLORA_LLAMA_CPP_DIR"
+  git clone -q "$MOLORA_LLAMA_CPP_DIR" "$work/src" 2>/dev/null || cp -a "$MOLORA_LLAMA_CPP_DIR" "$work/src"
+else
+  tarball="$cache/downloads/${NPM_PACKAGE/@/-}.tgz"
+  if [ ! -f "$tarball" ]; then
+    command -v npm >/dev/null || die "npm is needed to fetch llama.cpp's source ($NPM_PACKAGE)"
+    say "fetching $NPM_PACKAGE from the npm registry"
+    mkdir -p "$cache/downloads"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$NPM_PACKAGE" >/dev/null 2>&1) || die "npm pack $NPM_PACKAGE failed"
+    mv "$tmp"/*.tgz "$tarball.tmp"
+    rm -rf "$tmp"
+    mv "$tarball.tmp" "$tarball"
+  fi
+  # npm's integrity string is "sha512-" + base64 of the tarball's SHA-512.
+  actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [ "$actual" != "$NPM_INTEGRITY" ]; then
+    rm -f "$tarball"
+    die "integrity mismatch for $NPM_PACKAGE: expected $NPM_INTEGRITY, got $actual (tarball deleted; run again)"
+  fi
+  say "verified $NPM_PACKAGE ($NPM_INTEGRITY)"
+  tar -xzf "$tarball" -C "$work" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json
+  grep -q "\"$LLAMA_VERSION\"" "$work/package/llama/llama.cpp.info.json" \
+    || die "$NPM_PACKAGE does not ship llama.cpp $LLAMA_VERSION"
+  git clone -q "$work/package/llama/gitRelease.bundle" "$work/src" 2>/dev/null
+  rm -rf "$work/package"
+fi
+
+# ---- 2. patches, in order ----
+for p in $(find "$here/patches" -name '*.patch' -type f | LC_ALL=C sort); do
+  say "applying $(basename "$p")"
+  git -C "$work/src" apply --whitespace=nowarn "$p" || die "patch $(basename "$p") does not apply to llama.cpp $source_id"
+done
+
+# ---- 3. build the shared libraries ----
+cmake_args=(
+  -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
+  -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
+  "-DCMAKE_INSTALL_RPATH=\$ORIGIN;\$ORIGIN/../lib" -DCMAKE_INSTALL_LIBDIR=lib
+)
+command -v ninja >/dev/null || cmake_args=("${cmake_args[@]:2}")
+if [ "$cuda" = 1 ]; then
+  cmake_args+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$cuda_arch" -DGGML_CUDA_NCCL=OFF)
+fi
+jobs="$(nproc 2>/dev/null || echo 2)"
+say "configuring ($backend)"
+cmake -S "$work/src" -B "$work/build" "${cmake_args[@]}" > "$work/cmake-configure.log" 2>&1 \
+  || { tail -30 "$work/cmake-configure.log" >&2; die "cmake configure failed (log: $work/cmake-configure.log)"; }
+say "building libllama with $jobs jobs (a few minutes on 2 cores)"
+start=$SECONDS
+cmake --build "$work/build" -j "$jobs" > "$work/cmake-build.log" 2>&1 \
+  || { tail -30 "$work/cmake-build.log" >&2; die "build failed (log: $work/cmake-build.log)"; }
+cmake --install "$work/build" --prefix "$work" > /dev/null
+say "built in $((SECONDS - start)) s"
+
+# ---- 4. the oracle program: llama.cpp's own examples/simple, against the same library ----
+mkdir -p "$work/bin"
+c++ -O2 -std=c++17 "$work/src/examples/simple/simple.cpp" -o "$work/bin/llama-simple" \
+  -I "$work/include" -L "$work/lib" -lllama -lggml -lggml-base -Wl,-rpath,'$ORIGIN/../lib' \
+  || die "could not compile examples/simple"
+
+rm -rf "$work/build" "$work/src/.git"
+echo "$key_input" > "$work/.key"
+touch "$work/.complete"
+rm -rf "$out"
+mv "$work" "$out"
+say "done: $out"
+echo "$out"

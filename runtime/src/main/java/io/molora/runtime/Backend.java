@@ -1,0 +1,82 @@
+package io.molora.runtime;
+
+import static io.molora.bindings.llama.llama_h.*;
+
+import io.molora.bindings.llama.ggml_log_callback;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The process-wide llama.cpp backend: loads the native libraries once, initialises them, and sends llama.cpp's log
+ * to the {@code java.util.logging} logger {@code llama.cpp} (quiet by default: only errors pass unless
+ * {@link #setLogLevel} says otherwise).
+ */
+public final class Backend {
+    private static final Logger LOG = Logger.getLogger("llama.cpp");
+
+    private static volatile boolean initialised;
+    private static volatile Level threshold = Level.SEVERE;
+    /** The log upcall stub lives as long as its registration: the life of the process. */
+    private static Arena logArena;
+
+    private Backend() {}
+
+    /** Loads and initialises llama.cpp; safe to call any number of times, from any thread. */
+    public static void init() {
+        if (initialised) {
+            return;
+        }
+        synchronized (Backend.class) {
+            if (initialised) {
+                return;
+            }
+            NativeLibraries.load();
+            logArena = Arena.ofShared();
+            // void (*ggml_log_callback)(enum ggml_log_level level, const char * text, void * user_data)
+            MemorySegment callback = ggml_log_callback.allocate(Backend::onLog, logArena);
+            llama_log_set(callback, MemorySegment.NULL);
+            llama_backend_init();
+            initialised = true;
+        }
+    }
+
+    /** Directory the native libraries were loaded from. */
+    public static Path libraryDir() {
+        init();
+        return NativeLibraries.load();
+    }
+
+    /** Passes llama.cpp messages at or above {@code level} to the {@code llama.cpp} logger. */
+    public static void setLogLevel(Level level) {
+        threshold = level;
+    }
+
+    public static boolean supportsGpuOffload() {
+        init();
+        return llama_supports_gpu_offload();
+    }
+
+    /** Upcall from native code: must never throw, or the JVM dies. */
+    private static void onLog(int ggmlLevel, MemorySegment text, MemorySegment userData) {
+        try {
+            Level level = switch (ggmlLevel) {
+                case 4 -> Level.SEVERE;   // GGML_LOG_LEVEL_ERROR
+                case 3 -> Level.WARNING;  // GGML_LOG_LEVEL_WARN
+                case 2 -> Level.INFO;     // GGML_LOG_LEVEL_INFO
+                default -> Level.FINE;    // DEBUG, CONT, NONE
+            };
+            if (level.intValue() < threshold.intValue() || text.equals(MemorySegment.NULL)) {
+                return;
+            }
+            String message = text.reinterpret(Long.MAX_VALUE).getString(0).stripTrailing();
+            if (!message.isEmpty()) {
+                LOG.log(level, message);
+            }
+        } catch (Throwable ignored) {
+            // Nothing sensible to do with a failure to log; never propagate into native code.
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package io.molora.runtime;
+
+import static io.molora.bindings.llama.llama_h.*;
+
+import io.molora.bindings.llama.llama_sampler_chain_params;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/** A llama.cpp sampler chain ({@code struct llama_sampler *}) built from {@link SamplerParams}. */
+public final class Sampler implements AutoCloseable {
+    private final NativeHandle handle;
+    private final SamplerParams params;
+
+    public Sampler(SamplerParams params) {
+        Backend.init();
+        this.params = params;
+        MemorySegment chain;
+        try (Arena arena = Arena.ofConfined()) {
+            // struct llama_sampler_chain_params
+            MemorySegment p = llama_sampler_chain_default_params(arena);
+            llama_sampler_chain_params.no_perf(p, true);
+            chain = llama_sampler_chain_init(p);
+        }
+        this.handle = new NativeHandle("sampler", chain, c -> llama_sampler_free(c));
+        // The chain takes ownership of each sampler added to it.
+        if (params.isGreedy()) {
+            llama_sampler_chain_add(chain, llama_sampler_init_greedy());
+        } else {
+            // The order llama.cpp's common sampling uses.
+            if (params.topK() > 0) {
+                llama_sampler_chain_add(chain, llama_sampler_init_top_k(params.topK()));
+            }
+            llama_sampler_chain_add(chain, llama_sampler_init_top_p(params.topP(), 1));
+            llama_sampler_chain_add(chain, llama_sampler_init_min_p(params.minP(), 1));
+            llama_sampler_chain_add(chain, llama_sampler_init_temp(params.temperature()));
+            int seed = params.seed() < 0 ? LLAMA_DEFAULT_SEED() : (int) params.seed();
+            llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
+        }
+    }
+
+    /** Samples from output {@code i} of the context's last decode (-1 = the last output) and accepts the token. */
+    public int sample(Context context, int i) {
+        return llama_sampler_sample(handle.get(), context.pointer(), i);
+    }
+
+    /** Forgets history (e.g. before a new, unrelated prompt). */
+    public void reset() {
+        llama_sampler_reset(handle.get());
+    }
+
+    public SamplerParams params() {
+        return params;
+    }
+
+    @Override
+    public void close() {
+        handle.release();
+    }
+}

@@ -1,0 +1,45 @@
+package io.molora.runtime;
+
+import io.molora.gguf.synth.LlamaConfig;
+import io.molora.gguf.synth.SyntheticModel;
+import io.molora.gguf.synth.TokenizerMetadata;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Where the native build is, and tiny random-weight models for tests. The build directory comes from
+ * {@code -Dmolora.native.dir} (./run-tests sets it); without it the native tests fail with a message saying so.
+ */
+final class NativeTestSupport {
+    private NativeTestSupport() {}
+
+    static Path nativeDir() {
+        String dir = System.getProperty("molora.native.dir");
+        if (dir == null || dir.isBlank() || dir.startsWith("${")) {
+            throw new IllegalStateException("molora.native.dir is not set: run the tests with ./run-tests, which builds "
+                    + "llama.cpp and passes its directory");
+        }
+        return Path.of(dir);
+    }
+
+    /** The patched llama.cpp source tree of the native build (vocab GGUFs, gguf-py, examples). */
+    static Path llamaSource() {
+        return nativeDir().resolve("src");
+    }
+
+    static Path vocab(String name) {
+        return llamaSource().resolve("models").resolve("ggml-vocab-" + name + ".gguf");
+    }
+
+    /** Writes a tiny seeded random-weight llama model with the real llama-spm tokenizer. */
+    static Path writeTinyModel(Path dir, long seed) throws IOException {
+        TokenizerMetadata tokenizer = TokenizerMetadata.load(vocab("llama-spm"));
+        SyntheticModel model = SyntheticModel.of(LlamaConfig.tiny(tokenizer.vocabSize()), tokenizer, seed);
+        Path path = dir.resolve("tiny-" + seed + ".gguf");
+        if (!Files.exists(path)) {
+            model.write(path);
+        }
+        return path;
+    }
+}
