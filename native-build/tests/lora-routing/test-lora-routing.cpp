@@ -1,0 +1,355 @@
+// molora: checks the per-token LoRA routing patch (0001-per-token-lora-routing.patch) against stock llama.cpp.
+//
+// build & run against a llama.cpp v0.5.0 tree with the patch applied and built (BUILD_SHARED_LIBS=ON):
+//   PYTHONPATH=$LLAMA/gguf-py python3 make_tiny.py $DIR $LLAMA/models/ggml-vocab-llama-spm.gguf
+//   g++ -O1 -std=c++17 test-lora-routing.cpp -I$LLAMA/include -I$LLAMA/ggml/include -L$LLAMA/build/bin \
+//       -lllama -lggml -lggml-base -Wl,-rpath,$LLAMA/build/bin -o test-lora-routing
+//   ./test-lora-routing $DIR          (CHECK_NGL=99 to offload to a GPU build; exit code 0 = all ok)
+//
+// - routed in-graph path vs the stock segmented path (llama_set_adapters_lora per maximal run of one route),
+//   several sequences interleaved in one batch larger than n_ubatch, partial and full outputs,
+//   unified and per-sequence KV caches
+// - constant route == stock with that adapter; constant top-2 == stock with both adapters at w*s
+// - changing routes between decodes reuses the graph (n_reused grows) and never re-reserves the scheduler
+#include "llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+static int g_n_reserve = 0;
+
+static void log_cb(ggml_log_level level, const char * text, void *) {
+    if (strstr(text, "reserving ...")) {
+        g_n_reserve++;
+    }
+    if (level >= GGML_LOG_LEVEL_WARN || getenv("CHECK_VERBOSE")) {
+        fputs(text, stderr);
+    }
+}
+
+static int g_fail = 0;
+
+static void expect(bool ok, const char * what) {
+    printf("%-80s %s\n", what, ok ? "ok" : "FAIL");
+    if (!ok) {
+        g_fail++;
+    }
+}
+
+struct route { int32_t id; float w; };   // id -1: no adapter
+
+static llama_model * g_model;
+static llama_adapter_lora * g_ad[3];
+static const float g_scale[3] = { 1.0f, 0.5f, 2.0f };
+static int32_t g_n_vocab;
+
+static llama_context * new_ctx(bool unified) {
+    auto cp = llama_context_default_params();
+    cp.n_ctx      = 512;
+    cp.n_batch    = 64;
+    cp.n_ubatch   = 16;
+    cp.n_seq_max  = 4;
+    cp.kv_unified = unified;
+    cp.n_threads = cp.n_threads_batch = 2;
+    cp.no_perf    = false;
+    return llama_init_from_model(g_model, cp);
+}
+
+// stock reference: one sequence, decoded run by run with llama_set_adapters_lora (single route per run)
+static std::vector<float> stock_segmented(llama_context * ctx, const std::vector<llama_token> & toks, const std::vector<route> & r) {
+    llama_memory_clear(llama_get_memory(ctx), true);
+    std::vector<float> out(toks.size()*g_n_vocab);
+    llama_batch b = llama_batch_init((int) toks.size(), 0, 1);
+    size_t i0 = 0;
+    while (i0 < toks.size()) {
+        size_t i1 = i0 + 1;
+        while (i1 < toks.size() && r[i1].id == r[i0].id && r[i1].w == r[i0].w) {
+            i1++;
+        }
+        if (r[i0].id >= 0) {
+            float s = r[i0].w*g_scale[r[i0].id];
+            llama_set_adapters_lora(ctx, &g_ad[r[i0].id], 1, &s);
+        } else {
+            llama_set_adapters_lora(ctx, nullptr, 0, nullptr);
+        }
+        b.n_tokens = 0;
+        for (size_t i = i0; i < i1; ++i) {
+            b.token[b.n_tokens] = toks[i]; b.pos[b.n_tokens] = (llama_pos) i;
+            b.n_seq_id[b.n_tokens] = 1; b.seq_id[b.n_tokens][0] = 0; b.logits[b.n_tokens] = 1;
+            b.n_tokens++;
+        }
+        if (llama_decode(ctx, b) != 0) { fprintf(stderr, "decode failed\n"); exit(1); }
+        for (size_t i = i0; i < i1; ++i) {
+            memcpy(&out[i*g_n_vocab], llama_get_logits_ith(ctx, (int) (i - i0)), g_n_vocab*sizeof(float));
+        }
+        i0 = i1;
+    }
+    llama_batch_free(b);
+    llama_set_adapters_lora(ctx, nullptr, 0, nullptr);
+    return out;
+}
+
+// max |a-b| relative to max |b|
+static double rel_diff(const float * a, const float * b, size_t n, double * amax = nullptr) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; ++i) {
+        d = std::max(d, (double) fabsf(a[i] - b[i]));
+        m = std::max(m, (double) fabsf(b[i]));
+    }
+    if (amax) *amax = m;
+    return d/std::max(m, 1e-6);
+}
+
+static double g_worst = 0;
+
+// routed: all sequences interleaved in one batch, one llama_set_lora_routes + one llama_decode
+static void check_multiseq(bool unified, bool all_outputs, std::mt19937 & rng, const char * label) {
+    llama_context * ref = new_ctx(true);
+    llama_context * ctx = new_ctx(unified);
+    if (llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2) != 0) { expect(false, "llama_set_lora_routing"); return; }
+
+    const int n_seq = 3;
+    const int lens[n_seq] = { 20, 17, 13 };    // 50 tokens > n_ubatch 16
+    std::vector<std::vector<llama_token>> toks(n_seq);
+    std::vector<std::vector<route>>       rts(n_seq);
+    std::uniform_int_distribution<int> tok_d(3, g_n_vocab - 1), ad_d(-1, 2);
+    std::uniform_real_distribution<float> w_d(0.5f, 1.5f);
+    for (int s = 0; s < n_seq; ++s) {
+        for (int i = 0; i < lens[s]; ++i) toks[s].push_back(tok_d(rng));
+        if (s == 0) {        // switching every token
+            for (int i = 0; i < lens[s]; ++i) rts[s].push_back({ ad_d(rng), w_d(rng) });
+        } else if (s == 1) { // long runs
+            route cur = { 1, 1.0f };
+            for (int i = 0; i < lens[s]; ++i) {
+                if (i % 6 == 0) cur = { ad_d(rng), w_d(rng) };
+                rts[s].push_back(cur);
+            }
+        } else {             // none
+            for (int i = 0; i < lens[s]; ++i) rts[s].push_back({ -1, 0.0f });
+        }
+    }
+
+    // interleave: batch position -> (seq, i)
+    std::vector<std::pair<int, int>> order;
+    for (int i = 0; i < 20; ++i) for (int s = 0; s < n_seq; ++s) if (i < lens[s]) order.push_back({ s, i });
+
+    llama_batch b = llama_batch_init((int) order.size(), 0, 1);
+    std::vector<int32_t> ids; std::vector<float> ws;
+    for (auto [s, i] : order) {
+        const int k = b.n_tokens;
+        b.token[k] = toks[s][i]; b.pos[k] = i; b.n_seq_id[k] = 1; b.seq_id[k][0] = s;
+        b.logits[k] = all_outputs || i % 3 == 0 || i == lens[s] - 1;
+        b.n_tokens++;
+        // k = 2 slots: the route and an unused slot (-1)
+        ids.push_back(rts[s][i].id); ws.push_back(rts[s][i].w);
+        ids.push_back(-1);           ws.push_back(123.0f);
+    }
+    expect(llama_set_lora_routes(ctx, ids.data(), ws.data(), b.n_tokens, 2) == 0, "llama_set_lora_routes");
+    ids.assign(ids.size(), 7); // routes are copied: clobbering the caller's buffer must not matter
+    expect(llama_decode(ctx, b) == 0, "routed decode");
+
+    double worst = 0;
+    for (int s = 0; s < n_seq; ++s) {
+        auto want = stock_segmented(ref, toks[s], rts[s]);
+        for (int k = 0; k < b.n_tokens; ++k) {
+            if (order[k].first != s || !b.logits[k]) continue;
+            worst = std::max(worst, rel_diff(llama_get_logits_ith(ctx, k), &want[order[k].second*g_n_vocab], g_n_vocab));
+        }
+    }
+    g_worst = std::max(g_worst, worst);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s: routed vs stock segmented, max rel diff %.2e", label, worst);
+    expect(worst < 1e-3, msg);
+
+    llama_batch_free(b);
+    llama_free(ctx);
+    llama_free(ref);
+}
+
+static std::vector<float> decode_seq(llama_context * ctx, const std::vector<llama_token> & toks) {
+    llama_memory_clear(llama_get_memory(ctx), true);
+    llama_batch b = llama_batch_init((int) toks.size(), 0, 1);
+    for (size_t i = 0; i < toks.size(); ++i) {
+        b.token[i] = toks[i]; b.pos[i] = (llama_pos) i; b.n_seq_id[i] = 1; b.seq_id[i][0] = 0; b.logits[i] = 1;
+    }
+    b.n_tokens = (int) toks.size();
+    if (llama_decode(ctx, b) != 0) { fprintf(stderr, "decode failed\n"); exit(1); }
+    std::vector<float> out(toks.size()*g_n_vocab);
+    for (size_t i = 0; i < toks.size(); ++i) memcpy(&out[i*g_n_vocab], llama_get_logits_ith(ctx, (int) i), g_n_vocab*sizeof(float));
+    llama_batch_free(b);
+    return out;
+}
+
+int main(int argc, char ** argv) {
+    if (argc < 2) { fprintf(stderr, "usage: %s <dir>\n", argv[0]); return 2; }
+    const std::string dir = argv[1];
+    llama_log_set(log_cb, nullptr);
+    llama_backend_init();
+
+    expect(llama_supports_lora_routing(), "llama_supports_lora_routing");
+
+    auto mp = llama_model_default_params();
+    mp.n_gpu_layers = getenv("CHECK_NGL") ? atoi(getenv("CHECK_NGL")) : 0;
+    g_model = llama_model_load_from_file((dir + "/tiny.gguf").c_str(), mp);
+    if (!g_model) { fprintf(stderr, "model load failed\n"); return 1; }
+    g_n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(g_model));
+    for (int i = 0; i < 3; ++i) {
+        g_ad[i] = llama_adapter_lora_init(g_model, (dir + "/a" + std::to_string(i) + ".gguf").c_str());
+        if (!g_ad[i]) { fprintf(stderr, "adapter load failed\n"); return 1; }
+    }
+
+    std::mt19937 rng(42);
+
+    // 1. multi-sequence batches, batch > n_ubatch, reordering (split_equal with per-seq KV), partial outputs
+    check_multiseq(true,  true,  rng, "unified KV, all outputs");
+    check_multiseq(true,  false, rng, "unified KV, partial outputs");
+    check_multiseq(false, true,  rng, "per-seq KV, all outputs");
+    check_multiseq(false, false, rng, "per-seq KV, partial outputs");
+
+    // 2. constant routes vs stock adapters; top-2
+    {
+        llama_context * ref = new_ctx(true);
+        llama_context * ctx = new_ctx(true);
+        std::vector<llama_token> toks;
+        for (int i = 0; i < 40; ++i) toks.push_back(3 + (int) (rng() % (g_n_vocab - 3)));
+
+        auto base = decode_seq(ref, toks);
+        char msg[256];
+
+        // the adapters must visibly change the logits, or the checks below prove nothing
+        {
+            float s = g_scale[1];
+            llama_set_adapters_lora(ref, &g_ad[1], 1, &s);
+            auto with = decode_seq(ref, toks);
+            llama_set_adapters_lora(ref, nullptr, 0, nullptr);
+            double d = rel_diff(with.data(), base.data(), with.size());
+            snprintf(msg, sizeof(msg), "adapter changes logits (rel %.2e)", d);
+            expect(d > 0.05, msg);
+        }
+
+        llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
+        for (int a = 0; a < 3; ++a) {
+            std::vector<int32_t> ids(toks.size(), a);
+            std::vector<float>   ws (toks.size(), 0.7f);
+            llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 1);
+            auto got = decode_seq(ctx, toks);
+            float s = 0.7f*g_scale[a];
+            llama_set_adapters_lora(ref, &g_ad[a], 1, &s);
+            auto want = decode_seq(ref, toks);
+            llama_set_adapters_lora(ref, nullptr, 0, nullptr);
+            double d = rel_diff(got.data(), want.data(), got.size());
+            g_worst = std::max(g_worst, d);
+            snprintf(msg, sizeof(msg), "constant route a%d w=0.7 == stock a%d at 0.7*s (rel %.2e)", a, a, d);
+            expect(d < 1e-3, msg);
+        }
+        {
+            const float w1 = 0.8f, w2 = 1.3f;
+            std::vector<int32_t> ids; std::vector<float> ws;
+            for (size_t i = 0; i < toks.size(); ++i) { ids.push_back(0); ids.push_back(1); ws.push_back(w1); ws.push_back(w2); }
+            llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 2);
+            auto got = decode_seq(ctx, toks);
+            llama_adapter_lora * both[2] = { g_ad[0], g_ad[1] };
+            float s[2] = { w1*g_scale[0], w2*g_scale[1] };
+            llama_set_adapters_lora(ref, both, 2, s);
+            auto want = decode_seq(ref, toks);
+            llama_set_adapters_lora(ref, nullptr, 0, nullptr);
+            double d = rel_diff(got.data(), want.data(), got.size());
+            g_worst = std::max(g_worst, d);
+            snprintf(msg, sizeof(msg), "top-2 (a0 %.1f, a1 %.1f) == stock a0+a1 at w*s (rel %.2e)", w1, w2, d);
+            expect(d < 1e-3, msg);
+        }
+        {
+            // tokens beyond the given routes use no adapter; n_tokens = 0 clears all routes
+            llama_set_lora_routes(ctx, nullptr, nullptr, 0, 1);
+            auto got = decode_seq(ctx, toks);
+            double d = rel_diff(got.data(), base.data(), got.size());
+            snprintf(msg, sizeof(msg), "no routes == base model (rel %.2e)", d);
+            expect(d < 1e-5, msg);
+        }
+
+        // errors
+        {
+            int32_t bad = 3; float w = 1.0f;
+            expect(llama_set_lora_routes(ctx, &bad, &w, 1, 1) < 0, "invalid id rejected");
+            int32_t ok = 0;
+            expect(llama_set_lora_routes(ctx, &ok, &w, 1, 3) < 0, "k > max_routes_per_token rejected");
+            expect(llama_set_lora_routing(ctx, g_ad, g_scale, 3, 0) < 0, "max_routes_per_token 0 rejected");
+        }
+
+        // 3. routing off -> stock again (stock adapter set applies once more)
+        {
+            llama_set_lora_routing(ctx, nullptr, nullptr, 0, 1);
+            int32_t id = 0; float w = 1.0f;
+            expect(llama_set_lora_routes(ctx, &id, &w, 1, 1) < 0, "routes rejected while routing is off");
+            auto got = decode_seq(ctx, toks);
+            double d = rel_diff(got.data(), base.data(), got.size());
+            snprintf(msg, sizeof(msg), "routing off == base model (rel %.2e)", d);
+            expect(d < 1e-6, msg);
+            float s = g_scale[1];
+            llama_set_adapters_lora(ctx, &g_ad[1], 1, &s);
+            llama_set_adapters_lora(ref, &g_ad[1], 1, &s);
+            got = decode_seq(ctx, toks);
+            auto want = decode_seq(ref, toks);
+            d = rel_diff(got.data(), want.data(), got.size());
+            snprintf(msg, sizeof(msg), "routing off: llama_set_adapters_lora works as stock (rel %.2e)", d);
+            expect(d < 1e-6, msg);
+        }
+        llama_free(ctx);
+        llama_free(ref);
+    }
+
+    // 4. graph reuse: changing routes between decodes must not re-reserve nor rebuild
+    {
+        llama_context * ctx = new_ctx(true);
+        llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
+        llama_batch b = llama_batch_init(1, 0, 1);
+        auto decode1 = [&](int pos) {
+            b.n_tokens = 1; b.token[0] = 100 + pos; b.pos[0] = pos; b.n_seq_id[0] = 1; b.seq_id[0][0] = 0; b.logits[0] = 1;
+            return llama_decode(ctx, b);
+        };
+        int32_t id = 0; float w = 1.0f;
+        llama_set_lora_routes(ctx, &id, &w, 1, 1);
+        decode1(0);
+        decode1(1); // warm: the first decodes build the graph
+        const int n_res0 = g_n_reserve;
+        const int n_reused0 = llama_perf_context(ctx).n_reused;
+        std::vector<float> prev(g_n_vocab);
+        int n_changed = 0;
+        for (int pos = 2; pos < 34; ++pos) {
+            int32_t ids[2] = { (pos % 4) - 1, (pos % 3) - 1 };
+            float   ws [2] = { 0.5f + 0.1f*(pos % 5), 1.0f };
+            llama_set_lora_routes(ctx, ids, ws, 1, 2);
+            decode1(pos);
+            const float * l = llama_get_logits_ith(ctx, 0);
+            n_changed += memcmp(l, prev.data(), g_n_vocab*sizeof(float)) != 0;
+            memcpy(prev.data(), l, g_n_vocab*sizeof(float));
+        }
+        const int n_reused = llama_perf_context(ctx).n_reused - n_reused0;
+        char msg[256];
+        snprintf(msg, sizeof(msg), "32 decodes with changing routes: graph reused %d/32, re-reserves %d", n_reused, g_n_reserve - n_res0);
+        expect(n_reused == 32 && g_n_reserve == n_res0, msg);
+        snprintf(msg, sizeof(msg), "route changes do change the logits (%d/32 decodes differ)", n_changed);
+        expect(n_changed == 32, msg);
+        // control: registering again does re-reserve
+        llama_set_lora_routing(ctx, g_ad, g_scale, 2, 1);
+        decode1(34);
+        snprintf(msg, sizeof(msg), "llama_set_lora_routing re-reserves (%d)", g_n_reserve - n_res0);
+        expect(g_n_reserve > n_res0, msg);
+        llama_batch_free(b);
+        llama_free(ctx);
+    }
+
+    printf("worst routed-vs-stock rel diff: %.3e\n", g_worst);
+    printf("%s (%d failures)\n", g_fail ? "FAILED" : "ALL OK", g_fail);
+
+    for (auto * a : g_ad) llama_adapter_lora_free(a);
+    llama_model_free(g_model);
+    llama_backend_free();
+    return g_fail ? 1 : 0;
+}
