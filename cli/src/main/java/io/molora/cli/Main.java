@@ -1,0 +1,27 @@
+package io.molora.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code molora} command: a Picocli root whose subcommands each return their exit code. */
+@Command(name = "molora",
+        mixinStandardHelpOptions = true,
+        versionProvider = Version.class,
+        description = "Per-token LoRA adapter routing over llama.cpp.",
+        subcommands = {GenerateCommand.class, DemoCommand.class, InspectCommand.class,
+                CommandLine.HelpCommand.class},
+        footerHeading = "%nExit codes:%n",
+        footer = {"  0  success", "  1  the work failed (the message says why)", "  2  bad command line"})
+public final class Main {
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The configured command line (tests drive it directly). */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler(new ErrorReporter());
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        return cli;
+    }
+}

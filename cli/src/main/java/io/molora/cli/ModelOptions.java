@@ -1,0 +1,44 @@
+package io.molora.cli;
+
+import io.molora.runtime.ContextParams;
+import io.molora.runtime.ModelParams;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Model and context flags, named as llama.cpp names them. */
+final class ModelOptions {
+    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "GGUF model file.")
+    Path model;
+
+    @Option(names = {"-ngl", "--gpu-layers", "--n-gpu-layers"}, paramLabel = "N",
+            description = "Layers to offload to the GPU (-1 = all; default: ${DEFAULT-VALUE}).", defaultValue = "0")
+    int gpuLayers;
+
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N",
+            description = "Context size in tokens (0 = from the model; default: ${DEFAULT-VALUE}).", defaultValue = "4096")
+    int contextSize;
+
+    @Option(names = {"-b", "--batch-size"}, paramLabel = "N", description = "Logical batch size (default: ${DEFAULT-VALUE}).",
+            defaultValue = "2048")
+    int batchSize;
+
+    @Option(names = {"-ub", "--ubatch-size"}, paramLabel = "N", description = "Physical batch size (default: ${DEFAULT-VALUE}).",
+            defaultValue = "512")
+    int ubatchSize;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads (0 = all cores; default: ${DEFAULT-VALUE}).",
+            defaultValue = "0")
+    int threads;
+
+    @Option(names = "--verbose", description = "Show llama.cpp's log and stack traces.")
+    boolean verbose;
+
+    ModelParams modelParams() {
+        return ModelParams.defaults().withGpuLayers(gpuLayers);
+    }
+
+    ContextParams contextParams() {
+        return ContextParams.defaults().withContextSize(contextSize).withBatch(batchSize, Math.min(ubatchSize, batchSize))
+                .withThreads(threads, threads);
+    }
+}
