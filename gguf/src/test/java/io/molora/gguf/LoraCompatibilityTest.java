@@ -1,0 +1,157 @@
+package io.molora.gguf;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Consumer;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Each rule of llama_adapter_lora_init_impl, violated once, reported with tensor and shapes. */
+class LoraCompatibilityTest {
+    @TempDir
+    Path dir;
+    Path base;
+
+    @BeforeEach
+    void writeBase() throws Exception {
+        base = dir.resolve("base.gguf");
+        new GgufWriter().put("general.architecture", "llama")
+                .addTensor("token_embd.weight", GgmlType.F32, new long[] {32, 100}, zeros(32 * 100))
+                .addTensor("blk.0.attn_q.weight", GgmlType.Q8_0, new long[] {32, 32}, zerosQ8(32, 32))
+                .addTensor("blk.0.ffn_down.weight", GgmlType.F32, new long[] {64, 32}, zeros(64 * 32))
+                .write(base);
+    }
+
+    private static TensorSource zeros(int n) {
+        return TensorSources.ofBytes(new byte[n * 4]);
+    }
+
+    private static TensorSource zerosQ8(int rowLength, int rows) {
+        return TensorSources.ofFloats(GgmlType.Q8_0, rowLength, new float[rowLength * rows]);
+    }
+
+    private static GgufWriter adapter() {
+        return new GgufWriter().put("general.architecture", "llama").put("general.type", "adapter")
+                .put("adapter.type", "lora").put("adapter.lora.alpha", GgufValue.of(8f));
+    }
+
+    private static void pair(GgufWriter w, String base, long[] a, long[] b) {
+        w.addTensor(base + ".lora_a", GgmlType.F32, a, zeros((int) (a[0] * a[1])));
+        w.addTensor(base + ".lora_b", GgmlType.F32, b, zeros((int) (b[0] * b[1])));
+    }
+
+    private List<LoraCompatibility.Problem> check(Consumer<GgufWriter> build) throws Exception {
+        GgufWriter w = adapter();
+        build.accept(w);
+        Path file = dir.resolve("adapter.gguf");
+        w.write(file);
+        try (GgufFile b = GgufFile.open(base); GgufFile a = GgufFile.open(file)) {
+            return LoraCompatibility.check(b, a);
+        }
+    }
+
+    private static void onlyProblem(List<LoraCompatibility.Problem> problems, String tensor, String fragment) {
+        assertEquals(1, problems.size(), problems.toString());
+        assertEquals(tensor, problems.get(0).tensor());
+        assertTrue(problems.get(0).message().contains(fragment), problems.get(0).message());
+    }
+
+    @Test
+    void validAdapterHasNoProblems() throws Exception {
+        assertEquals(List.of(), check(w -> {
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+            pair(w, "blk.0.ffn_down.weight", new long[] {64, 4}, new long[] {4, 32});
+            pair(w, "token_embd.weight", new long[] {4, 100}, new long[] {4, 32});
+            w.addTensor("blk.0.attn_norm.weight", GgmlType.F32, new long[] {32}, zeros(32)); // ignored like llama.cpp
+        }));
+    }
+
+    @Test
+    void wrongArchitecture() throws Exception {
+        var p = check(w -> {
+            w.put("general.architecture", "qwen2");
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+        });
+        onlyProblem(p, "", "architecture mismatch: adapter is 'qwen2', base model is 'llama'");
+    }
+
+    @Test
+    void notAnAdapter() throws Exception {
+        var p = check(w -> {
+            w.put("general.type", "model");
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+        });
+        onlyProblem(p, "", "general.type must be 'adapter' but is 'model'");
+    }
+
+    @Test
+    void notLora() throws Exception {
+        var p = check(w -> {
+            w.put("adapter.type", "control_vector");
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+        });
+        onlyProblem(p, "", "adapter.type must be 'lora' but is 'control_vector'");
+    }
+
+    @Test
+    void alphaOfWrongType() throws Exception {
+        var p = check(w -> {
+            w.put("adapter.lora.alpha", GgufValue.ofUint32(8));
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+        });
+        onlyProblem(p, "", "adapter.lora.alpha must be FLOAT32 but is UINT32");
+    }
+
+    @Test
+    void incompletePair() throws Exception {
+        var p = check(w -> w.addTensor("blk.0.attn_q.weight.lora_a", GgmlType.F32, new long[] {32, 4}, zeros(128)));
+        onlyProblem(p, "blk.0.attn_q.weight", "missing blk.0.attn_q.weight.lora_b");
+    }
+
+    @Test
+    void targetMissingFromBase() throws Exception {
+        var p = check(w -> pair(w, "blk.7.attn_q.weight", new long[] {32, 4}, new long[] {4, 32}));
+        onlyProblem(p, "blk.7.attn_q.weight", "does not exist in the base model");
+    }
+
+    @Test
+    void unexpectedSuffix() throws Exception {
+        var p = check(w -> {
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+            w.addTensor("blk.0.attn_q.weight.dora_m", GgmlType.F32, new long[] {32}, zeros(32));
+        });
+        onlyProblem(p, "blk.0.attn_q.weight.dora_m", "unexpected suffix");
+    }
+
+    @Test
+    void inputWidthMismatch() throws Exception {
+        var p = check(w -> pair(w, "blk.0.ffn_down.weight", new long[] {32, 4}, new long[] {4, 32}));
+        onlyProblem(p, "blk.0.ffn_down.weight",
+                "base ne[0]=64 must equal lora_a ne[0]=32 (base [64, 32], lora_a [32, 4], lora_b [4, 32])");
+    }
+
+    @Test
+    void outputWidthMismatch() throws Exception {
+        var p = check(w -> pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 64}));
+        onlyProblem(p, "blk.0.attn_q.weight", "base ne[1]=32 must equal lora_b ne[1]=64");
+    }
+
+    @Test
+    void transposedLoraA() throws Exception {
+        var p = check(w -> pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {8, 32}));
+        onlyProblem(p, "blk.0.attn_q.weight", "lora_a ne[1]=4 must equal lora_b ne[0]=8 (the rank; is lora_a transposed?)");
+    }
+
+    @Test
+    void tokenEmbeddingUsesFlippedLayout() throws Exception {
+        // The layout of other tensors ([n_embd, r] / [r, n_vocab]) is wrong for token_embd.
+        var p = check(w -> pair(w, "token_embd.weight", new long[] {32, 4}, new long[] {4, 100}));
+        assertEquals(3, p.size(), p.toString());
+        assertTrue(p.get(0).message().contains("base ne[0]=32 must equal lora_b ne[1]=100"), p.toString());
+        assertTrue(p.get(1).message().contains("base ne[1]=100 must equal lora_a ne[1]=4"), p.toString());
+    }
+}
