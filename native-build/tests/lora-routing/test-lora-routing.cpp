@@ -2,7 +2,7 @@
 //
 // build & run against a llama.cpp v0.5.0 tree with the patch applied and built (BUILD_SHARED_LIBS=ON):
 //   PYTHONPATH=$LLAMA/gguf-py python3 make_tiny.py $DIR $LLAMA/models/ggml-vocab-llama-spm.gguf
-//   g++ -O1 -std=c++17 test-lora-routing.cpp -I$LLAMA/include -I$LLAMA/ggml/include -L$LLAMA/build/bin \
+//   g++ -O1 -std=c++17 test-lora-routing.cpp -I$LLAMA/include -I$LLAMA/ggml/include -L$LLAMA/build/bin
 //       -lllama -lggml -lggml-base -Wl,-rpath,$LLAMA/build/bin -o test-lora-routing
 //   ./test-lora-routing $DIR          (CHECK_NGL=99 to offload to a GPU build; exit code 0 = all ok)
 //
@@ -11,6 +11,7 @@
 //   unified and per-sequence KV caches
 // - constant route == stock with that adapter; constant top-2 == stock with both adapters at w*s
 // - changing routes between decodes reuses the graph (n_reused grows) and never re-reserves the scheduler
+// - all of it for both forms (LLAMA_LORA_ROUTING=concat | gather)
 #include "llama.h"
 
 #include <algorithm>
@@ -204,146 +205,153 @@ int main(int argc, char ** argv) {
         if (!g_ad[i]) { fprintf(stderr, "adapter load failed\n"); return 1; }
     }
 
-    std::mt19937 rng(42);
+    // both forms of the patch: concatenated + masked, and gathered (mul_mat_id); the env var is read at registration
+    for (const char * mode : { "concat", "gather" }) {
+        setenv("LLAMA_LORA_ROUTING", mode, 1);
+        printf("--- %s form\n", mode);
 
-    // 1. multi-sequence batches, batch > n_ubatch, reordering (split_equal with per-seq KV), partial outputs
-    check_multiseq(true,  true,  rng, "unified KV, all outputs");
-    check_multiseq(true,  false, rng, "unified KV, partial outputs");
-    check_multiseq(false, true,  rng, "per-seq KV, all outputs");
-    check_multiseq(false, false, rng, "per-seq KV, partial outputs");
+        std::mt19937 rng(42);
 
-    // 2. constant routes vs stock adapters; top-2
-    {
-        llama_context * ref = new_ctx(true);
-        llama_context * ctx = new_ctx(true);
-        std::vector<llama_token> toks;
-        for (int i = 0; i < 40; ++i) toks.push_back(3 + (int) (rng() % (g_n_vocab - 3)));
+        // 1. multi-sequence batches, batch > n_ubatch, reordering (split_equal with per-seq KV), partial outputs
+        check_multiseq(true,  true,  rng, "unified KV, all outputs");
+        check_multiseq(true,  false, rng, "unified KV, partial outputs");
+        check_multiseq(false, true,  rng, "per-seq KV, all outputs");
+        check_multiseq(false, false, rng, "per-seq KV, partial outputs");
 
-        auto base = decode_seq(ref, toks);
-        char msg[256];
-
-        // the adapters must visibly change the logits, or the checks below prove nothing
+        // 2. constant routes vs stock adapters; top-2
         {
-            float s = g_scale[1];
-            llama_set_adapters_lora(ref, &g_ad[1], 1, &s);
-            auto with = decode_seq(ref, toks);
-            llama_set_adapters_lora(ref, nullptr, 0, nullptr);
-            double d = rel_diff(with.data(), base.data(), with.size());
-            snprintf(msg, sizeof(msg), "adapter changes logits (rel %.2e)", d);
-            expect(d > 0.05, msg);
+            llama_context * ref = new_ctx(true);
+            llama_context * ctx = new_ctx(true);
+            std::vector<llama_token> toks;
+            for (int i = 0; i < 40; ++i) toks.push_back(3 + (int) (rng() % (g_n_vocab - 3)));
+
+            auto base = decode_seq(ref, toks);
+            char msg[256];
+
+            // the adapters must visibly change the logits, or the checks below prove nothing
+            {
+                float s = g_scale[1];
+                llama_set_adapters_lora(ref, &g_ad[1], 1, &s);
+                auto with = decode_seq(ref, toks);
+                llama_set_adapters_lora(ref, nullptr, 0, nullptr);
+                double d = rel_diff(with.data(), base.data(), with.size());
+                snprintf(msg, sizeof(msg), "adapter changes logits (rel %.2e)", d);
+                expect(d > 0.05, msg);
+            }
+
+            llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
+            for (int a = 0; a < 3; ++a) {
+                std::vector<int32_t> ids(toks.size(), a);
+                std::vector<float>   ws (toks.size(), 0.7f);
+                llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 1);
+                auto got = decode_seq(ctx, toks);
+                float s = 0.7f*g_scale[a];
+                llama_set_adapters_lora(ref, &g_ad[a], 1, &s);
+                auto want = decode_seq(ref, toks);
+                llama_set_adapters_lora(ref, nullptr, 0, nullptr);
+                double d = rel_diff(got.data(), want.data(), got.size());
+                g_worst = std::max(g_worst, d);
+                snprintf(msg, sizeof(msg), "constant route a%d w=0.7 == stock a%d at 0.7*s (rel %.2e)", a, a, d);
+                expect(d < 1e-3, msg);
+            }
+            {
+                const float w1 = 0.8f, w2 = 1.3f;
+                std::vector<int32_t> ids; std::vector<float> ws;
+                for (size_t i = 0; i < toks.size(); ++i) { ids.push_back(0); ids.push_back(1); ws.push_back(w1); ws.push_back(w2); }
+                llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 2);
+                auto got = decode_seq(ctx, toks);
+                llama_adapter_lora * both[2] = { g_ad[0], g_ad[1] };
+                float s[2] = { w1*g_scale[0], w2*g_scale[1] };
+                llama_set_adapters_lora(ref, both, 2, s);
+                auto want = decode_seq(ref, toks);
+                llama_set_adapters_lora(ref, nullptr, 0, nullptr);
+                double d = rel_diff(got.data(), want.data(), got.size());
+                g_worst = std::max(g_worst, d);
+                snprintf(msg, sizeof(msg), "top-2 (a0 %.1f, a1 %.1f) == stock a0+a1 at w*s (rel %.2e)", w1, w2, d);
+                expect(d < 1e-3, msg);
+            }
+            {
+                // tokens beyond the given routes use no adapter; n_tokens = 0 clears all routes
+                llama_set_lora_routes(ctx, nullptr, nullptr, 0, 1);
+                auto got = decode_seq(ctx, toks);
+                double d = rel_diff(got.data(), base.data(), got.size());
+                snprintf(msg, sizeof(msg), "no routes == base model (rel %.2e)", d);
+                expect(d < 1e-5, msg);
+            }
+
+            // errors
+            {
+                int32_t bad = 3; float w = 1.0f;
+                expect(llama_set_lora_routes(ctx, &bad, &w, 1, 1) < 0, "invalid id rejected");
+                int32_t ok = 0;
+                expect(llama_set_lora_routes(ctx, &ok, &w, 1, 3) < 0, "k > max_routes_per_token rejected");
+                expect(llama_set_lora_routing(ctx, g_ad, g_scale, 3, 0) < 0, "max_routes_per_token 0 rejected");
+            }
+
+            // 3. routing off -> stock again (stock adapter set applies once more)
+            {
+                llama_set_lora_routing(ctx, nullptr, nullptr, 0, 1);
+                int32_t id = 0; float w = 1.0f;
+                expect(llama_set_lora_routes(ctx, &id, &w, 1, 1) < 0, "routes rejected while routing is off");
+                auto got = decode_seq(ctx, toks);
+                double d = rel_diff(got.data(), base.data(), got.size());
+                snprintf(msg, sizeof(msg), "routing off == base model (rel %.2e)", d);
+                expect(d < 1e-6, msg);
+                float s = g_scale[1];
+                llama_set_adapters_lora(ctx, &g_ad[1], 1, &s);
+                llama_set_adapters_lora(ref, &g_ad[1], 1, &s);
+                got = decode_seq(ctx, toks);
+                auto want = decode_seq(ref, toks);
+                d = rel_diff(got.data(), want.data(), got.size());
+                snprintf(msg, sizeof(msg), "routing off: llama_set_adapters_lora works as stock (rel %.2e)", d);
+                expect(d < 1e-6, msg);
+            }
+            llama_free(ctx);
+            llama_free(ref);
         }
 
-        llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
-        for (int a = 0; a < 3; ++a) {
-            std::vector<int32_t> ids(toks.size(), a);
-            std::vector<float>   ws (toks.size(), 0.7f);
-            llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 1);
-            auto got = decode_seq(ctx, toks);
-            float s = 0.7f*g_scale[a];
-            llama_set_adapters_lora(ref, &g_ad[a], 1, &s);
-            auto want = decode_seq(ref, toks);
-            llama_set_adapters_lora(ref, nullptr, 0, nullptr);
-            double d = rel_diff(got.data(), want.data(), got.size());
-            g_worst = std::max(g_worst, d);
-            snprintf(msg, sizeof(msg), "constant route a%d w=0.7 == stock a%d at 0.7*s (rel %.2e)", a, a, d);
-            expect(d < 1e-3, msg);
-        }
+        // 4. graph reuse: changing routes between decodes must not re-reserve nor rebuild
         {
-            const float w1 = 0.8f, w2 = 1.3f;
-            std::vector<int32_t> ids; std::vector<float> ws;
-            for (size_t i = 0; i < toks.size(); ++i) { ids.push_back(0); ids.push_back(1); ws.push_back(w1); ws.push_back(w2); }
-            llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 2);
-            auto got = decode_seq(ctx, toks);
-            llama_adapter_lora * both[2] = { g_ad[0], g_ad[1] };
-            float s[2] = { w1*g_scale[0], w2*g_scale[1] };
-            llama_set_adapters_lora(ref, both, 2, s);
-            auto want = decode_seq(ref, toks);
-            llama_set_adapters_lora(ref, nullptr, 0, nullptr);
-            double d = rel_diff(got.data(), want.data(), got.size());
-            g_worst = std::max(g_worst, d);
-            snprintf(msg, sizeof(msg), "top-2 (a0 %.1f, a1 %.1f) == stock a0+a1 at w*s (rel %.2e)", w1, w2, d);
-            expect(d < 1e-3, msg);
-        }
-        {
-            // tokens beyond the given routes use no adapter; n_tokens = 0 clears all routes
-            llama_set_lora_routes(ctx, nullptr, nullptr, 0, 1);
-            auto got = decode_seq(ctx, toks);
-            double d = rel_diff(got.data(), base.data(), got.size());
-            snprintf(msg, sizeof(msg), "no routes == base model (rel %.2e)", d);
-            expect(d < 1e-5, msg);
-        }
-
-        // errors
-        {
-            int32_t bad = 3; float w = 1.0f;
-            expect(llama_set_lora_routes(ctx, &bad, &w, 1, 1) < 0, "invalid id rejected");
-            int32_t ok = 0;
-            expect(llama_set_lora_routes(ctx, &ok, &w, 1, 3) < 0, "k > max_routes_per_token rejected");
-            expect(llama_set_lora_routing(ctx, g_ad, g_scale, 3, 0) < 0, "max_routes_per_token 0 rejected");
-        }
-
-        // 3. routing off -> stock again (stock adapter set applies once more)
-        {
-            llama_set_lora_routing(ctx, nullptr, nullptr, 0, 1);
+            llama_context * ctx = new_ctx(true);
+            llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
+            llama_batch b = llama_batch_init(1, 0, 1);
+            auto decode1 = [&](int pos) {
+                b.n_tokens = 1; b.token[0] = 100 + pos; b.pos[0] = pos; b.n_seq_id[0] = 1; b.seq_id[0][0] = 0; b.logits[0] = 1;
+                return llama_decode(ctx, b);
+            };
             int32_t id = 0; float w = 1.0f;
-            expect(llama_set_lora_routes(ctx, &id, &w, 1, 1) < 0, "routes rejected while routing is off");
-            auto got = decode_seq(ctx, toks);
-            double d = rel_diff(got.data(), base.data(), got.size());
-            snprintf(msg, sizeof(msg), "routing off == base model (rel %.2e)", d);
-            expect(d < 1e-6, msg);
-            float s = g_scale[1];
-            llama_set_adapters_lora(ctx, &g_ad[1], 1, &s);
-            llama_set_adapters_lora(ref, &g_ad[1], 1, &s);
-            got = decode_seq(ctx, toks);
-            auto want = decode_seq(ref, toks);
-            d = rel_diff(got.data(), want.data(), got.size());
-            snprintf(msg, sizeof(msg), "routing off: llama_set_adapters_lora works as stock (rel %.2e)", d);
-            expect(d < 1e-6, msg);
+            llama_set_lora_routes(ctx, &id, &w, 1, 1);
+            decode1(0);
+            decode1(1); // warm: the first decodes build the graph
+            const int n_res0 = g_n_reserve;
+            const int n_reused0 = llama_perf_context(ctx).n_reused;
+            std::vector<float> prev(g_n_vocab);
+            int n_changed = 0;
+            for (int pos = 2; pos < 34; ++pos) {
+                int32_t ids[2] = { (pos % 4) - 1, (pos % 3) - 1 };
+                float   ws [2] = { 0.5f + 0.1f*(pos % 5), 1.0f };
+                llama_set_lora_routes(ctx, ids, ws, 1, 2);
+                decode1(pos);
+                const float * l = llama_get_logits_ith(ctx, 0);
+                n_changed += memcmp(l, prev.data(), g_n_vocab*sizeof(float)) != 0;
+                memcpy(prev.data(), l, g_n_vocab*sizeof(float));
+            }
+            const int n_reused = llama_perf_context(ctx).n_reused - n_reused0;
+            char msg[256];
+            snprintf(msg, sizeof(msg), "32 decodes with changing routes: graph reused %d/32, re-reserves %d", n_reused, g_n_reserve - n_res0);
+            expect(n_reused == 32 && g_n_reserve == n_res0, msg);
+            snprintf(msg, sizeof(msg), "route changes do change the logits (%d/32 decodes differ)", n_changed);
+            expect(n_changed == 32, msg);
+            // control: registering again does re-reserve
+            llama_set_lora_routing(ctx, g_ad, g_scale, 2, 1);
+            decode1(34);
+            snprintf(msg, sizeof(msg), "llama_set_lora_routing re-reserves (%d)", g_n_reserve - n_res0);
+            expect(g_n_reserve > n_res0, msg);
+            llama_batch_free(b);
+            llama_free(ctx);
         }
-        llama_free(ctx);
-        llama_free(ref);
-    }
 
-    // 4. graph reuse: changing routes between decodes must not re-reserve nor rebuild
-    {
-        llama_context * ctx = new_ctx(true);
-        llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
-        llama_batch b = llama_batch_init(1, 0, 1);
-        auto decode1 = [&](int pos) {
-            b.n_tokens = 1; b.token[0] = 100 + pos; b.pos[0] = pos; b.n_seq_id[0] = 1; b.seq_id[0][0] = 0; b.logits[0] = 1;
-            return llama_decode(ctx, b);
-        };
-        int32_t id = 0; float w = 1.0f;
-        llama_set_lora_routes(ctx, &id, &w, 1, 1);
-        decode1(0);
-        decode1(1); // warm: the first decodes build the graph
-        const int n_res0 = g_n_reserve;
-        const int n_reused0 = llama_perf_context(ctx).n_reused;
-        std::vector<float> prev(g_n_vocab);
-        int n_changed = 0;
-        for (int pos = 2; pos < 34; ++pos) {
-            int32_t ids[2] = { (pos % 4) - 1, (pos % 3) - 1 };
-            float   ws [2] = { 0.5f + 0.1f*(pos % 5), 1.0f };
-            llama_set_lora_routes(ctx, ids, ws, 1, 2);
-            decode1(pos);
-            const float * l = llama_get_logits_ith(ctx, 0);
-            n_changed += memcmp(l, prev.data(), g_n_vocab*sizeof(float)) != 0;
-            memcpy(prev.data(), l, g_n_vocab*sizeof(float));
-        }
-        const int n_reused = llama_perf_context(ctx).n_reused - n_reused0;
-        char msg[256];
-        snprintf(msg, sizeof(msg), "32 decodes with changing routes: graph reused %d/32, re-reserves %d", n_reused, g_n_reserve - n_res0);
-        expect(n_reused == 32 && g_n_reserve == n_res0, msg);
-        snprintf(msg, sizeof(msg), "route changes do change the logits (%d/32 decodes differ)", n_changed);
-        expect(n_changed == 32, msg);
-        // control: registering again does re-reserve
-        llama_set_lora_routing(ctx, g_ad, g_scale, 2, 1);
-        decode1(34);
-        snprintf(msg, sizeof(msg), "llama_set_lora_routing re-reserves (%d)", g_n_reserve - n_res0);
-        expect(g_n_reserve > n_res0, msg);
-        llama_batch_free(b);
-        llama_free(ctx);
-    }
+    } // modes
 
     printf("worst routed-vs-stock rel diff: %.3e\n", g_worst);
     printf("%s (%d failures)\n", g_fail ? "FAILED" : "ALL OK", g_fail);
