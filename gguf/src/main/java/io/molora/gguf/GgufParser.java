@@ -85,7 +85,8 @@ final class GgufParser {
 
         int alignment = alignment(metadata, alignmentAt);
 
-        List<GgufTensorInfo> tensors = new ArrayList<>((int) tensorCount);
+        // The count is bounded by the file size, which may exceed int range for huge files.
+        List<GgufTensorInfo> tensors = new ArrayList<>((int) Math.min(tensorCount, 1 << 16));
         Map<String, Long> nameOffsets = new HashMap<>();
         List<Long> infoOffsets = new ArrayList<>();
         for (long i = 0; i < tensorCount; i++) {
@@ -196,6 +197,7 @@ final class GgufParser {
         long countAt = in.position();
         long count = in.i64("array length of '" + key + "'");
         if (count < 0 || count > MAX_ARRAY_ELEMENTS || count > in.remaining() / elementType.minEncodedSize()) {
+            // MAX_ARRAY_ELEMENTS (2^30) also keeps the count inside int range for Java arrays.
             throw new GgufFormatException(countAt, "array in '" + key + "' claims "
                     + Long.toUnsignedString(count) + " " + elementType + " elements, which cannot fit in the "
                     + in.remaining() + " remaining bytes");
