@@ -11,7 +11,7 @@ import java.lang.foreign.ValueLayout;
  * Tokens for one {@link Context#decode} call ({@code struct llama_batch} from {@code llama_batch_init}). Filled with
  * {@link #add}; positions and sequence ids are checked here, token ids by the context that decodes it.
  */
-public final class Batch implements AutoCloseable {
+public final class Batch implements TokenBatch, AutoCloseable {
     private final Arena arena = Arena.ofConfined();
     private final int capacity;
     private final int maxSeqPerToken;
@@ -82,6 +82,7 @@ public final class Batch implements AutoCloseable {
         llama_batch.n_tokens(batch, 0);
     }
 
+    @Override
     public int size() {
         return size;
     }
@@ -90,16 +91,19 @@ public final class Batch implements AutoCloseable {
         return capacity;
     }
 
+    @Override
     public int token(int i) {
         checkIndex(i);
         return tokens.getAtIndex(ValueLayout.JAVA_INT, i);
     }
 
+    @Override
     public int position(int i) {
         checkIndex(i);
         return positions.getAtIndex(ValueLayout.JAVA_INT, i);
     }
 
+    @Override
     public int sequence(int i) {
         checkIndex(i);
         return seqIds.getAtIndex(ValueLayout.ADDRESS, i).reinterpret(Integer.BYTES).get(ValueLayout.JAVA_INT, 0);

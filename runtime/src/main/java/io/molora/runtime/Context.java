@@ -20,6 +20,8 @@ public final class Context implements AutoCloseable {
     private final int batchSize;
     private final int vocabSize;
     private final int embeddingSize;
+    private int routedAdapters;
+    private int routedK;
 
     private Context(Model model, MemorySegment ctx, ContextParams params) {
         this.model = model;
@@ -29,7 +31,7 @@ public final class Context implements AutoCloseable {
         this.batchSize = llama_n_batch(ctx);
         this.vocabSize = model.tokenizer().vocabSize();
         this.embeddingSize = model.embeddingSize();
-        model.contextOpened();
+        model.dependentOpened();
     }
 
     public static Context create(Model model, ContextParams params) {
@@ -120,6 +122,94 @@ public final class Context implements AutoCloseable {
         return p.reinterpret((long) embeddingSize * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
     }
 
+    /**
+     * Stock llama.cpp adapter application: every listed adapter, at its scale, on every token. Changing this set
+     * rebuilds the compute graph (llama.cpp re-reserves its scheduler).
+     */
+    public void setAdapters(java.util.List<LoraAdapter> adapters, float[] scales) {
+        if (adapters.size() != scales.length) {
+            throw new IllegalArgumentException(adapters.size() + " adapters but " + scales.length + " scales");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            // struct llama_adapter_lora ** and float *
+            MemorySegment ptrs = adapterPointers(arena, adapters);
+            MemorySegment s = arena.allocateFrom(ValueLayout.JAVA_FLOAT, scales);
+            int rc = llama_set_adapters_lora(pointer(), ptrs, adapters.size(), s);
+            if (rc != 0) {
+                throw new LlamaException("llama.cpp could not set " + adapters.size() + " adapter(s) (code " + rc + ")");
+            }
+        }
+    }
+
+    /**
+     * Registers the adapters per-token routes refer to (route id i = {@code adapters.get(i)}), each at its user scale;
+     * up to {@code maxPerToken} adapters may be mixed on one token. An empty list turns routing off. Only this call
+     * rebuilds the graph; {@link #setRoutes} never does. Needs the molora patch ({@link #routingSupported()}).
+     */
+    public void setRouting(java.util.List<LoraAdapter> adapters, float[] scales, int maxPerToken) {
+        if (!routingSupported()) {
+            throw new LlamaException("this llama.cpp build lacks molora's per-token routing patch");
+        }
+        if (adapters.size() != scales.length) {
+            throw new IllegalArgumentException(adapters.size() + " adapters but " + scales.length + " scales");
+        }
+        if (maxPerToken < 1) {
+            throw new IllegalArgumentException("maxPerToken must be >= 1, got " + maxPerToken);
+        }
+        for (LoraAdapter a : adapters) {
+            if (a.model() != model) {
+                throw new IllegalArgumentException("adapter '" + a.name() + "' was loaded for another model");
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ptrs = adapterPointers(arena, adapters);
+            MemorySegment s = arena.allocateFrom(ValueLayout.JAVA_FLOAT, scales);
+            int rc = llama_set_lora_routing(pointer(), ptrs, s, adapters.size(), maxPerToken);
+            if (rc != 0) {
+                throw new LlamaException("llama.cpp refused to route these adapters (code " + rc
+                        + "; adapters on MoE expert tensors cannot be routed per token)");
+            }
+        }
+        routedAdapters = adapters.size();
+        routedK = maxPerToken;
+    }
+
+    /** Routes for the first {@code n} tokens of the next decode (ids checked against the registered set). */
+    public void setRoutes(RouteTable routes, int n) {
+        if (routedAdapters == 0) {
+            throw new IllegalStateException("no adapters registered for routing (call setRouting first)");
+        }
+        if (routes.k() != routedK) {
+            throw new IllegalArgumentException("route table has k=" + routes.k() + " but routing was set up with k=" + routedK);
+        }
+        if (n < 0 || n > routes.capacity()) {
+            throw new IllegalArgumentException("route count " + n + " outside [0, " + routes.capacity() + "]");
+        }
+        int max = n == 0 ? RouteTable.NONE : routes.maxAdapter(n);
+        if (max >= routedAdapters) {
+            throw new IllegalArgumentException("route to adapter " + max + " but only " + routedAdapters + " are registered");
+        }
+        int rc = llama_set_lora_routes(pointer(), routes.idsSegment(), routes.weightsSegment(), n, routedK);
+        if (rc != 0) {
+            throw new LlamaException("llama.cpp rejected the routes (code " + rc + ")");
+        }
+    }
+
+    /** Whether the loaded llama.cpp has molora's per-token routing patch. */
+    public static boolean routingSupported() {
+        Backend.init();
+        return java.lang.foreign.SymbolLookup.loaderLookup().find("llama_supports_lora_routing").isPresent()
+                && llama_supports_lora_routing();
+    }
+
+    private static MemorySegment adapterPointers(Arena arena, java.util.List<LoraAdapter> adapters) {
+        MemorySegment ptrs = arena.allocate(ValueLayout.ADDRESS, Math.max(1, adapters.size()));
+        for (int i = 0; i < adapters.size(); i++) {
+            ptrs.setAtIndex(ValueLayout.ADDRESS, i, adapters.get(i).pointer());
+        }
+        return ptrs;
+    }
+
     /** Forgets every sequence's tokens. */
     public void clearMemory() {
         llama_memory_clear(llama_get_memory(pointer()), true);
@@ -182,7 +272,7 @@ public final class Context implements AutoCloseable {
     public void close() {
         if (handle.isOpen()) {
             handle.release();
-            model.contextClosed();
+            model.dependentClosed();
         }
     }
 

@@ -15,16 +15,19 @@ public final class Generator implements AutoCloseable {
     private final Context context;
     private final Sampler sampler;
     private final int sequence;
+    private final Decoder decoder;
     private final Batch batch;
 
     public Generator(Context context, Sampler sampler) {
-        this(context, sampler, 0);
+        this(context, sampler, 0, Decoder.plain(context));
     }
 
-    public Generator(Context context, Sampler sampler, int sequence) {
+    /** A generator whose every decode goes through {@code decoder} (e.g. a {@link RoutedDecoder}). */
+    public Generator(Context context, Sampler sampler, int sequence, Decoder decoder) {
         this.context = context;
         this.sampler = sampler;
         this.sequence = sequence;
+        this.decoder = decoder;
         this.batch = new Batch(context.batchSize());
     }
 
@@ -60,7 +63,7 @@ public final class Generator implements AutoCloseable {
             for (int i = from; i < to; i++) {
                 batch.add(prompt[i], start + i, sequence, i == prompt.length - 1);
             }
-            context.decode(batch);
+            decoder.decode(batch);
         }
         return new TokenStream(this, start + prompt.length, maxTokens);
     }
@@ -91,7 +94,7 @@ public final class Generator implements AutoCloseable {
     void decodeOne(int token, int position) {
         batch.clear();
         batch.add(token, position, sequence, true);
-        context.decode(batch);
+        decoder.decode(batch);
     }
 
     Tokenizer tokenizer() {

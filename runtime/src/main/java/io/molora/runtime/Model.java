@@ -13,14 +13,15 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A loaded GGUF model ({@code llama_model *}). Owns the native model; closing it while contexts made from it are
- * still open is refused, since they point into it.
+ * A loaded GGUF model ({@code llama_model *}). Owns the native model; closing it while contexts or adapters made
+ * from it are still open is refused, since they point into it.
  */
 public final class Model implements AutoCloseable {
     private final NativeHandle handle;
     private final Path path;
     private final Tokenizer tokenizer;
-    private final AtomicInteger openContexts = new AtomicInteger();
+    /** Contexts and adapters made from this model: they point into it, so it must outlive them. */
+    private final AtomicInteger dependents = new AtomicInteger();
 
     private Model(MemorySegment model, Path path) {
         this.handle = new NativeHandle("model " + path.getFileName(), model, m -> llama_model_free(m));
@@ -131,12 +132,12 @@ public final class Model implements AutoCloseable {
         return handle.get();
     }
 
-    void contextOpened() {
-        openContexts.incrementAndGet();
+    void dependentOpened() {
+        dependents.incrementAndGet();
     }
 
-    void contextClosed() {
-        openContexts.decrementAndGet();
+    void dependentClosed() {
+        dependents.decrementAndGet();
     }
 
     public boolean isOpen() {
@@ -148,10 +149,10 @@ public final class Model implements AutoCloseable {
         if (!handle.isOpen()) {
             return;
         }
-        int open = openContexts.get();
+        int open = dependents.get();
         if (open > 0) {
             throw new IllegalStateException("model " + path.getFileName() + " still has " + open
-                    + " open context(s); close them first");
+                    + " open context(s) or adapter(s); close them first");
         }
         handle.release();
     }

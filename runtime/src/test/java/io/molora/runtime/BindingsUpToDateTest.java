@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import io.molora.runtime.testing.NativeTestSupport;
 import org.junit.jupiter.api.Test;
 
 /** The committed bindings were generated from the llama.h that native-build now produces (pinned source + patches). */

@@ -7432,6 +7432,186 @@ public class llama_h {
         }
     }
 
+    private static class llama_set_lora_routing {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            llama_h.C_INT,
+            llama_h.C_POINTER,
+            llama_h.C_POINTER,
+            llama_h.C_POINTER,
+            llama_h.C_LONG,
+            llama_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = llama_h.findOrThrow("llama_set_lora_routing");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * }
+     */
+    public static FunctionDescriptor llama_set_lora_routing$descriptor() {
+        return llama_set_lora_routing.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * }
+     */
+    public static MethodHandle llama_set_lora_routing$handle() {
+        return llama_set_lora_routing.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * }
+     */
+    public static MemorySegment llama_set_lora_routing$address() {
+        return llama_set_lora_routing.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * }
+     */
+    public static int llama_set_lora_routing(MemorySegment ctx, MemorySegment adapters, MemorySegment scales, long n_adapters, int max_routes_per_token) {
+        var mh$ = llama_set_lora_routing.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_set_lora_routing", ctx, adapters, scales, n_adapters, max_routes_per_token);
+            }
+            return (int)mh$.invokeExact(ctx, adapters, scales, n_adapters, max_routes_per_token);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_set_lora_routes {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            llama_h.C_INT,
+            llama_h.C_POINTER,
+            llama_h.C_POINTER,
+            llama_h.C_POINTER,
+            llama_h.C_INT,
+            llama_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = llama_h.findOrThrow("llama_set_lora_routes");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
+     * }
+     */
+    public static FunctionDescriptor llama_set_lora_routes$descriptor() {
+        return llama_set_lora_routes.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
+     * }
+     */
+    public static MethodHandle llama_set_lora_routes$handle() {
+        return llama_set_lora_routes.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
+     * }
+     */
+    public static MemorySegment llama_set_lora_routes$address() {
+        return llama_set_lora_routes.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
+     * }
+     */
+    public static int llama_set_lora_routes(MemorySegment ctx, MemorySegment ids, MemorySegment weights, int n_tokens, int k) {
+        var mh$ = llama_set_lora_routes.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_set_lora_routes", ctx, ids, weights, n_tokens, k);
+            }
+            return (int)mh$.invokeExact(ctx, ids, weights, n_tokens, k);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_supports_lora_routing {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            llama_h.C_BOOL    );
+
+        public static final MemorySegment ADDR = llama_h.findOrThrow("llama_supports_lora_routing");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * _Bool llama_supports_lora_routing(void)
+     * }
+     */
+    public static FunctionDescriptor llama_supports_lora_routing$descriptor() {
+        return llama_supports_lora_routing.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * _Bool llama_supports_lora_routing(void)
+     * }
+     */
+    public static MethodHandle llama_supports_lora_routing$handle() {
+        return llama_supports_lora_routing.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * _Bool llama_supports_lora_routing(void)
+     * }
+     */
+    public static MemorySegment llama_supports_lora_routing$address() {
+        return llama_supports_lora_routing.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * _Bool llama_supports_lora_routing(void)
+     * }
+     */
+    public static boolean llama_supports_lora_routing() {
+        var mh$ = llama_supports_lora_routing.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_supports_lora_routing");
+            }
+            return (boolean)mh$.invokeExact();
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class llama_set_adapter_cvec {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             llama_h.C_INT,

@@ -1,6 +1,8 @@
-package io.molora.runtime;
+package io.molora.runtime.testing;
 
 import io.molora.gguf.synth.LlamaConfig;
+import io.molora.gguf.synth.LoraSpec;
+import io.molora.gguf.synth.SyntheticLora;
 import io.molora.gguf.synth.SyntheticModel;
 import io.molora.gguf.synth.TokenizerMetadata;
 import java.io.IOException;
@@ -11,10 +13,10 @@ import java.nio.file.Path;
  * Where the native build is, and tiny random-weight models for tests. The build directory comes from
  * {@code -Dmolora.native.dir} (./run-tests sets it); without it the native tests fail with a message saying so.
  */
-final class NativeTestSupport {
+public final class NativeTestSupport {
     private NativeTestSupport() {}
 
-    static Path nativeDir() {
+    public static Path nativeDir() {
         String dir = System.getProperty("molora.native.dir");
         if (dir == null || dir.isBlank() || dir.startsWith("${")) {
             throw new IllegalStateException("molora.native.dir is not set: run the tests with ./run-tests, which builds "
@@ -24,22 +26,34 @@ final class NativeTestSupport {
     }
 
     /** The patched llama.cpp source tree of the native build (vocab GGUFs, gguf-py, examples). */
-    static Path llamaSource() {
+    public static Path llamaSource() {
         return nativeDir().resolve("src");
     }
 
-    static Path vocab(String name) {
+    public static Path vocab(String name) {
         return llamaSource().resolve("models").resolve("ggml-vocab-" + name + ".gguf");
     }
 
     /** Writes a tiny seeded random-weight llama model with the real llama-spm tokenizer. */
-    static Path writeTinyModel(Path dir, long seed) throws IOException {
+    public static Path writeTinyModel(Path dir, long seed) throws IOException {
         TokenizerMetadata tokenizer = TokenizerMetadata.load(vocab("llama-spm"));
         SyntheticModel model = SyntheticModel.of(LlamaConfig.tiny(tokenizer.vocabSize()), tokenizer, seed);
         Path path = dir.resolve("tiny-" + seed + ".gguf");
         if (!Files.exists(path)) {
             model.write(path);
         }
+        return path;
+    }
+
+    /** The config of {@link #writeTinyModel} models. */
+    public static LlamaConfig tinyConfig() throws IOException {
+        return LlamaConfig.tiny(TokenizerMetadata.load(vocab("llama-spm")).vocabSize());
+    }
+
+    /** Writes a seeded random LoRA for the tiny model. */
+    public static Path writeLora(Path dir, LoraSpec spec) throws IOException {
+        Path path = dir.resolve("lora-" + spec.name() + ".gguf");
+        SyntheticLora.random(tinyConfig(), spec).write(path);
         return path;
     }
 }

@@ -1,0 +1,293 @@
+package io.molora.adapters;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.molora.adapters.routers.FixedMixRouter;
+import io.molora.adapters.routers.FixedRouter;
+import io.molora.adapters.routers.TokenListRouter;
+import io.molora.gguf.GgmlType;
+import io.molora.gguf.synth.LoraSpec;
+import io.molora.gguf.synth.LoraTarget;
+import io.molora.runtime.Batch;
+import io.molora.runtime.Context;
+import io.molora.runtime.ContextParams;
+import io.molora.runtime.Generator;
+import io.molora.runtime.LoraAdapter;
+import io.molora.runtime.Model;
+import io.molora.runtime.ModelParams;
+import io.molora.runtime.RouteTable;
+import io.molora.runtime.RoutedDecoder;
+import io.molora.runtime.Router;
+import io.molora.runtime.Sampler;
+import io.molora.runtime.SamplerParams;
+import io.molora.runtime.testing.NativeTestSupport;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The in-graph routed path (molora's llama.cpp patch) against the oracle: stock llama.cpp, segmented — for each run
+ * of tokens with one route, set that adapter globally with {@code llama_set_adapters_lora} and decode the run.
+ * Three adapters of different ranks, alphas, scales and target sets (one touches the token embedding and the output,
+ * one only attention), several sequences in one batch, batches larger than n_ubatch.
+ */
+class RoutingOracleTest {
+    private static final float TOLERANCE = 2e-3f;
+
+    @TempDir
+    static Path dir;
+    private static Model model;
+    private static AdapterSet adapters;
+    private static int vocab;
+
+    @BeforeAll
+    static void load() throws IOException {
+        Path modelPath = NativeTestSupport.writeTinyModel(dir, 7);
+        EnumSet<LoraTarget> all = EnumSet.of(LoraTarget.Q, LoraTarget.K, LoraTarget.V, LoraTarget.O,
+                LoraTarget.GATE, LoraTarget.UP, LoraTarget.DOWN);
+        EnumSet<LoraTarget> allPlusEnds = EnumSet.copyOf(all);
+        allPlusEnds.add(LoraTarget.OUTPUT);
+        allPlusEnds.add(LoraTarget.TOKEN_EMBD);
+        Path a = NativeTestSupport.writeLora(dir, new LoraSpec("a", 4, 8f, allPlusEnds, 1, 1.5f, GgmlType.F32));
+        Path b = NativeTestSupport.writeLora(dir, new LoraSpec("b", 8, 8f, all, 2, 1.5f, GgmlType.F32));
+        Path c = NativeTestSupport.writeLora(dir, new LoraSpec("c", 2, 4f,
+                EnumSet.of(LoraTarget.Q, LoraTarget.K, LoraTarget.V, LoraTarget.O), 3, 1.5f, GgmlType.F32));
+        model = Model.load(modelPath, ModelParams.defaults());
+        vocab = model.tokenizer().vocabSize();
+        adapters = AdapterSet.load(model, List.of(new AdapterSpec("a", a, 1f), new AdapterSpec("b", b, 0.8f),
+                new AdapterSpec("c", c, 1.5f)));
+    }
+
+    @AfterAll
+    static void close() {
+        adapters.close();
+        model.close();
+    }
+
+    @Test
+    void switchingEveryTokenEqualsSegmentedStock() {
+        Random rnd = new Random(11);
+        List<int[]> tokens = List.of(randomTokens(rnd, 40), randomTokens(rnd, 33), randomTokens(rnd, 27));
+        List<int[]> routes = new ArrayList<>();
+        for (int[] t : tokens) {
+            int[] r = new int[t.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = rnd.nextInt(4) - 1;  // NONE, a, b or c
+            }
+            routes.add(r);
+        }
+        compare(tokens, routes, 64, 16);
+    }
+
+    @Test
+    void longRunsAndNoAdapterEqualSegmentedStock() {
+        Random rnd = new Random(12);
+        List<int[]> tokens = List.of(randomTokens(rnd, 50), randomTokens(rnd, 50));
+        int[] runs = new int[50];
+        for (int i = 0; i < runs.length; i++) {
+            runs[i] = i < 20 ? 0 : i < 35 ? RouteTable.NONE : 2;
+        }
+        int[] none = new int[50];
+        java.util.Arrays.fill(none, RouteTable.NONE);
+        compare(tokens, List.of(runs, none), 32, 8);
+    }
+
+    @Test
+    void constantRouteEqualsStockWithThatAdapter() {
+        int[] t = randomTokens(new Random(13), 24);
+        float[][] routed = routed(List.of(t), new FixedRouter(1, 1f), 24, 24).get(0);
+        float[][] stock = stock(t, List.of(adapters.adapters().get(1)), new float[] {0.8f});
+        assertClose(stock, routed, "constant route to b");
+        // The comparison means something only if the adapter moves the logits well beyond the tolerance.
+        float[][] base = stock(t, List.of(), new float[0]);
+        float effect = 0;
+        for (int i = 0; i < t.length; i++) {
+            for (int v = 0; v < vocab; v++) {
+                effect = Math.max(effect, Math.abs(base[i][v] - stock[i][v]));
+            }
+        }
+        assertTrue(effect > 100 * TOLERANCE, "adapter b barely changes the logits (" + effect + ")");
+    }
+
+    @Test
+    void constantTopTwoMixEqualsStockWithBothAdaptersScaled() {
+        int[] t = randomTokens(new Random(14), 24);
+        Router mix = new FixedMixRouter(new int[] {0, 2}, new float[] {0.7f, 0.3f});
+        float[][] routed = routed(List.of(t), mix, 24, 24).get(0);
+        float[][] stock = stock(t, List.of(adapters.adapters().get(0), adapters.adapters().get(2)),
+                new float[] {0.7f * 1f, 0.3f * 1.5f});
+        assertClose(stock, routed, "top-2 mix of a and c");
+    }
+
+    @Test
+    void routesChangingEveryTokenKeepGraphReuseAndMatchSegmentedGreedyTokens() {
+        int[] prompt = model.tokenizer().tokenize("Write code to solve this equation", true, false);
+        int[] pattern = new int[prompt.length + 40];
+        for (int i = 0; i < pattern.length; i++) {
+            pattern[i] = i % 4 - 1;  // NONE, a, b, c, NONE, ...
+        }
+        Router router = TokenListRouter.of(pattern);
+        int[] inGraph;
+        int[] segmented;
+        int reused;
+        ContextParams params = ContextParams.defaults().withContextSize(256);
+        try (Context ctx = Context.create(model, params); Sampler s = new Sampler(SamplerParams.greedy());
+             RoutedDecoder d = new RoutedDecoder(ctx, adapters.adapters(), adapters.scales(), router, true);
+             Generator g = new Generator(ctx, s, 0, d)) {
+            inGraph = g.generate(prompt, 40, t -> { }).tokens();
+            reused = ctx.perf().graphReuses();
+        }
+        try (Context ctx = Context.create(model, params); Sampler s = new Sampler(SamplerParams.greedy());
+             RoutedDecoder d = new RoutedDecoder(ctx, adapters.adapters(), adapters.scales(), router, false);
+             Generator g = new Generator(ctx, s, 0, d)) {
+            segmented = g.generate(prompt, 40, t -> { }).tokens();
+        }
+        assertArrayEquals(segmented, inGraph, "greedy tokens differ between in-graph and segmented routing");
+        // 39 single-token decodes after the first: every one should reuse the previous graph.
+        assertTrue(reused >= 35, "graph reused only " + reused + " times: route changes rebuild the graph");
+    }
+
+    // ---- the two paths ----
+
+    private static void compare(List<int[]> tokens, List<int[]> routes, int nBatch, int nUbatch) {
+        Map<Integer, int[]> bySeq = new HashMap<>();
+        for (int s = 0; s < routes.size(); s++) {
+            bySeq.put(s, routes.get(s));
+        }
+        List<float[][]> routed = routed(tokens, new TokenListRouter(bySeq), nBatch, nUbatch);
+        for (int s = 0; s < tokens.size(); s++) {
+            float[][] oracle = segmentedStock(tokens.get(s), routes.get(s));
+            assertClose(oracle, routed.get(s), "sequence " + s);
+        }
+    }
+
+    /** All sequences interleaved in batches of nBatch (so ubatches split and mix them), every token an output. */
+    private static List<float[][]> routed(List<int[]> tokens, Router router, int nBatch, int nUbatch) {
+        int total = tokens.stream().mapToInt(t -> t.length).sum();
+        List<float[][]> logits = new ArrayList<>();
+        tokens.forEach(t -> logits.add(new float[t.length][]));
+        ContextParams params = ContextParams.defaults().withContextSize(256).withBatch(nBatch, nUbatch)
+                .withMaxSequences(tokens.size());
+        try (Context ctx = Context.create(model, params);
+             RoutedDecoder decoder = new RoutedDecoder(ctx, adapters.adapters(), adapters.scales(), router, true);
+             Batch batch = new Batch(nBatch)) {
+            int[] next = new int[tokens.size()];
+            int done = 0;
+            while (done < total) {
+                batch.clear();
+                List<int[]> where = new ArrayList<>();
+                // round-robin over sequences: neighbours in the batch belong to different sequences
+                while (batch.size() < nBatch && done + batch.size() < total) {
+                    for (int s = 0; s < tokens.size() && batch.size() < nBatch; s++) {
+                        if (next[s] < tokens.get(s).length) {
+                            batch.add(tokens.get(s)[next[s]], next[s], s, true);
+                            where.add(new int[] {s, next[s]});
+                            next[s]++;
+                        }
+                    }
+                }
+                decoder.decode(batch);
+                for (int i = 0; i < where.size(); i++) {
+                    logits.get(where.get(i)[0])[where.get(i)[1]] = ctx.logits(i);
+                }
+                done += where.size();
+            }
+        }
+        return logits;
+    }
+
+    /** The oracle: one sequence, each maximal same-route run decoded with that adapter set globally (stock API). */
+    private static float[][] segmentedStock(int[] tokens, int[] routes) {
+        float[][] logits = new float[tokens.length][];
+        float[] scales = adapters.scales();
+        try (Context ctx = Context.create(model, ContextParams.defaults().withContextSize(256));
+             Batch batch = new Batch(tokens.length)) {
+            int start = 0;
+            while (start < tokens.length) {
+                int end = start;
+                while (end < tokens.length && routes[end] == routes[start]) {
+                    end++;
+                }
+                int a = routes[start];
+                if (a == RouteTable.NONE) {
+                    ctx.setAdapters(List.of(), new float[0]);
+                } else {
+                    ctx.setAdapters(List.of(adapters.adapters().get(a)), new float[] {scales[a]});
+                }
+                batch.clear();
+                for (int i = start; i < end; i++) {
+                    batch.add(tokens[i], i, 0, true);
+                }
+                ctx.decode(batch);
+                for (int i = start; i < end; i++) {
+                    logits[i] = ctx.logits(i - start);
+                }
+                start = end;
+            }
+        }
+        return logits;
+    }
+
+    /** Stock llama.cpp with a fixed global adapter set. */
+    private static float[][] stock(int[] tokens, List<LoraAdapter> set, float[] scales) {
+        float[][] logits = new float[tokens.length][];
+        try (Context ctx = Context.create(model, ContextParams.defaults().withContextSize(256));
+             Batch batch = new Batch(tokens.length)) {
+            ctx.setAdapters(set, scales);
+            for (int i = 0; i < tokens.length; i++) {
+                batch.add(tokens[i], i, 0, true);
+            }
+            ctx.decode(batch);
+            for (int i = 0; i < tokens.length; i++) {
+                logits[i] = ctx.logits(i);
+            }
+        }
+        return logits;
+    }
+
+    // ---- checks ----
+
+    private static void assertClose(float[][] expected, float[][] actual, String what) {
+        assertEquals(expected.length, actual.length, what + ": token count");
+        float worst = 0;
+        float scale = 0;
+        for (int i = 0; i < expected.length; i++) {
+            for (int v = 0; v < vocab; v++) {
+                worst = Math.max(worst, Math.abs(expected[i][v] - actual[i][v]));
+                scale = Math.max(scale, Math.abs(expected[i][v]));
+            }
+            assertEquals(argmax(expected[i]), argmax(actual[i]), what + ": greedy token differs at position " + i);
+        }
+        assertTrue(worst <= TOLERANCE, what + ": max |logit difference| " + worst + " > " + TOLERANCE
+                + " (max |logit| " + scale + ")");
+    }
+
+    private static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) {
+            if (x[i] > x[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static int[] randomTokens(Random rnd, int n) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = 3 + rnd.nextInt(vocab - 3);  // skip <unk>, <s>, </s>
+        }
+        return t;
+    }
+}
