@@ -2,7 +2,6 @@ package io.molora.gguf;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
-import java.lang.foreign.MemorySegment;
 
 /**
  * The reader's contract on arbitrary bytes: it parses, or it throws GgufFormatException.

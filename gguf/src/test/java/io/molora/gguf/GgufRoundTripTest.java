@@ -183,6 +183,15 @@ class GgufRoundTripTest {
     }
 
     @Test
+    void openingABrokenFileThrowsFormatExceptionWithOffset() throws Exception {
+        Path file = dir.resolve("broken.gguf");
+        Files.write(file, "GGUF\3\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        GgufFormatException e = assertThrows(GgufFormatException.class, () -> GgufFile.open(file));
+        assertEquals(8, e.offset());
+        assertTrue(e.getMessage().startsWith("at byte offset 8: truncated file"), e.getMessage());
+    }
+
+    @Test
     void writerRejectsSourcesThatWriteTheWrongSize() {
         GgufWriter w = new GgufWriter().addTensor("t", GgmlType.F32, new long[] {4}, TensorSources.ofBytes(new byte[3]));
         Path file = dir.resolve("bad.gguf");
