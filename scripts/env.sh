@@ -26,10 +26,9 @@ find_jdk() {  # sets JAVA_HOME to a JDK (with javac) of version >= 22
 }
 
 ensure_native() {  # sets MOLORA_NATIVE_DIR (building llama.cpp once, then cached)
-  if [ -n "${MOLORA_NATIVE_DIR:-}" ] && [ -f "$MOLORA_NATIVE_DIR/lib/libllama.so" ]; then
-    return 0
+  if [ -z "${MOLORA_NATIVE_DIR:-}" ] || [ ! -f "$MOLORA_NATIVE_DIR/lib/libllama.so" ]; then
+    MOLORA_NATIVE_DIR="$("$molora_root/native-build/build.sh" ${MOLORA_NATIVE_BUILD_FLAGS:-} | tail -1)" || return 1
   fi
-  MOLORA_NATIVE_DIR="$("$molora_root/native-build/build.sh" ${MOLORA_NATIVE_BUILD_FLAGS:-} | tail -1)" || return 1
   export MOLORA_NATIVE_DIR
   export MOLORA_LLAMA_SRC="$MOLORA_NATIVE_DIR/src"
 }
