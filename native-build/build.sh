@@ -71,6 +71,16 @@ if [ -f "$out/.complete" ]; then
 fi
 
 mkdir -p "$cache"
+# One build per key at a time: a second caller waits, then finds the finished build.
+exec 9>"$out.lock"
+if command -v flock >/dev/null; then
+  flock 9
+  if [ -f "$out/.complete" ]; then
+    say "up to date: $out"
+    echo "$out"
+    exit 0
+  fi
+fi
 work="$out.partial"
 rm -rf "$work"
 mkdir -p "$work"
