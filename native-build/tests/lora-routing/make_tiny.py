@@ -93,3 +93,56 @@ for name, rank, alpha, emb, tg in specs:
         aw.add_tensor("token_embd.weight.lora_b", rnd(n_embd, rank, s=0.3))
     aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
 print("ok")
+
+# a tiny MoE llama (2 experts) and an adapter on one expert tensor: llama_set_lora_routing must refuse it
+n_expert = 2
+w = GGUFWriter(f"{out}/tiny-moe.gguf", "llama")
+w.add_name("tiny-moe")
+w.add_context_length(256)
+w.add_embedding_length(n_embd)
+w.add_block_count(1)
+w.add_feed_forward_length(n_ff)
+w.add_head_count(n_head)
+w.add_head_count_kv(n_head_kv)
+w.add_rope_dimension_count(head_dim)
+w.add_layer_norm_rms_eps(1e-5)
+w.add_expert_count(n_expert)
+w.add_expert_used_count(1)
+w.add_file_type(0)
+for f in r.fields.values():
+    if not f.name.startswith("tokenizer."):
+        continue
+    t = f.types[0]
+    if t == GGUFValueType.ARRAY:
+        st = f.types[1]
+        val = [bytes(f.parts[i]) for i in f.data] if st == GGUFValueType.STRING else [f.parts[i].tolist()[0] for i in f.data]
+        w.add_key_value(f.name, val, t, sub_type=st)
+    elif t == GGUFValueType.STRING:
+        w.add_key_value(f.name, bytes(f.parts[f.data[0]]).decode(), t)
+    else:
+        w.add_key_value(f.name, f.parts[f.data[0]].tolist()[0], t)
+w.add_tensor("token_embd.weight", rnd(n_vocab, n_embd, s=1.0))
+w.add_tensor("output_norm.weight", np.ones(n_embd, np.float32))
+w.add_tensor("output.weight", rnd(n_vocab, n_embd, s=0.2))
+w.add_tensor("blk.0.attn_norm.weight", np.ones(n_embd, np.float32))
+w.add_tensor("blk.0.attn_q.weight", rnd(n_embd, n_embd))
+w.add_tensor("blk.0.attn_k.weight", rnd(head_dim*n_head_kv, n_embd))
+w.add_tensor("blk.0.attn_v.weight", rnd(head_dim*n_head_kv, n_embd))
+w.add_tensor("blk.0.attn_output.weight", rnd(n_embd, n_embd))
+w.add_tensor("blk.0.ffn_norm.weight", np.ones(n_embd, np.float32))
+w.add_tensor("blk.0.ffn_gate_inp.weight", rnd(n_expert, n_embd))
+w.add_tensor("blk.0.ffn_gate_exps.weight", rnd(n_expert, n_ff, n_embd))
+w.add_tensor("blk.0.ffn_up_exps.weight", rnd(n_expert, n_ff, n_embd))
+w.add_tensor("blk.0.ffn_down_exps.weight", rnd(n_expert, n_embd, n_ff))
+w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+
+aw = GGUFWriter(f"{out}/a-moe.gguf", "llama")
+aw.add_string("general.type", "adapter")
+aw.add_string("adapter.type", "lora")
+aw.add_float32("adapter.lora.alpha", 4.0)
+aw.add_tensor("blk.0.attn_q.weight.lora_a", rnd(4, n_embd))
+aw.add_tensor("blk.0.attn_q.weight.lora_b", rnd(n_embd, 4))
+aw.add_tensor("blk.0.ffn_up_exps.weight.lora_a", rnd(n_expert, 4, n_embd))    # ne [n_embd, r, n_expert]
+aw.add_tensor("blk.0.ffn_up_exps.weight.lora_b", rnd(n_expert, n_ff, 4))      # ne [r, n_ff, n_expert]
+aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
+print("ok moe")

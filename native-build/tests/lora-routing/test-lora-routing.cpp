@@ -12,6 +12,7 @@
 // - constant route == stock with that adapter; constant top-2 == stock with both adapters at w*s
 // - changing routes between decodes reuses the graph (n_reused grows) and never re-reserves the scheduler
 // - all of it for both forms (LLAMA_LORA_ROUTING=concat | gather)
+// - an adapter on MoE expert tensors is refused by llama_set_lora_routing
 #include "llama.h"
 
 #include <algorithm>
@@ -352,6 +353,24 @@ int main(int argc, char ** argv) {
         }
 
     } // modes
+
+    // 5. an adapter on MoE expert tensors is refused (routing covers dense weights only)
+    {
+        auto mp = llama_model_default_params();
+        llama_model * moe = llama_model_load_from_file((dir + "/tiny-moe.gguf").c_str(), mp);
+        llama_adapter_lora * ad = moe ? llama_adapter_lora_init(moe, (dir + "/a-moe.gguf").c_str()) : nullptr;
+        if (!ad) { fprintf(stderr, "moe model/adapter load failed\n"); return 1; }
+        auto cp = llama_context_default_params();
+        cp.n_ctx = 64; cp.n_batch = cp.n_ubatch = 16;
+        llama_context * ctx = llama_init_from_model(moe, cp);
+        float s = 1.0f;
+        expect(llama_set_lora_routing(ctx, &ad, &s, 1, 1) < 0, "adapter on MoE expert tensors rejected");
+        int32_t id = 0; float w = 1.0f;
+        expect(llama_set_lora_routes(ctx, &id, &w, 1, 1) < 0, "routing stays off after a rejected registration");
+        llama_free(ctx);
+        llama_adapter_lora_free(ad);
+        llama_model_free(moe);
+    }
 
     printf("worst routed-vs-stock rel diff: %.3e\n", g_worst);
     printf("%s (%d failures)\n", g_fail ? "FAILED" : "ALL OK", g_fail);
