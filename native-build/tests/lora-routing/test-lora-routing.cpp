@@ -343,6 +343,33 @@ int main(int argc, char ** argv) {
             expect(n_reused == 32 && g_n_reserve == n_res0, msg);
             snprintf(msg, sizeof(msg), "route changes do change the logits (%d/32 decodes differ)", n_changed);
             expect(n_changed == 32, msg);
+            // the same for 16-token ubatches with only the last token output (the masks over the output rows)
+            {
+                llama_batch bb = llama_batch_init(16, 0, 1);
+                int pos = 34;
+                auto decode16 = [&]() {
+                    bb.n_tokens = 16;
+                    for (int i = 0; i < 16; ++i) {
+                        bb.token[i] = 200 + pos; bb.pos[i] = pos++; bb.n_seq_id[i] = 1; bb.seq_id[i][0] = 0; bb.logits[i] = i == 15;
+                    }
+                    return llama_decode(ctx, bb);
+                };
+                decode16(); // builds the 16-token graph
+                const int n_res1 = g_n_reserve;
+                const int n_reused1 = llama_perf_context(ctx).n_reused;
+                for (int it = 0; it < 8; ++it) {
+                    std::vector<int32_t> ids(16*2);
+                    std::vector<float>   ws (16*2, 0.9f);
+                    for (int i = 0; i < 32; ++i) ids[i] = (int32_t) ((i + it) % 4) - 1;
+                    llama_set_lora_routes(ctx, ids.data(), ws.data(), 16, 2);
+                    decode16();
+                }
+                snprintf(msg, sizeof(msg), "8 decodes of 16 tokens, changing routes: graph reused %d/8, re-reserves %d",
+                        llama_perf_context(ctx).n_reused - n_reused1, g_n_reserve - n_res1);
+                expect(llama_perf_context(ctx).n_reused - n_reused1 == 8 && g_n_reserve == n_res1, msg);
+                llama_memory_seq_rm(llama_get_memory(ctx), 0, 34, -1);
+                llama_batch_free(bb);
+            }
             // control: registering again does re-reserve
             llama_set_lora_routing(ctx, g_ad, g_scale, 2, 1);
             decode1(34);
