@@ -10,7 +10,7 @@
 # Output: a directory under $MOLORA_CACHE (default ~/.cache/molora) keyed by source version + patch hashes + backend +
 # recipe version, so a second run is instant and a changed patch rebuilds. It holds
 #   lib/   libllama.so, libggml*.so (RPATH $ORIGIN)     src/   the patched source tree (vocab GGUFs, gguf-py)
-#   bin/   llama-simple (llama.cpp's examples/simple, the parity oracle)
+#   bin/   llama-simple (llama.cpp's examples/simple, the parity oracle), molora-decode-loop (bench/decode_loop.cpp)
 # The last line printed is that directory; with --print-dir only the directory is printed (building if needed).
 set -euo pipefail
 
@@ -64,7 +64,24 @@ key_input="$(
 key="$(echo "$key_input" | sha256sum | cut -c1-12)"
 out="$cache/llama.cpp-$source_id-$backend-$key"
 
+# The programs molora compares itself with, compiled against the built libraries: llama.cpp's own examples/simple
+# (the parity oracle) and native-build/bench/decode_loop.cpp (the Java-overhead reference). Cheap, so they are
+# rebuilt whenever their source changes rather than being part of the library cache key.
+build_tools() {
+  local dir="$1" stamp
+  stamp="$(cat "$dir/src/examples/simple/simple.cpp" "$here/bench/decode_loop.cpp" | sha256sum | cut -c1-16)"
+  [ "$(cat "$dir/bin/.tools" 2>/dev/null)" = "$stamp" ] && return 0
+  mkdir -p "$dir/bin"
+  local link=(-I "$dir/include" -L "$dir/lib" -lllama -lggml -lggml-base -Wl,-rpath,'$ORIGIN/../lib')
+  c++ -O2 -std=c++17 "$dir/src/examples/simple/simple.cpp" -o "$dir/bin/llama-simple" "${link[@]}" \
+    || die "could not compile examples/simple"
+  c++ -O2 -std=c++17 "$here/bench/decode_loop.cpp" -o "$dir/bin/molora-decode-loop" "${link[@]}" \
+    || die "could not compile bench/decode_loop.cpp"
+  echo "$stamp" > "$dir/bin/.tools"
+}
+
 if [ -f "$out/.complete" ]; then
+  build_tools "$out"
   say "up to date: $out"
   echo "$out"
   exit 0
@@ -76,6 +93,7 @@ exec 9>"$out.lock"
 if command -v flock >/dev/null; then
   flock 9
   if [ -f "$out/.complete" ]; then
+    build_tools "$out"
     say "up to date: $out"
     echo "$out"
     exit 0
@@ -143,11 +161,8 @@ cmake --build "$work/build" -j "$jobs" > "$work/cmake-build.log" 2>&1 \
 cmake --install "$work/build" --prefix "$work" > /dev/null
 say "built in $((SECONDS - start)) s"
 
-# ---- 4. the oracle program: llama.cpp's own examples/simple, against the same library ----
-mkdir -p "$work/bin"
-c++ -O2 -std=c++17 "$work/src/examples/simple/simple.cpp" -o "$work/bin/llama-simple" \
-  -I "$work/include" -L "$work/lib" -lllama -lggml -lggml-base -Wl,-rpath,'$ORIGIN/../lib' \
-  || die "could not compile examples/simple"
+# ---- 4. the programs molora compares itself with ----
+build_tools "$work"
 
 rm -rf "$work/build" "$work/src/.git"
 echo "$key_input" > "$work/.key"

@@ -43,7 +43,16 @@ import org.junit.jupiter.api.io.TempDir;
  * one only attention), several sequences in one batch, batches larger than n_ubatch.
  */
 class RoutingOracleTest {
-    private static final float TOLERANCE = 2e-3f;
+    /**
+     * Max |logit difference| relative to the largest |logit|. Not zero: the routed path sums the same products in
+     * another order (zero-padded concatenated ranks, scale folded into B), and random-weight models amplify that.
+     */
+    private static final float TOLERANCE = 5e-4f;
+    /**
+     * For F16 adapters: stock llama.cpp on CPU rounds the activations to F16 before an F16 matmul, while the routed
+     * path holds the adapters in F32 — the difference is F16 rounding, ~1e-3 of the logits.
+     */
+    private static final float TOLERANCE_F16 = 3e-3f;
 
     @TempDir
     static Path dir;
@@ -61,12 +70,13 @@ class RoutingOracleTest {
         allPlusEnds.add(LoraTarget.TOKEN_EMBD);
         Path a = NativeTestSupport.writeLora(dir, new LoraSpec("a", 4, 8f, allPlusEnds, 1, 1.5f, GgmlType.F32));
         Path b = NativeTestSupport.writeLora(dir, new LoraSpec("b", 8, 8f, all, 2, 1.5f, GgmlType.F32));
+        Path half = NativeTestSupport.writeLora(dir, new LoraSpec("half", 8, 16f, all, 4, 1.5f, GgmlType.F16));
         Path c = NativeTestSupport.writeLora(dir, new LoraSpec("c", 2, 4f,
                 EnumSet.of(LoraTarget.Q, LoraTarget.K, LoraTarget.V, LoraTarget.O), 3, 1.5f, GgmlType.F32));
         model = Model.load(modelPath, ModelParams.defaults());
         vocab = model.tokenizer().vocabSize();
         adapters = AdapterSet.load(model, List.of(new AdapterSpec("a", a, 1f), new AdapterSpec("b", b, 0.8f),
-                new AdapterSpec("c", c, 1.5f)));
+                new AdapterSpec("c", c, 1.5f), new AdapterSpec("half", half, 1f)));
     }
 
     @AfterAll
@@ -77,17 +87,18 @@ class RoutingOracleTest {
 
     @Test
     void switchingEveryTokenEqualsSegmentedStock() {
+        // includes the F16 adapter, hence the F16 tolerance
         Random rnd = new Random(11);
         List<int[]> tokens = List.of(randomTokens(rnd, 40), randomTokens(rnd, 33), randomTokens(rnd, 27));
         List<int[]> routes = new ArrayList<>();
         for (int[] t : tokens) {
             int[] r = new int[t.length];
             for (int i = 0; i < r.length; i++) {
-                r[i] = rnd.nextInt(4) - 1;  // NONE, a, b or c
+                r[i] = rnd.nextInt(5) - 1;  // NONE, a, b, c or half
             }
             routes.add(r);
         }
-        compare(tokens, routes, 64, 16);
+        compare(tokens, routes, 64, 16, TOLERANCE_F16);
     }
 
     @Test
@@ -100,7 +111,7 @@ class RoutingOracleTest {
         }
         int[] none = new int[50];
         java.util.Arrays.fill(none, RouteTable.NONE);
-        compare(tokens, List.of(runs, none), 32, 8);
+        compare(tokens, List.of(runs, none), 32, 8, TOLERANCE);
     }
 
     @Test
@@ -117,7 +128,15 @@ class RoutingOracleTest {
                 effect = Math.max(effect, Math.abs(base[i][v] - stock[i][v]));
             }
         }
-        assertTrue(effect > 100 * TOLERANCE, "adapter b barely changes the logits (" + effect + ")");
+        assertTrue(effect > 0.1f, "adapter b barely changes the logits (" + effect + ")");
+    }
+
+    @Test
+    void constantRouteToAnF16AdapterEqualsStockWithinF16Rounding() {
+        int[] t = randomTokens(new Random(15), 24);
+        float[][] routed = routed(List.of(t), new FixedRouter(3, 1f), 24, 24).get(0);
+        float[][] stock = stock(t, List.of(adapters.adapters().get(3)), new float[] {1f});
+        assertClose(stock, routed, TOLERANCE_F16, "constant route to the F16 adapter");
     }
 
     @Test
@@ -160,7 +179,7 @@ class RoutingOracleTest {
 
     // ---- the two paths ----
 
-    private static void compare(List<int[]> tokens, List<int[]> routes, int nBatch, int nUbatch) {
+    private static void compare(List<int[]> tokens, List<int[]> routes, int nBatch, int nUbatch, float tolerance) {
         Map<Integer, int[]> bySeq = new HashMap<>();
         for (int s = 0; s < routes.size(); s++) {
             bySeq.put(s, routes.get(s));
@@ -168,7 +187,7 @@ class RoutingOracleTest {
         List<float[][]> routed = routed(tokens, new TokenListRouter(bySeq), nBatch, nUbatch);
         for (int s = 0; s < tokens.size(); s++) {
             float[][] oracle = segmentedStock(tokens.get(s), routes.get(s));
-            assertClose(oracle, routed.get(s), "sequence " + s);
+            assertClose(oracle, routed.get(s), tolerance, "sequence " + s);
         }
     }
 
@@ -259,6 +278,10 @@ class RoutingOracleTest {
     // ---- checks ----
 
     private static void assertClose(float[][] expected, float[][] actual, String what) {
+        assertClose(expected, actual, TOLERANCE, what);
+    }
+
+    private static void assertClose(float[][] expected, float[][] actual, float tolerance, String what) {
         assertEquals(expected.length, actual.length, what + ": token count");
         float worst = 0;
         float scale = 0;
@@ -269,8 +292,8 @@ class RoutingOracleTest {
             }
             assertEquals(argmax(expected[i]), argmax(actual[i]), what + ": greedy token differs at position " + i);
         }
-        assertTrue(worst <= TOLERANCE, what + ": max |logit difference| " + worst + " > " + TOLERANCE
-                + " (max |logit| " + scale + ")");
+        assertTrue(worst <= tolerance * scale, what + ": max |logit difference| " + worst + " > " + tolerance
+                + " x max |logit| " + scale);
     }
 
     private static int argmax(float[] x) {

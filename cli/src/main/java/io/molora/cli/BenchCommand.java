@@ -83,6 +83,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "Include prefill with per-token switching through the stock API (slow).")
     boolean segmentedPrefill;
 
+    @Option(names = "--native", defaultValue = "true", negatable = true, fallbackValue = "true",
+            description = "Also run native-build's C++ decode loop on the same files: Java overhead as a ratio.")
+    boolean nativeReference;
+
     @Option(names = {"-ngl", "--gpu-layers"}, defaultValue = "0", description = "Layers offloaded to the GPU.")
     int gpuLayers;
 
@@ -116,6 +120,10 @@ final class BenchCommand implements Callable<Integer> {
         try (Model model = Model.load(modelPath, ModelParams.defaults().withGpuLayers(gpuLayers));
              AdapterSet set = AdapterSet.load(model, specs)) {
             runAll(model, set, out);
+        }
+        if (nativeReference) {
+            runNative(out, modelPath, null, "no adapter");
+            runNative(out, modelPath, specs.get(0).path(), "one adapter fixed (stock)");
         }
         printRatios(out);
         return 0;
@@ -271,6 +279,44 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** The same generation and prefill loops in C++ (native-build/bench/decode_loop.cpp), on the same files. */
+    private void runNative(PrintWriter out, Path model, Path lora, String label) throws IOException {
+        Path exe = Backend.libraryDir().getParent().resolve("bin/molora-decode-loop");
+        if (!Files.isExecutable(exe)) {
+            out.println("(no native reference: " + exe + " is missing; run native-build/build.sh)");
+            nativeReference = false;
+            return;
+        }
+        List<String> cmd = new ArrayList<>(List.of(exe.toString(), "-m", model.toString(), "--prompt",
+                Integer.toString(promptTokens), "--gen", Integer.toString(gen), "--prefill", Integer.toString(prefill),
+                "--repeat", Integer.toString(repeat), "-ngl", Integer.toString(gpuLayers)));
+        if (threads > 0) {
+            cmd.addAll(List.of("-t", Integer.toString(threads)));
+        }
+        if (lora != null) {
+            cmd.addAll(List.of("--lora", lora.toString()));
+        }
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            if (p.waitFor() != 0) {
+                throw new LlamaException("native reference loop failed (exit " + p.exitValue() + ")");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LlamaException("interrupted");
+        }
+        for (String line : text.split("\\R")) {
+            String[] f = line.trim().split(" ");
+            if (f.length == 2) {
+                String name = "native " + f[0] + ": " + label;
+                results.put(name, Double.parseDouble(f[1]));
+                out.printf("| %-58s | %10.1f tok/s |%n", name, Double.parseDouble(f[1]));
+            }
+        }
+        out.flush();
+    }
+
     // ---- measurement and report ----
 
     private void measure(PrintWriter out, String name, java.util.function.DoubleSupplier run) {
@@ -293,6 +339,10 @@ final class BenchCommand implements Callable<Integer> {
         ratio(out, "prefill: routed, switching every token", "prefill: one adapter fixed (stock)", ">= 0.90");
         ratio(out, "prefill: routed, switching every token", "prefill: per-sequence K*N (prompt once per adapter)", ">= 3");
         ratio(out, "prefill: routed, switching every token", "prefill: stock API, switching every token", "");
+        ratio(out, "gen: no adapter", "native gen: no adapter", "Java/C++ >= 0.97");
+        ratio(out, "gen: one adapter fixed (stock)", "native gen: one adapter fixed (stock)", "Java/C++ >= 0.97");
+        ratio(out, "prefill: no adapter", "native prefill: no adapter", "Java/C++ >= 0.97");
+        ratio(out, "prefill: one adapter fixed (stock)", "native prefill: one adapter fixed (stock)", "Java/C++ >= 0.97");
         String batchRouted = results.keySet().stream().filter(s -> s.contains("routed per sequence")).findFirst().orElse("");
         ratio(out, batchRouted, "batch " + parallel + ": one adapter (stock)", ">= 0.85");
         out.flush();
