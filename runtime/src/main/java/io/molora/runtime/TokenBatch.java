@@ -9,4 +9,9 @@ public interface TokenBatch {
     int position(int i);
 
     int sequence(int i);
+
+    /** Whether input i is an embedding (e.g. an image patch) rather than a token id; batches of token ids: never. */
+    default boolean isEmbedding(int i) {
+        return false;
+    }
 }
