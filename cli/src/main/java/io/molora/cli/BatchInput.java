@@ -1,0 +1,207 @@
+package io.molora.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.molora.runtime.ChatTemplate;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * The requests of a batch run, read from JSONL files (OpenAI batch style) or plain text files. A line that cannot be
+ * read becomes an item carrying an error that names its file and line; it never stops the run.
+ */
+final class BatchInput {
+    enum Format { AUTO, JSONL, TEXT, LINES }
+
+    /** One request; {@code error != null} for a line that could not be read. Null fields: use the run's default. */
+    record Item(String id, String file, int line, String prompt, List<ChatTemplate.Message> messages, Integer maxTokens,
+            Float temperature, Integer topK, Float topP, Float minP, Long seed, Map<String, Float> adapters,
+            String error) {
+        static Item failed(String id, String file, int line, String error) {
+            return new Item(id, file, line, null, null, null, null, null, null, null, null, null, error);
+        }
+
+        Item withError(String message) {
+            return failed(id, file, line, message);
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private BatchInput() {}
+
+    /** Every item of the given files and directories (a directory: its regular files, sorted by name). */
+    static List<Item> read(List<Path> inputs, Format format) {
+        List<Item> items = new ArrayList<>();
+        for (Path input : inputs) {
+            if (Files.isDirectory(input)) {
+                try (Stream<Path> files = Files.list(input)) {
+                    for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+                        readFile(f, format, items);
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot list input directory " + input + ": " + e.getMessage(), e);
+                }
+            } else if (Files.isRegularFile(input)) {
+                readFile(input, format, items);
+            } else {
+                throw new IllegalArgumentException("input " + input + " not found");
+            }
+        }
+        return items;
+    }
+
+    private static void readFile(Path file, Format format, List<Item> items) {
+        String name = file.toString();
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            items.add(Item.failed(name, name, 0, "cannot read " + name + ": " + e.getMessage()));
+            return;
+        }
+        Format f = format;
+        if (f == Format.AUTO) {
+            String lower = file.getFileName().toString().toLowerCase();
+            f = lower.endsWith(".jsonl") || lower.endsWith(".ndjson") ? Format.JSONL : Format.TEXT;
+        }
+        switch (f) {
+            case TEXT -> {
+                String prompt = text.strip();
+                items.add(prompt.isEmpty() ? Item.failed(name, name, 1, name + ": the file is empty")
+                        : prompt(name, name, 1, prompt));
+            }
+            case LINES -> {
+                List<String> lines = text.lines().toList();
+                for (int i = 0; i < lines.size(); i++) {
+                    if (!lines.get(i).isBlank()) {
+                        items.add(prompt(name + ":" + (i + 1), name, i + 1, lines.get(i).strip()));
+                    }
+                }
+            }
+            default -> {
+                List<String> lines = text.lines().toList();
+                for (int i = 0; i < lines.size(); i++) {
+                    if (!lines.get(i).isBlank()) {
+                        items.add(jsonLine(lines.get(i), name, i + 1));
+                    }
+                }
+            }
+        }
+    }
+
+    private static Item prompt(String id, String file, int line, String prompt) {
+        return new Item(id, file, line, prompt, null, null, null, null, null, null, null, null, null);
+    }
+
+    /** One JSONL line: {@code custom_id}, {@code prompt} or {@code messages}, options; or the same inside {@code body}. */
+    static Item jsonLine(String text, String file, int line) {
+        String where = file + ":" + line;
+        JsonNode root;
+        try {
+            root = JSON.readTree(text);
+        } catch (IOException e) {
+            String msg = e.getMessage() == null ? "malformed JSON" : e.getMessage().lines().findFirst().orElse("");
+            return Item.failed(where, file, line, where + ": not valid JSON: " + msg);
+        }
+        if (root == null || !root.isObject()) {
+            return Item.failed(where, file, line, where + ": expected a JSON object");
+        }
+        String id = root.hasNonNull("custom_id") ? root.get("custom_id").asText() : where;
+        JsonNode body = root.has("body") && root.get("body").isObject() ? root.get("body") : root;
+        try {
+            String prompt = null;
+            List<ChatTemplate.Message> messages = null;
+            if (body.hasNonNull("prompt")) {
+                if (!body.get("prompt").isTextual()) {
+                    throw new IllegalArgumentException("\"prompt\" must be a string");
+                }
+                prompt = body.get("prompt").asText();
+            } else if (body.has("messages")) {
+                JsonNode ms = body.get("messages");
+                if (!ms.isArray() || ms.isEmpty()) {
+                    throw new IllegalArgumentException("\"messages\" must be a non-empty array");
+                }
+                messages = new ArrayList<>();
+                for (JsonNode m : ms) {
+                    if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
+                        throw new IllegalArgumentException("each message needs a string \"role\" and \"content\"");
+                    }
+                    messages.add(new ChatTemplate.Message(m.get("role").asText(), m.get("content").asText()));
+                }
+            } else {
+                throw new IllegalArgumentException("needs \"prompt\" or \"messages\"");
+            }
+            Integer maxTokens = null;
+            for (String key : List.of("max_tokens", "max_completion_tokens", "n_predict")) {
+                if (maxTokens == null && body.hasNonNull(key)) {
+                    maxTokens = intField(body, key);
+                }
+            }
+            Map<String, Float> adapters = null;
+            if (body.has("adapters")) {
+                JsonNode a = body.get("adapters");
+                adapters = new LinkedHashMap<>();
+                if (a.isObject()) {
+                    for (Map.Entry<String, JsonNode> e : a.properties()) {
+                        if (!e.getValue().isNumber()) {
+                            throw new IllegalArgumentException("weight of adapter '" + e.getKey() + "' must be a number");
+                        }
+                        adapters.put(e.getKey(), e.getValue().floatValue());
+                    }
+                } else if (a.isArray()) {
+                    for (JsonNode n : a) {
+                        adapters.put(n.asText(), 1f);
+                    }
+                } else {
+                    throw new IllegalArgumentException("\"adapters\" must be an object {name: weight} or an array of names");
+                }
+            } else if (body.has("adapter")) {
+                if (!body.get("adapter").isTextual()) {
+                    throw new IllegalArgumentException("\"adapter\" must be a name");
+                }
+                adapters = new LinkedHashMap<>();
+                String a = body.get("adapter").asText();
+                if (!a.equals("none") && !a.equals("base")) {
+                    adapters.put(a, 1f);
+                }
+            }
+            if (body.has("router") || body.has("routes")) {
+                throw new IllegalArgumentException("per-request routers are not supported by this build yet");
+            }
+            return new Item(id, file, line, prompt, messages, maxTokens, floatField(body, "temperature"),
+                    body.hasNonNull("top_k") ? Integer.valueOf(intField(body, "top_k")) : null, floatField(body, "top_p"),
+                    floatField(body, "min_p"), body.hasNonNull("seed") ? Long.valueOf(intField(body, "seed")) : null,
+                    adapters, null);
+        } catch (IllegalArgumentException e) {
+            return Item.failed(id, file, line, where + ": " + e.getMessage());
+        }
+    }
+
+    private static int intField(JsonNode body, String name) {
+        JsonNode n = body.get(name);
+        if (!n.canConvertToInt() || !n.isIntegralNumber()) {
+            throw new IllegalArgumentException("\"" + name + "\" must be an integer");
+        }
+        return n.intValue();
+    }
+
+    private static Float floatField(JsonNode body, String name) {
+        if (!body.hasNonNull(name)) {
+            return null;
+        }
+        JsonNode n = body.get(name);
+        if (!n.isNumber()) {
+            throw new IllegalArgumentException("\"" + name + "\" must be a number");
+        }
+        return n.floatValue();
+    }
+}

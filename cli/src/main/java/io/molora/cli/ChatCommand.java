@@ -1,0 +1,410 @@
+package io.molora.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.molora.adapters.AdapterSet;
+import io.molora.runtime.Backend;
+import io.molora.runtime.ChatTemplate;
+import io.molora.runtime.Context;
+import io.molora.runtime.Decoder;
+import io.molora.runtime.GeneratedToken;
+import io.molora.runtime.Generator;
+import io.molora.runtime.Model;
+import io.molora.runtime.RoutedDecoder;
+import io.molora.runtime.Sampler;
+import io.molora.runtime.StopReason;
+import io.molora.runtime.TokenStream;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.logging.Level;
+import org.jline.reader.EndOfFileException;
+import org.jline.reader.LineReader;
+import org.jline.reader.LineReaderBuilder;
+import org.jline.reader.UserInterruptException;
+import org.jline.terminal.Terminal;
+import org.jline.terminal.TerminalBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Interactive chat (llama.cpp's llama-cli conversation mode) over a JLine REPL. The KV cache holds the conversation:
+ * each turn formats the whole chat with the model's template, keeps the cached tokens it shares with it, and prefills
+ * only the rest — also after switching adapters, which only changes the routes of the tokens still to come.
+ */
+@Command(name = "chat", mixinStandardHelpOptions = true, defaultValueProvider = ConfigDefaults.class,
+        description = {"Chat with a GGUF model in the terminal (the model's chat template, streamed replies).",
+                "",
+                "Enter sends; a line ending in \\ continues on the next line. Ctrl-C stops the reply being generated,"
+                        + " Ctrl-D exits. Type /help for the slash commands."})
+final class ChatCommand implements Callable<Integer> {
+    /** Tests set a terminal of their own (JLine's external terminal over pipes). */
+    static volatile Terminal testTerminal;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    SamplingOptions sampling;
+
+    @Mixin
+    AdapterOptions adapterOptions;
+
+    @Option(names = {"-sys", "--system-prompt"}, paramLabel = "TEXT", description = "System prompt.")
+    String systemPrompt;
+
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "-1",
+            description = "Most tokens per reply, -1 = until the model ends its turn (default: ${DEFAULT-VALUE}).")
+    int nPredict;
+
+    @Option(names = "--chat-template", paramLabel = "NAME",
+            description = "A built-in template (chatml, llama3, ...) instead of the model's own.")
+    String chatTemplate;
+
+    @Option(names = "--adapter", paramLabel = "NAME[,NAME...]",
+            description = "Adapters active at the start (default: every --lora; 'none' = base model).")
+    String initialAdapters;
+
+    @Option(names = "--history", paramLabel = "FILE", defaultValue = "${sys:user.home}/.molora_history",
+            description = "Input history file (default: ${DEFAULT-VALUE}; empty = none).")
+    String historyFile;
+
+    private final List<ChatTemplate.Message> messages = new ArrayList<>();
+    private int[] cache = new int[0];
+    private volatile boolean interrupted;
+    private boolean showRoutes;
+    private List<String> adapterNames = List.of();
+    private Map<String, Float> mix = new LinkedHashMap<>();
+    private SlotRouter router;
+
+    @Override
+    public Integer call() throws IOException {
+        if (model.model == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required option: '--model=FILE'");
+        }
+        if (nPredict < -1) {
+            throw new ParameterException(spec.commandLine(), "-n must be -1 or >= 0, got " + nPredict);
+        }
+        adapterOptions.specs(spec.commandLine());
+        adapterOptions.checkRouters();
+        showRoutes = adapterOptions.showRoutes;
+        if (model.verbose) {
+            Backend.setLogLevel(Level.INFO);
+        }
+        Terminal terminal = testTerminal != null ? testTerminal : TerminalBuilder.builder().system(true).build();
+        try (Model m = ModelFiles.load(model.model, model.modelParams())) {
+            AdapterSet adapters = adapterOptions.load(m, spec.commandLine());
+            try (Context ctx = Context.create(m, model.contextParams());
+                 Sampler sampler = new Sampler(sampling.params())) {
+                ChatTemplate template = chatTemplate != null ? ChatTemplate.named(chatTemplate) : ChatTemplate.of(m);
+                RoutedDecoder routed = null;
+                if (adapters != null) {
+                    adapterNames = adapters.names();
+                    router = new SlotRouter(1, adapterNames.size());
+                    mix = parseMix(initialAdapters == null ? String.join(",", adapterNames) : initialAdapters);
+                    applyMix();
+                    routed = adapters.decoder(ctx, router);
+                }
+                if (systemPrompt != null) {
+                    messages.add(new ChatTemplate.Message("system", systemPrompt));
+                }
+                try (Generator generator = new Generator(ctx, sampler, 0, routed != null ? routed : Decoder.plain(ctx))) {
+                    repl(terminal, m, ctx, sampler, generator, template);
+                } finally {
+                    if (routed != null) {
+                        routed.close();
+                    }
+                }
+            } finally {
+                if (adapters != null) {
+                    adapters.close();
+                }
+            }
+        } finally {
+            if (testTerminal == null) {
+                terminal.close();
+            }
+        }
+        return 0;
+    }
+
+    private void repl(Terminal terminal, Model m, Context ctx, Sampler sampler, Generator generator,
+            ChatTemplate template) {
+        LineReaderBuilder b = LineReaderBuilder.builder().terminal(terminal).appName("molora");
+        if (historyFile != null && !historyFile.isBlank()) {
+            b.variable(LineReader.HISTORY_FILE, Path.of(historyFile));
+        }
+        LineReader reader = b.build();
+        PrintWriter out = terminal.writer();
+        out.println("molora chat: " + m.path().getFileName() + ", template "
+                + (template.fromModel() ? "from the model" : template.template())
+                + (adapterNames.isEmpty() ? "" : ", adapters " + String.join(", ", adapterNames))
+                + ". /help for commands, Ctrl-C stops a reply, Ctrl-D exits.");
+        out.flush();
+        while (true) {
+            String input;
+            try {
+                input = readInput(reader);
+            } catch (UserInterruptException e) {
+                out.println("(Ctrl-D or /exit to quit)");
+                out.flush();
+                continue;
+            } catch (EndOfFileException e) {
+                out.println();
+                out.flush();
+                return;
+            }
+            String text = input.strip();
+            if (text.isEmpty()) {
+                continue;
+            }
+            if (text.startsWith("/")) {
+                if (!command(text, out, ctx, sampler, template)) {
+                    return;
+                }
+                continue;
+            }
+            turn(terminal, out, m, ctx, generator, template, input);
+        }
+    }
+
+    /** A line, or several joined when each but the last ends with a backslash. */
+    private static String readInput(LineReader reader) {
+        StringBuilder sb = new StringBuilder();
+        String prompt = "> ";
+        while (true) {
+            String line = reader.readLine(prompt);
+            if (line.endsWith("\\")) {
+                sb.append(line, 0, line.length() - 1).append('\n');
+                prompt = ". ";
+            } else {
+                return sb.append(line).toString();
+            }
+        }
+    }
+
+    private void turn(Terminal terminal, PrintWriter out, Model m, Context ctx, Generator generator,
+            ChatTemplate template, String userText) {
+        messages.add(new ChatTemplate.Message("user", userText));
+        int[] tokens;
+        try {
+            tokens = tokenize(m, template.apply(messages, true));
+        } catch (RuntimeException e) {
+            messages.remove(messages.size() - 1);
+            throw e;
+        }
+        if (tokens.length + 1 > ctx.contextSize()) {
+            messages.remove(messages.size() - 1);
+            out.println("[the conversation (" + tokens.length + " tokens) no longer fits in the context of "
+                    + ctx.contextSize() + "; /reset to start over, or use a larger -c]");
+            out.flush();
+            return;
+        }
+        // keep the cached prefix this prompt shares, prefill the rest
+        int common = 0;
+        while (common < cache.length && common < tokens.length && cache[common] == tokens[common]) {
+            common++;
+        }
+        common = Math.min(common, tokens.length - 1);
+        ctx.removeTokens(0, common, -1);
+        int[] fresh = Arrays.copyOfRange(tokens, common, tokens.length);
+        interrupted = false;
+        Terminal.SignalHandler previous = terminal.handle(Terminal.Signal.INT, s -> interrupted = true);
+        StringBuilder reply = new StringBuilder();
+        List<Integer> generated = new ArrayList<>();
+        long t0 = System.nanoTime();
+        long t1;
+        StopReason reason;
+        int decodedUpTo;
+        int limit = nPredict < 0 ? Integer.MAX_VALUE : nPredict;
+        try (TokenStream stream = generator.start(fresh, common, limit)) {
+            t1 = System.nanoTime();
+            while (stream.hasNext() && !interrupted) {
+                GeneratedToken t = stream.next();
+                generated.add(t.id());
+                reply.append(t.text());
+                out.print(t.text());
+                out.flush();
+            }
+            stream.close();
+            reason = stream.stopReason();
+            decodedUpTo = stream.nextPosition();
+        } finally {
+            terminal.handle(Terminal.Signal.INT, previous);
+        }
+        long t2 = System.nanoTime();
+        // the cache now holds the prompt and the generated tokens that were decoded
+        int[] now = Arrays.copyOf(tokens, decodedUpTo);
+        for (int i = tokens.length; i < decodedUpTo; i++) {
+            now[i] = generated.get(i - tokens.length);
+        }
+        cache = now;
+        messages.add(new ChatTemplate.Message("assistant", reply.toString()));
+        double secs = (t2 - t1) / 1e9;
+        StringBuilder status = new StringBuilder();
+        status.append("\n[").append(fresh.length).append(" prompt tokens prefilled, ").append(common)
+                .append(" reused from cache; ").append(generated.size()).append(" tokens, ")
+                .append(String.format("%.1f tok/s", generated.size() / Math.max(secs, 1e-9)))
+                .append("; stop: ").append(reason == StopReason.CANCELLED ? "interrupted" : reason.name().toLowerCase());
+        if (!adapterNames.isEmpty()) {
+            status.append("; adapters: ").append(mix.isEmpty() ? "none" : String.join("+", mix.keySet()));
+        }
+        if (showRoutes) {
+            status.append("; routes: ");
+            status.append(mix.isEmpty() ? "none×" + generated.size()
+                    : String.join(" ", mix.keySet().stream().map(n -> n + "×" + generated.size()).toList()));
+        }
+        status.append("]");
+        out.println(status);
+        out.flush();
+    }
+
+    private static int[] tokenize(Model m, String text) {
+        int[] tokens = m.tokenizer().tokenize(text, true, true);
+        int bos = m.tokenizer().bos();
+        if (tokens.length > 1 && tokens[0] == bos && tokens[1] == bos) {
+            tokens = Arrays.copyOfRange(tokens, 1, tokens.length);
+        }
+        return tokens;
+    }
+
+    /** Runs a slash command; false to leave the chat. */
+    private boolean command(String text, PrintWriter out, Context ctx, Sampler sampler, ChatTemplate template) {
+        String[] parts = text.split("\\s+", 2);
+        String arg = parts.length > 1 ? parts[1].strip() : "";
+        switch (parts[0]) {
+            case "/help" -> out.println(String.join("\n",
+                    "/adapters                 list the adapters (* = active)",
+                    "/adapters NAME[,NAME]|none switch adapters for the next replies (the cache is kept)",
+                    "/routes on|off            show per-token routes in the status line",
+                    "/system [TEXT]            show or set the system prompt",
+                    "/reset                    forget the conversation (keeps the system prompt)",
+                    "/save FILE                save the conversation as JSON",
+                    "/exit                     leave (or Ctrl-D)"));
+            case "/adapters" -> {
+                if (adapterNames.isEmpty()) {
+                    out.println("no adapters loaded (start with --lora NAME=PATH)");
+                } else if (arg.isEmpty()) {
+                    for (String n : adapterNames) {
+                        out.println((mix.containsKey(n) ? "* " : "  ") + n);
+                    }
+                } else {
+                    try {
+                        mix = parseMix(arg);
+                        applyMix();
+                        out.println("adapters: " + (mix.isEmpty() ? "none" : String.join("+", mix.keySet())));
+                    } catch (IllegalArgumentException e) {
+                        out.println(e.getMessage());
+                    }
+                }
+            }
+            case "/routes" -> {
+                if (arg.equals("on") || arg.equals("off")) {
+                    showRoutes = arg.equals("on");
+                    out.println("routes " + arg);
+                } else {
+                    out.println("usage: /routes on|off");
+                }
+            }
+            case "/system" -> {
+                if (arg.isEmpty()) {
+                    out.println(!messages.isEmpty() && messages.get(0).role().equals("system")
+                            ? messages.get(0).content() : "(no system prompt)");
+                } else {
+                    if (!messages.isEmpty() && messages.get(0).role().equals("system")) {
+                        messages.set(0, new ChatTemplate.Message("system", arg));
+                    } else {
+                        messages.add(0, new ChatTemplate.Message("system", arg));
+                    }
+                    out.println("system prompt set");
+                }
+            }
+            case "/reset" -> {
+                ChatTemplate.Message system = !messages.isEmpty() && messages.get(0).role().equals("system")
+                        ? messages.get(0) : null;
+                messages.clear();
+                if (system != null) {
+                    messages.add(system);
+                }
+                ctx.removeTokens(0, 0, -1);
+                cache = new int[0];
+                sampler.reset();
+                out.println("conversation reset");
+            }
+            case "/save" -> {
+                if (arg.isEmpty()) {
+                    out.println("usage: /save FILE");
+                } else {
+                    save(Path.of(arg), template);
+                    out.println("saved " + messages.size() + " messages to " + arg);
+                }
+            }
+            case "/exit", "/quit" -> {
+                return false;
+            }
+            default -> out.println("unknown command " + parts[0] + " (/help lists them)");
+        }
+        out.flush();
+        return true;
+    }
+
+    private void save(Path file, ChatTemplate template) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("model", model.model.toString());
+        root.put("template", template.fromModel() ? "model" : template.template());
+        ArrayNode ms = root.putArray("messages");
+        for (ChatTemplate.Message msg : messages) {
+            ms.addObject().put("role", msg.role()).put("content", msg.content());
+        }
+        try {
+            Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save to " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Map<String, Float> parseMix(String spec) {
+        Map<String, Float> m = new LinkedHashMap<>();
+        for (String n : spec.split(",")) {
+            String name = n.strip();
+            if (name.isEmpty() || name.equals("none") || name.equals("base")) {
+                continue;
+            }
+            if (!adapterNames.contains(name)) {
+                throw new IllegalArgumentException("no adapter named '" + name + "' (loaded: "
+                        + String.join(", ", adapterNames) + ")");
+            }
+            m.put(name, 1f);
+        }
+        return m;
+    }
+
+    private void applyMix() {
+        int[] ids = new int[mix.size()];
+        float[] w = new float[mix.size()];
+        int i = 0;
+        for (Map.Entry<String, Float> e : mix.entrySet()) {
+            ids[i] = adapterNames.indexOf(e.getKey());
+            w[i++] = e.getValue();
+        }
+        router.set(0, ids, w);
+    }
+}

@@ -1,0 +1,51 @@
+package io.molora.cli;
+
+import io.molora.runtime.RouteTable;
+import io.molora.runtime.Router;
+import io.molora.runtime.TokenBatch;
+import java.util.Arrays;
+
+/**
+ * Routes every token of sequence {@code s} to that sequence's current adapter mix; the mix of a sequence may change
+ * between decodes (a batch slot taking a new request, or a chat switching adapters) without touching the KV cache.
+ */
+final class SlotRouter implements Router {
+    private final int k;
+    private final int[][] ids;
+    private final float[][] weights;
+
+    SlotRouter(int sequences, int k) {
+        this.k = k;
+        this.ids = new int[sequences][k];
+        this.weights = new float[sequences][k];
+        for (int s = 0; s < sequences; s++) {
+            set(s, new int[0], new float[0]);
+        }
+    }
+
+    /** Sequence {@code s} to these adapters with these weights (empty: the base model). */
+    void set(int s, int[] adapters, float[] w) {
+        if (adapters.length > k) {
+            throw new IllegalArgumentException("a mix of " + adapters.length + " adapters, but at most " + k + " per token");
+        }
+        Arrays.fill(ids[s], RouteTable.NONE);
+        Arrays.fill(weights[s], 0f);
+        System.arraycopy(adapters, 0, ids[s], 0, adapters.length);
+        System.arraycopy(w, 0, weights[s], 0, adapters.length);
+    }
+
+    @Override
+    public int maxAdaptersPerToken() {
+        return k;
+    }
+
+    @Override
+    public void route(TokenBatch batch, RouteTable routes) {
+        for (int i = 0, n = batch.size(); i < n; i++) {
+            int s = batch.sequence(i);
+            for (int j = 0; j < k; j++) {
+                routes.set(i, j, ids[s][j], weights[s][j]);
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+package io.molora.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.molora.gguf.synth.LoraSpec;
+import io.molora.runtime.testing.NativeTestSupport;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code molora complete} end to end over files, as a user runs it (in process, and as a real child process). */
+class CompleteCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+    private static Path model;
+    private static Path code;
+    private static Path math;
+
+    @BeforeAll
+    static void files() throws IOException {
+        model = NativeTestSupport.writeTinyModel(dir, 5);
+        code = NativeTestSupport.writeLora(dir, LoraSpec.attention("code", 4, 1));
+        math = NativeTestSupport.writeLora(dir, LoraSpec.attention("math", 4, 2));
+    }
+
+    static List<JsonNode> records(Path out) throws IOException {
+        List<JsonNode> list = new ArrayList<>();
+        for (String line : Files.readAllLines(out, StandardCharsets.UTF_8)) {
+            list.add(JSON.readTree(line));  // throws on a torn line
+        }
+        return list;
+    }
+
+    static Map<String, JsonNode> byId(List<JsonNode> records) {
+        Map<String, JsonNode> m = new HashMap<>();
+        for (JsonNode r : records) {
+            assertTrue(m.put(r.get("custom_id").asText(), r) == null, "duplicate record " + r);
+        }
+        return m;
+    }
+
+    @Test
+    void jsonlAndTextInputsWithAdaptersErrorsAndResume() throws IOException {
+        Path in = Files.createDirectories(dir.resolve("in1"));
+        Files.writeString(in.resolve("batch.jsonl"), String.join("\n",
+                "{\"custom_id\":\"a\",\"prompt\":\"Once upon a time\",\"max_tokens\":6}",
+                "{\"custom_id\":\"b\",\"prompt\":\"The code\",\"adapter\":\"code\",\"max_tokens\":9}",
+                "{\"custom_id\":\"c\", this is not json",
+                "{\"custom_id\":\"d\",\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+                        + "{\"role\":\"user\",\"content\":\"Hello\"}],\"adapters\":{\"code\":0.5,\"math\":0.5}}",
+                "{\"custom_id\":\"e\",\"prompt\":\"x\",\"adapter\":\"nosuch\"}",
+                "",
+                "{\"custom_id\":\"f\",\"method\":\"POST\",\"url\":\"/v1/completions\",\"body\":{\"prompt\":\"In the body\","
+                        + "\"max_tokens\":3,\"adapter\":\"math\",\"temperature\":0.7,\"seed\":3}}",
+                "{\"custom_id\":\"a\",\"prompt\":\"duplicate id\"}") + "\n");
+        Files.writeString(in.resolve("story.txt"), "A prompt that fills a whole file.\n");
+        Path out = dir.resolve("out1/results.jsonl");
+        String[] args = {"complete", "-m", model.toString(), "--lora", "code=" + code, "--lora", "math=" + math,
+                "--adapter", "none", "--parallel", "3", "-n", "5", "--temp", "0", "--show-routes", "-o", out.toString(),
+                in.toString()};
+        CliTest.Run r = CliTest.run(args);
+        assertEquals(1, r.exit(), "errors in the input make the run fail at the end: " + r.err());
+        assertTrue(Files.exists(out), r.err());
+        Map<String, JsonNode> res = byId(records(out));
+        assertEquals(Set.of("a", "b", "d", "f", in.resolve("story.txt").toString(), in.resolve("batch.jsonl") + ":3",
+                "e", "a#dup@" + in.resolve("batch.jsonl") + ":8"), res.keySet());
+
+        JsonNode a = res.get("a");
+        assertTrue(a.get("usage").get("completion_tokens").asInt() <= 6);
+        assertEquals(Set.of("stop", "length"), Set.of("stop", "length"));
+        assertTrue(Set.of("stop", "length").contains(a.get("finish_reason").asText()), a.toString());
+        assertEquals(a.get("usage").get("completion_tokens").asInt(), a.get("adapter_tokens").path("none").asInt(), a.toString());
+        JsonNode b = res.get("b");
+        int bTokens = b.get("usage").get("completion_tokens").asInt();
+        assertEquals(bTokens, b.get("adapter_tokens").get("code").asInt(), b.toString());
+        assertEquals(bTokens, b.get("routes").size());
+        assertEquals("code", b.get("routes").get(0).get("adapters").get(0).asText());
+        JsonNode d = res.get("d");
+        int dTokens = d.get("usage").get("completion_tokens").asInt();
+        assertEquals(dTokens, d.get("adapter_tokens").get("code").asInt(), d.toString());
+        assertEquals(dTokens, d.get("adapter_tokens").get("math").asInt(), d.toString());
+        assertTrue(d.get("usage").get("prompt_tokens").asInt() > 5, "chat template applied: " + d);
+        assertTrue(res.get("f").get("usage").get("completion_tokens").asInt() <= 3);
+        assertEquals(res.get("f").get("usage").get("completion_tokens").asInt(),
+                res.get("f").get("adapter_tokens").get("math").asInt());
+
+        JsonNode bad = res.get(in.resolve("batch.jsonl") + ":3").get("error");
+        assertEquals(3, bad.get("line").asInt());
+        assertTrue(bad.get("message").asText().contains("batch.jsonl:3"), bad.toString());
+        assertTrue(res.get("e").get("error").get("message").asText().contains("no adapter named 'nosuch'"));
+
+        // a rerun over the same output does nothing new, and still reports the earlier failures
+        long before = Files.readAllLines(out).size();
+        CliTest.Run again = CliTest.run(args);
+        assertEquals(1, again.exit());
+        assertTrue(again.err().contains("resuming: 7 of 8"), again.err());
+        assertEquals(before, Files.readAllLines(out).size());
+    }
+
+    @Test
+    void parallelSequencesMatchOneAtATimeAndPlainLines() throws IOException {
+        Path in = dir.resolve("prompts.txt");
+        List<String> prompts = List.of("Once upon a time", "The quick brown fox", "In the beginning",
+                "It was a dark and stormy night", "Call me Ishmael", "All happy families");
+        Files.write(in, prompts);
+        Path one = dir.resolve("one.jsonl");
+        Path many = dir.resolve("many.jsonl");
+        CliTest.Run r1 = CliTest.run("complete", "-m", model.toString(), "--lines", "--parallel", "1", "-n", "12",
+                "--temp", "0", "-o", one.toString(), in.toString());
+        assertEquals(0, r1.exit(), r1.err());
+        CliTest.Run r4 = CliTest.run("complete", "-m", model.toString(), "--lines", "--parallel", "4", "-n", "12",
+                "--temp", "0", "-o", many.toString(), in.toString(), "--progress", "lines");
+        assertEquals(0, r4.exit(), r4.err());
+        assertTrue(r4.err().contains("6/6 done"), r4.err());
+        Map<String, JsonNode> a = byId(records(one));
+        Map<String, JsonNode> b = byId(records(many));
+        assertEquals(6, a.size());
+        assertEquals(a.keySet(), b.keySet());
+        for (String id : a.keySet()) {
+            assertEquals(a.get(id).get("text").asText(), b.get(id).get("text").asText(), "sequence " + id
+                    + " differs when decoded beside others");
+        }
+        assertTrue(a.containsKey(in + ":2"));
+    }
+
+    @Test
+    void killedRunLosesAtMostItsInFlightItemsAndResumes() throws Exception {
+        Path in = dir.resolve("many.jsonl");
+        List<String> lines = new ArrayList<>();
+        int total = 60;
+        for (int i = 0; i < total; i++) {
+            lines.add("{\"custom_id\":\"item-" + i + "\",\"prompt\":\"Prompt number " + i + " says\",\"max_tokens\":48}");
+        }
+        Files.write(in, lines);
+        Path out = dir.resolve("killed.jsonl");
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-Dmolora.native.dir=" + System.getProperty("molora.native.dir"),
+                "-Dmolora.llama.src=" + System.getProperty("molora.llama.src"),
+                "-cp", System.getProperty("java.class.path"), "io.molora.cli.Main",
+                "complete", "-m", model.toString(), "--parallel", "4", "--temp", "0", "-t", "1", "-o", out.toString(),
+                in.toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile())
+                .start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline && p.isAlive()
+                && (!Files.exists(out) || Files.readAllLines(out).size() < 6)) {
+            Thread.sleep(20);
+        }
+        assertTrue(p.isAlive(), "the child finished before it could be killed: " + Files.readString(dir.resolve("child.log")));
+        p.destroyForcibly();  // SIGKILL
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(137, p.exitValue(), "killed by signal 9");
+
+        List<JsonNode> partial = records(out);  // every line whole
+        int written = partial.size();
+        assertTrue(written >= 6 && written < total, written + " of " + total);
+        byId(partial);
+        // as a power cut could leave it: a torn last line
+        Files.writeString(out, "{\"custom_id\":\"item-9999\",\"te", StandardOpenOption.APPEND);
+
+        CliTest.Run r = CliTest.run(cmd.subList(cmd.indexOf("complete"), cmd.size()).toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("resuming: " + written + " of " + total) && r.err().contains("1 torn line"), r.err());
+        Map<String, JsonNode> all = byId(records(out));
+        Set<String> expected = new HashSet<>();
+        for (int i = 0; i < total; i++) {
+            expected.add("item-" + i);
+        }
+        assertEquals(expected, all.keySet());
+        for (JsonNode rec : all.values()) {
+            assertFalse(rec.has("error"), rec.toString());
+            assertNotNull(rec.get("text"));
+        }
+    }
+}
