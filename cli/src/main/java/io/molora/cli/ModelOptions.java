@@ -11,7 +11,8 @@ final class ModelOptions {
     Path model;
 
     @Option(names = {"-ngl", "--gpu-layers", "--n-gpu-layers"}, paramLabel = "N",
-            description = "Layers to offload to the GPU (-1 = all; default: ${DEFAULT-VALUE}).", defaultValue = "0")
+            description = "Layers to offload to the GPU (-1 = all, the default: a GPU is used when there is one).",
+            defaultValue = "-1")
     int gpuLayers;
 
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "N",
