@@ -3,6 +3,10 @@
 #
 #   native-build/build.sh [--cuda] [--cuda-arch LIST|native] [--print-dir] [--quiet]
 #
+# --cuda builds the CUDA backend for common consumer cards (75;86;89;120 + PTX); --cuda-arch native builds only for the
+# card in this machine (much faster), or give a CMake list such as "86;89". CPU and CUDA builds are cached side by
+# side; MOLORA_NATIVE_BUILD_FLAGS=--cuda makes ./molora and ./run-tests use the CUDA one.
+#
 # Source: llama.cpp v0.5.0 as shipped (a git bundle) in the npm package node-llama-cpp@3.22.1, verified against the
 # registry's published sha512 integrity before use. Set MOLORA_LLAMA_CPP_DIR to build an existing llama.cpp checkout
 # (another version) instead; patches are still applied to a copy of it.
@@ -23,7 +27,8 @@ RECIPE_VERSION=1
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${MOLORA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/molora}"
 cuda=0
-cuda_arch="${CMAKE_CUDA_ARCHITECTURES:-75-virtual;86-real;89-real;120-real}"
+# Common consumer cards: Turing (75), Ampere (86), Ada (89), Blackwell (120, with its PTX so newer cards JIT-compile).
+cuda_arch="${CMAKE_CUDA_ARCHITECTURES:-75-real;86-real;89-real;120}"
 print_dir=0
 quiet=0
 
@@ -33,7 +38,7 @@ while [ $# -gt 0 ]; do
     --cuda-arch) cuda=1; cuda_arch="${2:?--cuda-arch needs a value: native or a list such as 86;89}"; shift ;;
     --print-dir) print_dir=1; quiet=1 ;;
     --quiet) quiet=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "native-build: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
