@@ -39,9 +39,7 @@ class TokenizerConfig:
     model_type: str = "bpe"          # llama.cpp's SPM vocab replays BPE merges by score: bpe matches it exactly
     character_coverage: float = 0.9995
     input_sentence_size: int = 2_000_000
-    seed_sentencepiece_size: int = 500_000
-    max_train_chars: int = 12_000_000
-    max_seconds: int = 90
+    max_train_chars: int = 6_000_000   # sentencepiece's BPE trainer has no time limit: this bounds its time
 
 
 @dataclass
@@ -67,8 +65,8 @@ class TrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.1
     grad_clip: float = 1.0
-    max_steps: int = 6000
-    max_seconds: int = 200          # wall-clock budget; the schedule is laid out over min(max_steps, steps that fit)
+    max_steps: int = 4000
+    max_seconds: int = 180          # wall-clock budget; the schedule is laid out over min(max_steps, steps that fit)
     # domain weights of the base model's pretraining mixture
     mixture: Dict[str, float] = field(default_factory=lambda: {"code": 1.0, "prose": 1.0, "math": 1.0})
     eval_every: int = 500
