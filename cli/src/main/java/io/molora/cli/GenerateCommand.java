@@ -9,6 +9,7 @@ import io.molora.runtime.Sampler;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,6 +30,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling;
 
+    @Mixin
+    AdapterOptions adapters;
+
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "The prompt.", required = true)
     String prompt;
 
@@ -46,7 +50,7 @@ final class GenerateCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "-n must be -1 or >= 0, got " + nPredict);
         }
         return Generation.run(spec.commandLine().getOut(), spec.commandLine().getErr(), model, sampling, prompt,
-                nPredict);
+                nPredict, adapters, spec.commandLine());
     }
 
     /** Shared by generate and demo. */
@@ -55,8 +59,18 @@ final class GenerateCommand implements Callable<Integer> {
 
         static int run(PrintWriter out, PrintWriter err, ModelOptions options, SamplingOptions sampling, String prompt,
                 int nPredict) {
+            return run(out, err, options, sampling, prompt, nPredict, null, null);
+        }
+
+        /** With adapters: routed by --routes (or all adapters on every token), traced with --show-routes. */
+        static int run(PrintWriter out, PrintWriter err, ModelOptions options, SamplingOptions sampling, String prompt,
+                int nPredict, AdapterOptions adapterOptions, CommandLine cmd) {
             if (options.verbose) {
                 Backend.setLogLevel(Level.INFO);
+            }
+            if (adapterOptions != null && (adapterOptions.showRoutes || adapterOptions.routes != null
+                    || adapterOptions.router != null || !adapterOptions.specs(cmd).isEmpty())) {
+                return RoutedGeneration.run(out, err, options, sampling, prompt, nPredict, adapterOptions, cmd);
             }
             try (Model m = ModelFiles.load(options.model, options.modelParams())) {
                 int[] tokens = m.tokenizer().tokenize(prompt, true, true);
