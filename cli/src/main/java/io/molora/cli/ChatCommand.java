@@ -31,6 +31,7 @@ import org.jline.reader.EndOfFileException;
 import org.jline.reader.LineReader;
 import org.jline.reader.LineReaderBuilder;
 import org.jline.reader.UserInterruptException;
+import org.jline.reader.impl.DefaultParser;
 import org.jline.terminal.Terminal;
 import org.jline.terminal.TerminalBuilder;
 import picocli.CommandLine.Command;
@@ -89,6 +90,8 @@ final class ChatCommand implements Callable<Integer> {
 
     private final List<ChatTemplate.Message> messages = new ArrayList<>();
     private int[] cache = new int[0];
+    /** The formatted text the cached tokens stand for (null: unknown, match by tokens). */
+    private String cacheText;
     private volatile boolean interrupted;
     private boolean showRoutes;
     private List<String> adapterNames = List.of();
@@ -148,7 +151,12 @@ final class ChatCommand implements Callable<Integer> {
 
     private void repl(Terminal terminal, Model m, Context ctx, Sampler sampler, Generator generator,
             ChatTemplate template) {
-        LineReaderBuilder b = LineReaderBuilder.builder().terminal(terminal).appName("molora");
+        // plain text, not a shell line: no quotes, escapes or !-expansion (a trailing backslash is ours to handle)
+        DefaultParser parser = new DefaultParser();
+        parser.setEscapeChars(new char[0]);
+        parser.setQuoteChars(new char[0]);
+        LineReaderBuilder b = LineReaderBuilder.builder().terminal(terminal).appName("molora").parser(parser)
+                .option(LineReader.Option.DISABLE_EVENT_EXPANSION, true);
         if (historyFile != null && !historyFile.isBlank()) {
             b.variable(LineReader.HISTORY_FILE, Path.of(historyFile));
         }
@@ -205,8 +213,17 @@ final class ChatCommand implements Callable<Integer> {
             ChatTemplate template, String userText) {
         messages.add(new ChatTemplate.Message("user", userText));
         int[] tokens;
+        String promptText;
         try {
-            tokens = tokenize(m, template.apply(messages, true));
+            promptText = template.apply(messages, true);
+            if (cacheText != null && promptText.startsWith(cacheText)) {
+                // the cache holds exactly the text so far (the reply as generated): add only the new text's tokens
+                int[] delta = m.tokenizer().tokenize(promptText.substring(cacheText.length()), false, true);
+                tokens = Arrays.copyOf(cache, cache.length + delta.length);
+                System.arraycopy(delta, 0, tokens, cache.length, delta.length);
+            } else {
+                tokens = tokenize(m, promptText);
+            }
         } catch (RuntimeException e) {
             messages.remove(messages.size() - 1);
             throw e;
@@ -230,6 +247,7 @@ final class ChatCommand implements Callable<Integer> {
         Terminal.SignalHandler previous = terminal.handle(Terminal.Signal.INT, s -> interrupted = true);
         StringBuilder reply = new StringBuilder();
         List<Integer> generated = new ArrayList<>();
+        List<String> pieces = new ArrayList<>();
         long t0 = System.nanoTime();
         long t1;
         StopReason reason;
@@ -240,6 +258,7 @@ final class ChatCommand implements Callable<Integer> {
             while (stream.hasNext() && !interrupted) {
                 GeneratedToken t = stream.next();
                 generated.add(t.id());
+                pieces.add(t.text());
                 reply.append(t.text());
                 out.print(t.text());
                 out.flush();
@@ -257,6 +276,11 @@ final class ChatCommand implements Callable<Integer> {
             now[i] = generated.get(i - tokens.length);
         }
         cache = now;
+        StringBuilder decodedText = new StringBuilder(promptText);
+        for (int i = 0; i < decodedUpTo - tokens.length; i++) {
+            decodedText.append(pieces.get(i));
+        }
+        cacheText = decodedText.toString();
         messages.add(new ChatTemplate.Message("assistant", reply.toString()));
         double secs = (t2 - t1) / 1e9;
         StringBuilder status = new StringBuilder();
@@ -346,6 +370,7 @@ final class ChatCommand implements Callable<Integer> {
                 }
                 ctx.removeTokens(0, 0, -1);
                 cache = new int[0];
+                cacheText = null;
                 sampler.reset();
                 out.println("conversation reset");
             }

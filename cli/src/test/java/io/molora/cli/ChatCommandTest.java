@@ -77,7 +77,7 @@ class ChatCommandTest {
         ChatCommand.testTerminal = terminal;
         AtomicReference<CliTest.Run> result = new AtomicReference<>();
         Thread chat = new Thread(() -> result.set(CliTest.run("chat", "-m", model.toString(), "--lora", "code=" + code,
-                "--temp", "0", "-n", "600", "-c", "2048", "--history", "", "-sys", "You are terse.")));
+                "--temp", "0", "-n", "200", "-c", "2048", "--history", "", "-sys", "You are terse.")));
         chat.start();
         waitFor("/help for commands", 1, chat);
 
@@ -100,18 +100,19 @@ class ChatCommandTest {
         waitFor("adapters: none", 1, chat);
 
         // turn 2 runs to its token limit
-        type("Tell me more\r");
+        type("Tell me\\\rmore\r");  // a line ending in a backslash continues
         waitFor("tok/s", 2, chat);
         String s = screen();
         Matcher m = Pattern.compile("\\[(\\d+) prompt tokens prefilled, (\\d+) reused from cache; (\\d+) tokens").matcher(s);
         assertTrue(m.find(), s);
         int firstPrompt = Integer.parseInt(m.group(1));
+        int firstReply = Integer.parseInt(m.group(3));
         assertEquals(0, Integer.parseInt(m.group(2)), "nothing cached before the first turn");
-        assertTrue(Integer.parseInt(m.group(3)) < 600, "Ctrl-C stopped the first reply early: " + s);
+        assertTrue(firstReply < 200, "Ctrl-C stopped the first reply early: " + s);
         assertTrue(m.find(), s);
         int reused = Integer.parseInt(m.group(2));
         int prefilled = Integer.parseInt(m.group(1));
-        assertTrue(reused >= firstPrompt, "the second turn reuses at least the first prompt: " + reused + " < " + firstPrompt);
+        assertEquals(firstPrompt + firstReply, reused, "the second turn reuses the whole first turn (prompt and reply)");
         assertTrue(prefilled < reused, "only the new tokens are prefilled: " + prefilled + " vs " + reused);
         assertTrue(s.contains("stop: max_tokens; adapters: none"), s);
 
@@ -123,7 +124,7 @@ class ChatCommandTest {
         assertEquals(0, result.get().exit(), result.get().err());
         JsonNode json = new ObjectMapper().readTree(Files.readString(saved));
         assertEquals("system", json.get("messages").get(0).get("role").asText());
-        assertEquals("Tell me more", json.get("messages").get(3).get("content").asText());
+        assertEquals("Tell me\nmore", json.get("messages").get(3).get("content").asText());
         assertEquals("assistant", json.get("messages").get(4).get("role").asText());
     }
 }
