@@ -159,6 +159,7 @@ class TestbedConfig:
         return self.with_overrides([
             'corpus.max_chars={"code": 300000, "prose": 200000, "math": 150000}',
             "corpus.mixed_count=60", "corpus.max_files_per_package=40",
+            "corpus.valid_fraction=0.08", "corpus.test_fraction=0.08",
             "tokenizer.vocab_size=512", "tokenizer.max_train_chars=400000",
             "model.hidden_size=64", "model.intermediate_size=128", "model.num_hidden_layers=2",
             "model.num_attention_heads=2", "model.num_key_value_heads=2",

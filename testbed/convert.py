@@ -66,7 +66,10 @@ def run_cmd(cmd: Sequence[str], log, timeout: int) -> None:
     env["TRANSFORMERS_OFFLINE"] = "1"
     p = subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=timeout, env=env)
-    tail = "\n".join(p.stdout.strip().split("\n")[-15:])
+    lines = p.stdout.strip().split("\n")
     if p.returncode != 0:
+        tail = "\n".join(lines[-30:])
         raise RuntimeError(f"{Path(cmd[1]).name} failed with exit code {p.returncode}:\n{tail}")
-    log(tail)
+    for line in lines:
+        if "successfully exported" in line or "WARNING" in line or "ERROR" in line:
+            log("  " + line.strip())

@@ -18,7 +18,7 @@ THINGS = [("shelf", "boxes", "books"), ("train", "cars", "seats"), ("garden", "r
           ("library", "floors", "rooms"), ("school", "classes", "pupils"), ("warehouse", "racks", "crates")]
 
 
-def code_snippets(code_docs: List[Dict], max_lines: int = 14, max_chars: int = 600) -> List[str]:
+def code_snippets(code_docs: List[Dict], max_lines: int = 10, max_chars: int = 320) -> List[str]:
     """Self-contained def blocks (dedented) found in the given code documents."""
     out: List[str] = []
     for d in code_docs:
@@ -42,7 +42,7 @@ def code_snippets(code_docs: List[Dict], max_lines: int = 14, max_chars: int = 6
     return out
 
 
-def prose_sentences(prose_docs: List[Dict], min_words: int = 8, max_chars: int = 240) -> List[str]:
+def prose_sentences(prose_docs: List[Dict], min_words: int = 8, max_chars: int = 200) -> List[str]:
     out: List[str] = []
     for d in prose_docs:
         for par in d["text"].split("\n\n"):

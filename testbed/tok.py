@@ -66,7 +66,7 @@ def load(path: Path):
 
 def fit_record(encode, text: str, seq_len: int) -> Tuple[str, List[int]]:
     """(prefix, [BOS] + ids of prefix): the longest whole-line prefix of `text` whose ids fit in seq_len
-    tokens (shortening by a quarter of the lines at a time), or ("", [])."""
+    tokens (shortening by a quarter of the lines at a time; within the first line, by words), or ("", [])."""
     lines = text.split("\n")
     while lines:
         t = "\n".join(lines).strip("\n")
@@ -74,8 +74,21 @@ def fit_record(encode, text: str, seq_len: int) -> Tuple[str, List[int]]:
             ids = [BOS] + list(encode(t))
             if len(ids) <= seq_len:
                 return t, ids
-        lines = lines[:max(1, len(lines) * 3 // 4)] if len(lines) > 1 else []
-    return "", []
+        if len(lines) == 1:
+            break
+        lines = lines[:max(1, len(lines) * 3 // 4)]
+    # one line too long (a prose paragraph is one line): the longest whole-word prefix that fits
+    words = lines[0].strip("\n").split(" ") if lines else []
+    lo, hi, best = 1, len(words), ("", [])
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        t = " ".join(words[:mid]).strip()
+        ids = [BOS] + list(encode(t)) if t else []
+        if ids and len(ids) <= seq_len:
+            best, lo = (t, ids), mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def eval_records(encode, docs: Sequence[Dict], n: int, seq_len: int, seed: int, set_name: str,

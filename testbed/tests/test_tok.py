@@ -39,6 +39,15 @@ class TokTest(unittest.TestCase):
         self.assertTrue(text.startswith(t))
         self.assertEqual(tok.fit_record(encode, "x" * 500, 64), ("", []))
 
+    def test_fit_record_cuts_a_long_paragraph_at_words(self):
+        par = " ".join(f"word{i}" for i in range(200)) + "\n\nSecond paragraph."
+        t, ids = tok.fit_record(encode, par, 100)
+        self.assertTrue(par.startswith(t))
+        self.assertEqual(ids, [tok.BOS] + encode(t))
+        self.assertLessEqual(len(ids), 100)
+        self.assertGreater(len(ids), 90)
+        self.assertFalse(t.endswith(" "))
+
     def test_eval_records(self):
         docs = [{"text": f"document {i}\n" + "words and more words\n" * (i % 7 + 1)} for i in range(50)]
         recs = tok.eval_records(encode, docs, 20, 64, 3, "prose")
