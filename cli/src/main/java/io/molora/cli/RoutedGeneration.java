@@ -2,12 +2,12 @@ package io.molora.cli;
 
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.routers.FixedMixRouter;
+import io.molora.adapters.routers.SoftTopK;
 import io.molora.adapters.vocab.VocabRouter;
 import io.molora.runtime.Context;
 import io.molora.runtime.Decoder;
 import io.molora.runtime.GenerationResult;
 import io.molora.runtime.Generator;
-import io.molora.runtime.LlamaException;
 import io.molora.runtime.Model;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
@@ -23,7 +23,7 @@ import picocli.CommandLine;
 /**
  * {@code generate} with adapters: {@code --lora}/{@code --lora-scaled} load them, {@code --routes vocab.json} routes
  * each token by the vocabulary router (without it every adapter serves every token, as llama.cpp's {@code --lora}
- * does), and {@code --show-routes} prints the prompt and output coloured by route, with a legend on top and the
+ * does; {@code --router FILE} routes by a learned gate from train-router), and {@code --show-routes} prints the prompt and output coloured by route, with a legend on top and the
  * per-adapter token counts on stderr.
  */
 final class RoutedGeneration {
@@ -31,8 +31,11 @@ final class RoutedGeneration {
 
     /** The router for these options, or null for plain decoding (no adapters). */
     static Router router(AdapterOptions options, Model model, AdapterSet set, CommandLine cmd) {
-        if (options.router != null) {
-            throw new LlamaException("--router (learned gate) files are not supported by this build yet; use --routes");
+        if (options.router != null && options.routes != null) {
+            throw new CommandLine.ParameterException(cmd, "give --routes (vocabulary) or --router (learned), not both");
+        }
+        if (options.router != null && set == null) {
+            throw new CommandLine.ParameterException(cmd, "--router needs the adapters it was trained for (--lora)");
         }
         if (options.routes != null) {
             if (set == null) {
@@ -44,7 +47,7 @@ final class RoutedGeneration {
                 throw new UncheckedIOException("cannot read routes file " + options.routes + ": " + e.getMessage(), e);
             }
         }
-        if (set == null) {
+        if (set == null || options.router != null) {
             return null;
         }
         int[] ids = new int[set.size()];
@@ -64,62 +67,68 @@ final class RoutedGeneration {
         }
         try (Model m = ModelFiles.load(options.model, options.modelParams(), options.contextParams(), adapterBytes);
              AdapterSet set = adapterOptions.load(m, cmd)) {
-            Router router = router(adapterOptions, m, set, cmd);
-            Tokenizer tok = m.tokenizer();
-            int[] tokens = tok.tokenize(prompt, true, true);
-            int limit = nPredict < 0 ? Integer.MAX_VALUE : nPredict;
-            boolean show = adapterOptions.showRoutes;
-            RouteTrace trace = new RouteTrace(set == null ? List.of() : set.names(), show && RouteTrace.terminal());
-            try (Context ctx = Context.create(m, options.contextParams());
-                 Sampler sampler = new Sampler(sampling.params());
-                 RoutedDecoder routed = router == null ? null : set.decoder(ctx, router)) {
-                RouteTrace.Recorder recorder = routed == null ? null : new RouteTrace.Recorder(routed);
-                Decoder decoder = routed == null ? Decoder.plain(ctx) : show ? recorder : routed;
-                try (Generator generator = new Generator(ctx, sampler, 0, decoder)) {
-                    if (show) {
-                        out.println(trace.legend());
-                    } else {
-                        out.print(prompt);
-                    }
-                    out.flush();
-                    boolean[] promptShown = {!show};
-                    Runnable showPrompt = () -> {
-                        if (!promptShown[0]) {
-                            promptShown[0] = true;
-                            tracePrompt(trace, tok, tokens, prompt, recorder);
-                            out.print(trace.take());
-                            out.flush();
-                        }
-                    };
-                    GenerationResult r = generator.generate(tokens, limit, t -> {
+            Router chosen = router(adapterOptions, m, set, cmd);
+            try (RouterCorpus.Learned learned = adapterOptions.router == null ? null
+                    : RouterCorpus.load(adapterOptions.router, m, set.specs(), new SoftTopK(1, 1f, 0f))) {
+                Router router = learned != null ? learned.router() : chosen;
+                Tokenizer tok = m.tokenizer();
+                int[] tokens = tok.tokenize(prompt, true, true);
+                int limit = nPredict < 0 ? Integer.MAX_VALUE : nPredict;
+                boolean show = adapterOptions.showRoutes;
+                RouteTrace trace = new RouteTrace(set == null ? List.of() : set.names(), show && RouteTrace.terminal());
+                try (Context ctx = Context.create(m, options.contextParams());
+                     Sampler sampler = new Sampler(sampling.params());
+                     RoutedDecoder routed = router == null ? null : set.decoder(ctx, router)) {
+                    RouteTrace.Recorder recorder = routed == null ? null : new RouteTrace.Recorder(routed);
+                    Decoder decoder = routed == null ? Decoder.plain(ctx) : show ? recorder : routed;
+                    try (Generator generator = new Generator(ctx, sampler, 0, decoder)) {
                         if (show) {
-                            showPrompt.run();
-                            RouteTrace.Route route = recorder == null ? RouteTrace.BASE
-                                    : recorder.route(0, t.position());
-                            if (!route.known()) {  // the last token is sampled but never decoded
-                                route = recorder.routeUndecoded(t.id(), t.position(), 0);
-                            }
-                            trace.append(t.text(), route);
-                            out.print(trace.take());
+                            out.println(trace.legend());
                         } else {
-                            out.print(t.text());
+                            out.print(prompt);
                         }
                         out.flush();
-                    });
-                    showPrompt.run();
-                    trace.end();
-                    out.print(trace.take());
-                    out.println();
-                    out.flush();
-                    err.printf("molora: %d prompt tokens in %.2f s, %d generated in %.2f s (%.1f tok/s), stop: %s%n",
-                            r.promptTokens(), r.promptSeconds(), r.tokens().length, r.generationSeconds(),
-                            r.tokensPerSecond(), r.stopReason().name().toLowerCase());
-                    if (show) {
-                        err.println("molora: tokens per route: " + trace.countsLine());
+                        boolean[] promptShown = {!show};
+                        Runnable showPrompt = () -> {
+                            if (!promptShown[0]) {
+                                promptShown[0] = true;
+                                tracePrompt(trace, tok, tokens, prompt, recorder);
+                                out.print(trace.take());
+                                out.flush();
+                            }
+                        };
+                        GenerationResult r = generator.generate(tokens, limit, t -> {
+                            if (show) {
+                                showPrompt.run();
+                                RouteTrace.Route route = recorder == null ? RouteTrace.BASE
+                                        : recorder.route(0, t.position());
+                                if (!route.known()) {  // the last token is sampled but never decoded
+                                    route = recorder.routeUndecoded(t.id(), t.position(), 0);
+                                }
+                                trace.append(t.text(), route);
+                                out.print(trace.take());
+                            } else {
+                                out.print(t.text());
+                            }
+                            out.flush();
+                        });
+                        showPrompt.run();
+                        trace.end();
+                        out.print(trace.take());
+                        out.println();
+                        out.flush();
+                        err.printf("molora: %d prompt tokens in %.2f s, %d generated in %.2f s (%.1f tok/s), stop: %s%n",
+                                r.promptTokens(), r.promptSeconds(), r.tokens().length, r.generationSeconds(),
+                                r.tokensPerSecond(), r.stopReason().name().toLowerCase());
+                        if (show) {
+                            err.println("molora: tokens per route: " + trace.countsLine());
+                        }
+                        err.flush();
                     }
-                    err.flush();
                 }
             }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
         }
         return 0;
     }

@@ -1,0 +1,132 @@
+package io.molora.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.molora.adapters.AdapterSet;
+import io.molora.adapters.AdapterSpec;
+import io.molora.adapters.gate.LearnedRouter;
+import io.molora.adapters.gate.RouterFile;
+import io.molora.adapters.gate.RouterTraining;
+import io.molora.adapters.gate.TokenEmbeddings;
+import io.molora.adapters.routers.SoftTopK;
+import io.molora.runtime.Model;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** Evaluates a learned router on a held-out corpus: perplexities and per-token routing accuracy. */
+@Command(name = "eval-router", mixinStandardHelpOptions = true,
+        description = {"Evaluate a learned router on a held-out corpus: perplexity of base, each adapter, the best",
+            "single adapter per sequence, the learned per-token router and the per-token oracle, and routing",
+            "accuracy against the oracle (and against labels with --domain)."})
+final class EvalRouterCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--lora", paramLabel = "NAME=PATH", required = true, description = "The router's adapters, in order.")
+    List<String> lora = new ArrayList<>();
+
+    @Option(names = "--router", paramLabel = "FILE", required = true, description = "Router file (train-router).")
+    Path router;
+
+    @Option(names = "--corpus", paramLabel = "FILE|DIR", description = "Held-out mixed corpus.")
+    Path corpus;
+
+    @Option(names = "--domain", paramLabel = "NAME=DIR", description = "Held-out labelled corpus (repeatable).")
+    List<String> domains = new ArrayList<>();
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--json", description = "JSON on stdout instead of the table.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (model.model == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required option: '--model=FILE'");
+        }
+        if (domains.isEmpty() == (corpus == null)) {
+            throw new ParameterException(spec.commandLine(), "give either --corpus FILE or --domain NAME=DIR ...");
+        }
+        List<AdapterSpec> specs = new ArrayList<>();
+        for (String s : lora) {
+            specs.add(AdapterSpec.parse(s));
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        try (Model m = ModelFiles.load(model.model, model.modelParams());
+             AdapterSet set = AdapterSet.load(m, specs);
+             TokenEmbeddings emb = TokenEmbeddings.open(m.path())) {
+            LearnedRouter learned = new LearnedRouter(RouterFile.load(router, specs, emb), emb,
+                    new SoftTopK(1, 1f, 0f), 1f);
+            List<int[]> seqs = new ArrayList<>();
+            List<Integer> labels = new ArrayList<>();
+            if (corpus != null) {
+                seqs = RouterCorpus.sequences(m.tokenizer(), corpus, seqLen);
+            } else {
+                for (String d : domains) {
+                    int eq = d.indexOf('=');
+                    int a = set.index(d.substring(0, eq));
+                    for (int[] s : RouterCorpus.sequences(m.tokenizer(), Path.of(d.substring(eq + 1)), seqLen)) {
+                        seqs.add(s);
+                        labels.add(a);
+                    }
+                }
+            }
+            float[][][] lp = RouterTraining.logProbs(m, set, seqs, msg -> {
+                err.println("molora: " + msg);
+                err.flush();
+            });
+            int[][] oracle = RouterTraining.oracleTargets(lp);
+            float[][] routed = RouterTraining.routedLogProbs(m, set, learned, seqs);
+            Map<String, Double> ppl = RouterTraining.perplexities(lp, set.names(), routed);
+            long n = 0;
+            long rightOracle = 0;
+            long rightLabel = 0;
+            for (int s = 0; s < seqs.size(); s++) {
+                for (int p = 0; p < oracle[s].length; p++) {
+                    int choice = learned.argmax(seqs.get(s)[p]);
+                    rightOracle += choice == oracle[s][p] - 1 ? 1 : 0;
+                    if (!labels.isEmpty()) {
+                        rightLabel += choice == labels.get(s) ? 1 : 0;
+                    }
+                    n++;
+                }
+            }
+            double accOracle = (double) rightOracle / n;
+            Double accLabel = labels.isEmpty() ? null : (double) rightLabel / n;
+            if (json) {
+                ObjectMapper mapper = new ObjectMapper();
+                ObjectNode o = mapper.createObjectNode();
+                o.put("tokens", n);
+                ObjectNode p = o.putObject("perplexity");
+                ppl.forEach(p::put);
+                o.put("routing_accuracy_vs_oracle", accOracle);
+                if (accLabel != null) {
+                    o.put("routing_accuracy_vs_labels", accLabel);
+                }
+                out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(o));
+            } else {
+                out.printf("%-28s %14s%n", "routing", "perplexity");
+                ppl.forEach((k, v) -> out.printf("%-28s %14.3f%n", k, v));
+                out.printf("%ntokens: %d; routing accuracy vs oracle: %.3f%s%n", n, accOracle,
+                        accLabel == null ? "" : String.format("; vs labels: %.3f", accLabel));
+            }
+            out.flush();
+        }
+        return 0;
+    }
+}

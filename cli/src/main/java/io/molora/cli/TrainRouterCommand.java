@@ -1,0 +1,121 @@
+package io.molora.cli;
+
+import io.molora.adapters.AdapterSet;
+import io.molora.adapters.AdapterSpec;
+import io.molora.adapters.gate.Gate;
+import io.molora.adapters.gate.GateTrainer;
+import io.molora.adapters.gate.RouterFile;
+import io.molora.adapters.gate.RouterTraining;
+import io.molora.adapters.gate.TokenEmbeddings;
+import io.molora.runtime.Model;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** Trains a learned router (gate) in Java from labelled domain corpora or, without labels, from a mixed corpus. */
+@Command(name = "train-router", mixinStandardHelpOptions = true,
+        description = {"Train a learned per-token router over token-embedding features and save it as GGUF.",
+            "Labelled: --domain NAME=DIR (NAME an adapter or 'none'; every token of DIR's files goes to NAME).",
+            "Unlabelled: --corpus FILE|DIR (each token's target is the choice giving its next token the lowest loss;",
+            "runs the corpus once per adapter and once without)."})
+final class TrainRouterCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--lora", paramLabel = "NAME=PATH", required = true, description = "An adapter to route to (repeatable).")
+    List<String> lora = new ArrayList<>();
+
+    @Option(names = "--domain", paramLabel = "NAME=DIR", description = "Labelled corpus of one adapter (repeatable).")
+    List<String> domains = new ArrayList<>();
+
+    @Option(names = "--corpus", paramLabel = "FILE|DIR", description = "Mixed corpus without labels.")
+    Path corpus;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", required = true, description = "Router file to write.")
+    Path output;
+
+    @Option(names = "--hidden", defaultValue = "32", description = "Hidden units, 0 = linear gate (default: ${DEFAULT-VALUE}).")
+    int hidden;
+
+    @Option(names = "--epochs", defaultValue = "20", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--lr", defaultValue = "0.01", description = "Adam learning rate (default: ${DEFAULT-VALUE}).")
+    float lr;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "Tokens per training sequence (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Override
+    public Integer call() throws Exception {
+        if (model.model == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required option: '--model=FILE'");
+        }
+        if (domains.isEmpty() == (corpus == null)) {
+            throw new ParameterException(spec.commandLine(), "give either --domain NAME=DIR ... or --corpus FILE");
+        }
+        List<AdapterSpec> specs = new ArrayList<>();
+        for (String s : lora) {
+            specs.add(AdapterSpec.parse(s));
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        try (Model m = ModelFiles.load(model.model, model.modelParams());
+             AdapterSet set = AdapterSet.load(m, specs);
+             TokenEmbeddings emb = TokenEmbeddings.open(m.path())) {
+            List<int[]> seqs = new ArrayList<>();
+            int[][] targets;
+            if (corpus != null) {
+                seqs = RouterCorpus.sequences(m.tokenizer(), corpus, seqLen);
+                err.println("molora: " + seqs.size() + " sequences; scoring every token with base and each adapter");
+                err.flush();
+                float[][][] lp = RouterTraining.logProbs(m, set, seqs, msg -> {
+                    err.println("molora: " + msg);
+                    err.flush();
+                });
+                targets = RouterTraining.oracleTargets(lp);
+            } else {
+                List<Integer> adapterOf = new ArrayList<>();
+                for (String d : domains) {
+                    int eq = d.indexOf('=');
+                    if (eq <= 0) {
+                        throw new ParameterException(spec.commandLine(), "expected --domain NAME=DIR, got '" + d + "'");
+                    }
+                    int a = set.index(d.substring(0, eq));
+                    for (int[] s : RouterCorpus.sequences(m.tokenizer(), Path.of(d.substring(eq + 1)), seqLen)) {
+                        seqs.add(s);
+                        adapterOf.add(a);
+                    }
+                }
+                targets = RouterTraining.domainTargets(seqs, adapterOf.stream().mapToInt(Integer::intValue).toArray());
+            }
+            RouterTraining.Dataset data = RouterTraining.dataset(seqs, targets, emb);
+            err.println("molora: training a " + (hidden == 0 ? "linear" : hidden + "-unit") + " gate on " + data.size()
+                    + " tokens, " + emb.dim() + " features, " + (1 + set.size()) + " choices");
+            err.flush();
+            Gate g = GateTrainer.train(data.x(), data.y(), data.inputs(), 1 + set.size(),
+                    new GateTrainer.Options(hidden, epochs, 64, lr, 1e-4f, seed), e -> {
+                        err.printf("molora: epoch %d/%d%n", e, epochs);
+                        err.flush();
+                    });
+            double acc = GateTrainer.accuracy(g, data.x(), data.y());
+            RouterFile.save(output, g, RouterFile.identity(specs, emb));
+            spec.commandLine().getOut().printf("wrote %s (training accuracy %.3f)%n", output, acc);
+            spec.commandLine().getOut().flush();
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,122 @@
+package io.molora.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.molora.gguf.GgmlType;
+import io.molora.gguf.synth.SyntheticLora;
+import io.molora.runtime.Model;
+import io.molora.runtime.ModelParams;
+import io.molora.runtime.testing.NativeTestSupport;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * train-router without labels, eval-router, and generate --router: token-boost adapters "math" (makes "7" next) and
+ * "code" (makes "▁return" next) over text where 1/2/3 are followed by 7 and "if"/"for" by "return".
+ */
+class RouterCommandsTest {
+    @TempDir
+    static Path dir;
+    static Path model;
+    static Path math;
+    static Path code;
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = Main.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        return new Run(cli.execute(args), out.toString(), err.toString());
+    }
+
+    @BeforeAll
+    static void files() throws IOException {
+        model = NativeTestSupport.writeTinyModel(dir, 5);
+        int seven;
+        int ret;
+        try (Model m = Model.load(model, ModelParams.defaults())) {
+            seven = find(m, "7");
+            ret = find(m, "▁return");
+        }
+        math = dir.resolve("math.gguf");
+        code = dir.resolve("code.gguf");
+        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "math", Set.of(seven), 100f, GgmlType.F32).write(math);
+        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "code", Set.of(ret), 100f, GgmlType.F32).write(code);
+        Files.writeString(dir.resolve("train.txt"), text(1, 600));
+        Files.writeString(dir.resolve("test.txt"), text(2, 200));
+    }
+
+    static int find(Model m, String text) {
+        for (int t = 0; t < m.tokenizer().vocabSize(); t++) {
+            if (m.tokenizer().tokenText(t).equals(text)) {
+                return t;
+            }
+        }
+        throw new AssertionError(text);
+    }
+
+    static String text(long seed, int words) {
+        String[] filler = {"apple", "house", "blue", "river", "green", "table", "music", "paper", "stone", "light"};
+        String[] rules = {"17", "27", "37", "if return", "for return"};
+        Random r = new Random(seed);
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < words; i++) {
+            b.append(r.nextInt(3) == 0 ? rules[r.nextInt(rules.length)] : filler[r.nextInt(filler.length)]).append(' ');
+        }
+        return b.toString().trim();
+    }
+
+    @Test
+    void trainEvaluateAndGenerateWithALearnedRouter() throws IOException {
+        Path router = dir.resolve("router.gguf");
+        Run train = run("train-router", "-m", model.toString(), "--lora", "math=" + math, "--lora", "code=" + code,
+                "--corpus", dir.resolve("train.txt").toString(), "-o", router.toString(), "--seq-len", "128",
+                "--hidden", "16", "--epochs", "30", "--seed", "3");
+        assertEquals(0, train.exit(), train.err());
+        assertTrue(train.out().startsWith("wrote "), train.out());
+        assertTrue(train.err().contains("epoch 30/30"), train.err());
+
+        Run eval = run("eval-router", "-m", model.toString(), "--lora", "math=" + math, "--lora", "code=" + code,
+                "--router", router.toString(), "--corpus", dir.resolve("test.txt").toString(), "--seq-len", "128",
+                "--json");
+        assertEquals(0, eval.exit(), eval.err());
+        JsonNode j = new ObjectMapper().readTree(eval.out());
+        JsonNode ppl = j.get("perplexity");
+        double learned = ppl.get("learned-per-token").asDouble();
+        assertTrue(learned < 1.1 * ppl.get("oracle-per-token").asDouble(), eval.out());
+        assertTrue(learned < 0.5 * ppl.get("base").asDouble(), eval.out());
+        assertTrue(j.get("routing_accuracy_vs_oracle").asDouble() > 0.95, eval.out());
+
+        Run table = run("eval-router", "-m", model.toString(), "--lora", "math=" + math, "--lora", "code=" + code,
+                "--router", router.toString(), "--corpus", dir.resolve("test.txt").toString(), "--seq-len", "128");
+        assertEquals(0, table.exit(), table.err());
+        assertTrue(table.out().contains("oracle-per-token"), table.out());
+
+        Run gen = run("generate", "-m", model.toString(), "-c", "128", "--lora", "math=" + math, "--lora",
+                "code=" + code, "--router", router.toString(), "--show-routes", "--temp", "0", "-n", "2",
+                "-p", "apple 2");
+        assertEquals(0, gen.exit(), gen.err());
+        String trace = gen.out().lines().toList().get(1);
+        assertTrue(trace.startsWith("apple [math]2[base]7"), trace);
+
+        Run swapped = run("eval-router", "-m", model.toString(), "--lora", "code=" + code, "--lora", "math=" + math,
+                "--router", router.toString(), "--corpus", dir.resolve("test.txt").toString());
+        assertEquals(1, swapped.exit());
+        assertTrue(swapped.err().contains("was trained for adapters [math, code]"), swapped.err());
+    }
+}
