@@ -3,7 +3,9 @@ package io.molora.cli;
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
 import io.molora.runtime.LlamaException;
+import io.molora.adapters.vocab.VocabRouter;
 import io.molora.runtime.Model;
+import io.molora.runtime.Router;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,11 +46,26 @@ final class AdapterOptions {
         return specs;
     }
 
-    /** Refuses router files until the router loaders exist in this build. */
+    /** Refuses what is not wired in yet: learned router files (--router). */
     void checkRouters() {
-        if (router != null || routes != null) {
-            throw new LlamaException("--router/--routes files are not supported by this build yet; "
-                    + "use per-request adapters (--lora with --adapter or the input's \"adapter\" field)");
+        if (router != null) {
+            throw new LlamaException("--router (learned gate files) is not wired into chat/complete yet; "
+                    + "use --routes vocab.json or per-request adapters");
+        }
+    }
+
+    /** The token router of --routes over these adapters, or null without --routes. */
+    Router tokenRouter(Model model, List<String> adapterNames) {
+        if (routes == null) {
+            return null;
+        }
+        if (adapterNames.isEmpty()) {
+            throw new LlamaException("--routes needs the adapters it routes to (--lora NAME=PATH)");
+        }
+        try {
+            return VocabRouter.load(routes, model.tokenizer(), adapterNames);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read routes file " + routes + ": " + e.getMessage(), e);
         }
     }
 

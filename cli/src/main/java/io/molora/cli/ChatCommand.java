@@ -12,6 +12,8 @@ import io.molora.runtime.GeneratedToken;
 import io.molora.runtime.Generator;
 import io.molora.runtime.Model;
 import io.molora.runtime.RoutedDecoder;
+import io.molora.runtime.RouteTable;
+import io.molora.runtime.Router;
 import io.molora.runtime.Sampler;
 import io.molora.runtime.StopReason;
 import io.molora.runtime.TokenStream;
@@ -97,6 +99,10 @@ final class ChatCommand implements Callable<Integer> {
     private List<String> adapterNames = List.of();
     private Map<String, Float> mix = new LinkedHashMap<>();
     private SlotRouter router;
+    /** With --routes: per-token routing unless the user picked adapters with /adapters. */
+    private MixedRouter mixed;
+    private RoutedDecoder routed;
+    private final Map<String, Integer> routeCounts = new LinkedHashMap<>();
 
     @Override
     public Integer call() throws IOException {
@@ -122,9 +128,15 @@ final class ChatCommand implements Callable<Integer> {
                 if (adapters != null) {
                     adapterNames = adapters.names();
                     router = new SlotRouter(1, adapterNames.size());
+                    Router tokenRouter = adapterOptions.tokenRouter(m, adapterNames);
+                    if (tokenRouter != null) {
+                        mixed = new MixedRouter(tokenRouter, router, 1);
+                        mixed.reset(0, initialAdapters != null);
+                    }
                     mix = parseMix(initialAdapters == null ? String.join(",", adapterNames) : initialAdapters);
                     applyMix();
-                    routed = adapters.decoder(ctx, router);
+                    routed = adapters.decoder(ctx, mixed != null ? mixed : router);
+                    this.routed = routed;
                 }
                 if (systemPrompt != null) {
                     messages.add(new ChatTemplate.Message("system", systemPrompt));
@@ -244,6 +256,7 @@ final class ChatCommand implements Callable<Integer> {
         ctx.removeTokens(0, common, -1);
         int[] fresh = Arrays.copyOfRange(tokens, common, tokens.length);
         interrupted = false;
+        routeCounts.clear();
         Terminal.SignalHandler previous = terminal.handle(Terminal.Signal.INT, s -> interrupted = true);
         StringBuilder reply = new StringBuilder();
         List<Integer> generated = new ArrayList<>();
@@ -259,6 +272,9 @@ final class ChatCommand implements Callable<Integer> {
                 GeneratedToken t = stream.next();
                 generated.add(t.id());
                 pieces.add(t.text());
+                if (routed != null && stream.hasNext()) {
+                    countRoutes(routed.lastRoutes());
+                }
                 reply.append(t.text());
                 out.print(t.text());
                 out.flush();
@@ -289,16 +305,31 @@ final class ChatCommand implements Callable<Integer> {
                 .append(String.format("%.1f tok/s", generated.size() / Math.max(secs, 1e-9)))
                 .append("; stop: ").append(reason == StopReason.CANCELLED ? "interrupted" : reason.name().toLowerCase());
         if (!adapterNames.isEmpty()) {
-            status.append("; adapters: ").append(mix.isEmpty() ? "none" : String.join("+", mix.keySet()));
+            status.append("; adapters: ").append(mixed != null && !mixed.usesFixed(0) ? "routed (--routes)"
+                    : mix.isEmpty() ? "none" : String.join("+", mix.keySet()));
         }
-        if (showRoutes) {
-            status.append("; routes: ");
-            status.append(mix.isEmpty() ? "none×" + generated.size()
-                    : String.join(" ", mix.keySet().stream().map(n -> n + "×" + generated.size()).toList()));
+        if (showRoutes && !routeCounts.isEmpty()) {
+            status.append("; routes: ").append(String.join(" ",
+                    routeCounts.entrySet().stream().map(e -> e.getKey() + "×" + e.getValue()).toList()));
         }
         status.append("]");
         out.println(status);
         out.flush();
+    }
+
+    /** Counts the adapters of row 0 of the last single-token decode (the token just generated). */
+    private void countRoutes(RouteTable r) {
+        boolean any = false;
+        for (int j = 0; j < r.k(); j++) {
+            int a = r.adapter(0, j);
+            if (a != RouteTable.NONE && r.weight(0, j) != 0f) {
+                routeCounts.merge(adapterNames.get(a), 1, Integer::sum);
+                any = true;
+            }
+        }
+        if (!any) {
+            routeCounts.merge("none", 1, Integer::sum);
+        }
     }
 
     private static int[] tokenize(Model m, String text) {
@@ -318,6 +349,7 @@ final class ChatCommand implements Callable<Integer> {
             case "/help" -> out.println(String.join("\n",
                     "/adapters                 list the adapters (* = active)",
                     "/adapters NAME[,NAME]|none switch adapters for the next replies (the cache is kept)",
+                    "/adapters routes          back to per-token routing (with --routes)",
                     "/routes on|off            show per-token routes in the status line",
                     "/system [TEXT]            show or set the system prompt",
                     "/reset                    forget the conversation (keeps the system prompt)",
@@ -328,12 +360,22 @@ final class ChatCommand implements Callable<Integer> {
                     out.println("no adapters loaded (start with --lora NAME=PATH)");
                 } else if (arg.isEmpty()) {
                     for (String n : adapterNames) {
-                        out.println((mix.containsKey(n) ? "* " : "  ") + n);
+                        out.println((mix.containsKey(n) && (mixed == null || mixed.usesFixed(0)) ? "* " : "  ") + n);
+                    }
+                } else if (arg.equals("routes")) {
+                    if (mixed == null) {
+                        out.println("no token router loaded (start with --routes FILE)");
+                    } else {
+                        mixed.useFixed(0, false);
+                        out.println("adapters: routed per token (--routes)");
                     }
                 } else {
                     try {
                         mix = parseMix(arg);
                         applyMix();
+                        if (mixed != null) {
+                            mixed.useFixed(0, true);
+                        }
                         out.println("adapters: " + (mix.isEmpty() ? "none" : String.join("+", mix.keySet())));
                     } catch (IllegalArgumentException e) {
                         out.println(e.getMessage());

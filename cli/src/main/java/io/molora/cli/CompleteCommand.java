@@ -12,6 +12,7 @@ import io.molora.runtime.GeneratedToken;
 import io.molora.runtime.Model;
 import io.molora.runtime.RouteTable;
 import io.molora.runtime.RoutedDecoder;
+import io.molora.runtime.Router;
 import io.molora.runtime.SamplerParams;
 import io.molora.runtime.SequenceScheduler;
 import io.molora.runtime.StopReason;
@@ -176,6 +177,7 @@ final class CompleteCommand implements Callable<Integer> {
         final float[] adapterWeights;
         final Map<String, Integer> adapterTokens = new LinkedHashMap<>();
         final ArrayNode routes;
+        GeneratedToken last;
 
         Task(BatchInput.Item item, int[] prompt, SamplerParams params, int[] ids, float[] weights) {
             this.item = item;
@@ -223,9 +225,14 @@ final class CompleteCommand implements Callable<Integer> {
             try (Progress progressOut = Progress.create(progress, progressInterval, todo.size(), err);
                  Context ctx = Context.create(m, model.contextParams().withMaxSequences(parallel))) {
                 SlotRouter router = adapters == null ? null : new SlotRouter(parallel, Math.min(k, Math.max(1, names.size())));
-                RoutedDecoder routed = adapters == null ? null : adapters.decoder(ctx, router);
+                Router tokenRouter = adapters == null ? null : adapterOptions.tokenRouter(m, names);
+                MixedRouter mixed = tokenRouter == null ? null : new MixedRouter(tokenRouter, router, parallel);
+                RoutedDecoder routed = adapters == null ? null
+                        : adapters.decoder(ctx, mixed != null ? mixed : router);
                 Decoder decoder = routed != null ? routed : Decoder.plain(ctx);
-                try (SequenceScheduler scheduler = new SequenceScheduler(ctx, decoder, parallel)) {
+                try (SequenceScheduler scheduler = new SequenceScheduler(ctx, decoder, parallel);
+                     RouteTable probeRoutes = new RouteTable(1, routed == null ? 1 : routed.router().maxAdaptersPerToken())) {
+                    ProbeBatch probe = new ProbeBatch();
                     java.util.function.Supplier<Task> next = () -> {
                         while (!queue.isEmpty()) {
                             BatchInput.Item item = queue.poll();
@@ -248,6 +255,10 @@ final class CompleteCommand implements Callable<Integer> {
                             if (router != null) {
                                 router.set(slot, t.adapterIds, t.adapterWeights);
                             }
+                            if (mixed != null) {
+                                // a request naming its adapters (or a run with --adapter) keeps them; others follow --routes
+                                mixed.reset(slot, t.item.adapters() != null || defaultAdapters != null);
+                            }
                         }
 
                         @Override
@@ -256,33 +267,24 @@ final class CompleteCommand implements Callable<Integer> {
                             if (routed == null) {
                                 return;
                             }
-                            RouteTable r = routed.lastRoutes();
-                            ArrayNode used = t.routes == null ? null : JSON.createArrayNode();
-                            boolean any = false;
-                            for (int j = 0; j < r.k(); j++) {
-                                int a = r.adapter(batchIndex, j);
-                                if (a != RouteTable.NONE && r.weight(batchIndex, j) != 0f) {
-                                    any = true;
-                                    t.adapterTokens.merge(names.get(a), 1, Integer::sum);
-                                    if (used != null) {
-                                        used.add(names.get(a));
-                                    }
-                                }
+                            // a token's route is the one it is decoded with: the previous token's is known now
+                            if (t.last != null) {
+                                recordRoute(t, t.last, routed.lastRoutes(), batchIndex, names);
                             }
-                            if (!any) {
-                                t.adapterTokens.merge("none", 1, Integer::sum);
-                            }
-                            if (t.routes != null) {
-                                ObjectNode o = t.routes.addObject();
-                                o.put("token", token.text());
-                                o.set("adapters", used);
-                            }
+                            t.last = token;
                         }
 
                         @Override
                         public void finished(Task t, int slot, SequenceScheduler.Outcome o) {
                             if (o.stopReason() == StopReason.CANCELLED) {
                                 return;  // in flight when stopped: not written, a rerun does it
+                            }
+                            if (routed != null && t.last != null) {
+                                // the last token is never decoded: ask the router what its route would be
+                                probe.set(t.last.id(), t.last.position(), slot);
+                                probeRoutes.clear(1);
+                                routed.router().route(probe, probeRoutes);
+                                recordRoute(t, t.last, probeRoutes, 0, names);
                             }
                             log.append(result(t, o));
                             stats.done++;
@@ -376,6 +378,64 @@ final class CompleteCommand implements Callable<Integer> {
         return new Task(item, tokens, p, ids, weights);
     }
 
+    /** Counts (and with --show-routes lists) the adapters of row {@code row} as the route of {@code token}. */
+    private static void recordRoute(Task t, GeneratedToken token, RouteTable r, int row, List<String> names) {
+        ArrayNode used = t.routes == null ? null : JSON.createArrayNode();
+        boolean any = false;
+        for (int j = 0; j < r.k(); j++) {
+            int a = r.adapter(row, j);
+            float w = r.weight(row, j);
+            if (a != RouteTable.NONE && w != 0f) {
+                any = true;
+                t.adapterTokens.merge(names.get(a), 1, Integer::sum);
+                if (used != null) {
+                    used.add(w == 1f ? names.get(a) : names.get(a) + ":" + w);
+                }
+            }
+        }
+        if (!any) {
+            t.adapterTokens.merge("none", 1, Integer::sum);
+        }
+        if (t.routes != null) {
+            ObjectNode o = t.routes.addObject();
+            o.put("token", token.text());
+            o.set("adapters", used);
+        }
+    }
+
+    /** A one-token batch, to ask a router for a route without decoding. */
+    private static final class ProbeBatch implements io.molora.runtime.TokenBatch {
+        int token;
+        int position;
+        int sequence;
+
+        void set(int token, int position, int sequence) {
+            this.token = token;
+            this.position = position;
+            this.sequence = sequence;
+        }
+
+        @Override
+        public int size() {
+            return 1;
+        }
+
+        @Override
+        public int token(int i) {
+            return token;
+        }
+
+        @Override
+        public int position(int i) {
+            return position;
+        }
+
+        @Override
+        public int sequence(int i) {
+            return sequence;
+        }
+    }
+
     private ObjectNode result(Task t, SequenceScheduler.Outcome o) {
         ObjectNode r = JSON.createObjectNode();
         r.put("custom_id", t.item.id());
@@ -456,7 +516,7 @@ final class CompleteCommand implements Callable<Integer> {
                     yield new Progress() {
                         public void update(Stats s) {
                             bar.stepTo(s.done + s.failed);
-                            bar.setExtraMessage(String.format("%.1f tok/s%s", s.tokens / Math.max(s.seconds(), 1e-9),
+                            bar.setExtraMessage(String.format(" %.1f tok/s%s", s.tokens / Math.max(s.seconds(), 1e-9),
                                     s.failed > 0 ? ", " + s.failed + " failed" : ""));
                         }
 

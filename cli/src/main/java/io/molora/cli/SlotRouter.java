@@ -39,6 +39,13 @@ final class SlotRouter implements Router {
         return k;
     }
 
+    /** Writes sequence {@code s}'s mix as the route of batch token {@code i} (slots beyond k: none). */
+    void routeOne(int s, int i, RouteTable routes) {
+        for (int j = 0; j < routes.k(); j++) {
+            routes.set(i, j, j < k ? ids[s][j] : RouteTable.NONE, j < k ? weights[s][j] : 0f);
+        }
+    }
+
     @Override
     public void route(TokenBatch batch, RouteTable routes) {
         for (int i = 0, n = batch.size(); i < n; i++) {

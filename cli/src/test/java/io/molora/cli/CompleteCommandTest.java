@@ -143,6 +143,43 @@ class CompleteCommandTest {
     }
 
     @Test
+    void vocabularyRoutesAndPerRequestAdaptersShareABatch() throws IOException {
+        Path routes = Files.writeString(dir.resolve("vocab.json"),
+                "{\"default\": \"code\", \"rules\": [{\"adapter\": \"math\", \"piece\": \"e\"}]}");
+        Path in = dir.resolve("routed.jsonl");
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            lines.add("{\"custom_id\":\"r" + i + "\",\"prompt\":\"Count 1 2 3 and " + i + "\",\"max_tokens\":24}");
+        }
+        lines.add("{\"custom_id\":\"base\",\"prompt\":\"Count 1 2 3\",\"max_tokens\":24,\"adapter\":\"none\"}");
+        Files.write(in, lines);
+        Path out = dir.resolve("routed-out.jsonl");
+        CliTest.Run r = CliTest.run("complete", "-m", model.toString(), "--lora", "code=" + code, "--lora", "math=" + math,
+                "--routes", routes.toString(), "--show-routes", "--parallel", "4", "--temp", "0", "-o", out.toString(),
+                in.toString());
+        assertEquals(0, r.exit(), r.err());
+        Map<String, JsonNode> res = byId(records(out));
+        int math = 0;
+        int all = 0;
+        for (int i = 0; i < 6; i++) {
+            JsonNode rec = res.get("r" + i);
+            assertEquals(rec.get("usage").get("completion_tokens").asInt(), rec.get("routes").size());
+            for (JsonNode t : rec.get("routes")) {
+                String expected = t.get("token").asText().matches("(?s).*e.*") ? "math" : "code";
+                math += expected.equals("math") ? 1 : 0;
+                all++;
+                assertEquals(expected, t.get("adapters").get(0).asText(), rec.toString());
+            }
+        }
+        JsonNode base = res.get("base");
+        assertEquals(base.get("usage").get("completion_tokens").asInt(), base.get("adapter_tokens").get("none").asInt());
+        for (JsonNode t : base.get("routes")) {
+            assertEquals(0, t.get("adapters").size(), base.toString());
+        }
+        assertTrue(math > 0 && math < all, "both routes taken: " + math + " of " + all);
+    }
+
+    @Test
     void killedRunLosesAtMostItsInFlightItemsAndResumes() throws Exception {
         Path in = dir.resolve("many.jsonl");
         List<String> lines = new ArrayList<>();
