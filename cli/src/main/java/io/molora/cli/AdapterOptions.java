@@ -3,6 +3,7 @@ package io.molora.cli;
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
 import io.molora.runtime.LlamaException;
+import io.molora.adapters.routers.SoftTopK;
 import io.molora.adapters.vocab.VocabRouter;
 import io.molora.runtime.Model;
 import io.molora.runtime.Router;
@@ -46,26 +47,35 @@ final class AdapterOptions {
         return specs;
     }
 
-    /** Refuses what is not wired in yet: learned router files (--router). */
+    /** --router and --routes exclude each other. */
     void checkRouters() {
-        if (router != null) {
-            throw new LlamaException("--router (learned gate files) is not wired into chat/complete yet; "
-                    + "use --routes vocab.json or per-request adapters");
+        if (router != null && routes != null) {
+            throw new LlamaException("--router and --routes both given; pick one router");
         }
     }
 
-    /** The token router of --routes over these adapters, or null without --routes. */
-    Router tokenRouter(Model model, List<String> adapterNames) {
-        if (routes == null) {
+    /**
+     * The token router of --router (learned gate, top-1) or --routes (vocabulary rules) over the loaded adapters, or
+     * null when neither is given. What must be closed after use is added to {@code resources}.
+     */
+    Router tokenRouter(Model model, AdapterSet set, List<AutoCloseable> resources) {
+        if (router == null && routes == null) {
             return null;
         }
-        if (adapterNames.isEmpty()) {
-            throw new LlamaException("--routes needs the adapters it routes to (--lora NAME=PATH)");
+        if (set == null) {
+            throw new LlamaException((router != null ? "--router" : "--routes")
+                    + " needs the adapters it routes to (--lora NAME=PATH)");
         }
         try {
-            return VocabRouter.load(routes, model.tokenizer(), adapterNames);
+            if (router != null) {
+                RouterCorpus.Learned learned = RouterCorpus.load(router, model, set.specs(), new SoftTopK(1, 1f, 0f));
+                resources.add(learned);
+                return learned.router();
+            }
+            return VocabRouter.load(routes, model.tokenizer(), set.names());
         } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot read routes file " + routes + ": " + e.getMessage(), e);
+            throw new java.io.UncheckedIOException("cannot read " + (router != null ? router : routes) + ": "
+                    + e.getMessage(), e);
         }
     }
 

@@ -121,6 +121,7 @@ final class ChatCommand implements Callable<Integer> {
         Terminal terminal = testTerminal != null ? testTerminal : TerminalBuilder.builder().system(true).build();
         try (Model m = ModelFiles.load(model.model, model.modelParams())) {
             AdapterSet adapters = adapterOptions.load(m, spec.commandLine());
+            List<AutoCloseable> resources = new ArrayList<>();
             try (Context ctx = Context.create(m, model.contextParams());
                  Sampler sampler = new Sampler(sampling.params())) {
                 ChatTemplate template = chatTemplate != null ? ChatTemplate.named(chatTemplate) : ChatTemplate.of(m);
@@ -128,7 +129,7 @@ final class ChatCommand implements Callable<Integer> {
                 if (adapters != null) {
                     adapterNames = adapters.names();
                     router = new SlotRouter(1, adapterNames.size());
-                    Router tokenRouter = adapterOptions.tokenRouter(m, adapterNames);
+                    Router tokenRouter = adapterOptions.tokenRouter(m, adapters, resources);
                     if (tokenRouter != null) {
                         mixed = new MixedRouter(tokenRouter, router, 1);
                         mixed.reset(0, initialAdapters != null);
@@ -149,6 +150,13 @@ final class ChatCommand implements Callable<Integer> {
                     }
                 }
             } finally {
+                for (AutoCloseable r : resources) {
+                    try {
+                        r.close();
+                    } catch (Exception e) {
+                        // closing a read-only mapping; nothing to report
+                    }
+                }
                 if (adapters != null) {
                     adapters.close();
                 }
@@ -305,7 +313,7 @@ final class ChatCommand implements Callable<Integer> {
                 .append(String.format("%.1f tok/s", generated.size() / Math.max(secs, 1e-9)))
                 .append("; stop: ").append(reason == StopReason.CANCELLED ? "interrupted" : reason.name().toLowerCase());
         if (!adapterNames.isEmpty()) {
-            status.append("; adapters: ").append(mixed != null && !mixed.usesFixed(0) ? "routed (--routes)"
+            status.append("; adapters: ").append(mixed != null && !mixed.usesFixed(0) ? "routed (--router/--routes)"
                     : mix.isEmpty() ? "none" : String.join("+", mix.keySet()));
         }
         if (showRoutes && !routeCounts.isEmpty()) {
@@ -349,7 +357,7 @@ final class ChatCommand implements Callable<Integer> {
             case "/help" -> out.println(String.join("\n",
                     "/adapters                 list the adapters (* = active)",
                     "/adapters NAME[,NAME]|none switch adapters for the next replies (the cache is kept)",
-                    "/adapters routes          back to per-token routing (with --routes)",
+                    "/adapters routes          back to per-token routing (with --router or --routes)",
                     "/routes on|off            show per-token routes in the status line",
                     "/system [TEXT]            show or set the system prompt",
                     "/reset                    forget the conversation (keeps the system prompt)",
@@ -364,10 +372,10 @@ final class ChatCommand implements Callable<Integer> {
                     }
                 } else if (arg.equals("routes")) {
                     if (mixed == null) {
-                        out.println("no token router loaded (start with --routes FILE)");
+                        out.println("no token router loaded (start with --router FILE or --routes FILE)");
                     } else {
                         mixed.useFixed(0, false);
-                        out.println("adapters: routed per token (--routes)");
+                        out.println("adapters: routed per token");
                     }
                 } else {
                     try {

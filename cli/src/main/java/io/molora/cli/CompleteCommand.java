@@ -209,6 +209,7 @@ final class CompleteCommand implements Callable<Integer> {
     private int run(Model m, ResultLog log, List<BatchInput.Item> todo, SamplerParams defaults, int skipped,
             int priorErrors, PrintWriter err) {
         AdapterSet adapters = adapterOptions.load(m, spec.commandLine());
+        List<AutoCloseable> resources = new ArrayList<>();
         try {
             List<String> names = adapters == null ? List.of() : adapters.names();
             Map<String, Float> runMix = defaultMix(names);
@@ -225,7 +226,7 @@ final class CompleteCommand implements Callable<Integer> {
             try (Progress progressOut = Progress.create(progress, progressInterval, todo.size(), err);
                  Context ctx = Context.create(m, model.contextParams().withMaxSequences(parallel))) {
                 SlotRouter router = adapters == null ? null : new SlotRouter(parallel, Math.min(k, Math.max(1, names.size())));
-                Router tokenRouter = adapters == null ? null : adapterOptions.tokenRouter(m, names);
+                Router tokenRouter = adapterOptions.tokenRouter(m, adapters, resources);
                 MixedRouter mixed = tokenRouter == null ? null : new MixedRouter(tokenRouter, router, parallel);
                 RoutedDecoder routed = adapters == null ? null
                         : adapters.decoder(ctx, mixed != null ? mixed : router);
@@ -314,6 +315,13 @@ final class CompleteCommand implements Callable<Integer> {
             err.flush();
             return stats.failed + priorErrors > 0 ? 1 : 0;
         } finally {
+            for (AutoCloseable r : resources) {
+                try {
+                    r.close();
+                } catch (Exception e) {
+                    // closing a read-only mapping; nothing to report
+                }
+            }
             if (adapters != null) {
                 adapters.close();
             }
