@@ -180,6 +180,30 @@ class CompleteCommandTest {
     }
 
     @Test
+    void aPromptLongerThanItsSlotFailsAloneAndNoResumeStartsOver() throws IOException {
+        Path in = dir.resolve("long.jsonl");
+        Files.write(in, List.of(
+                "{\"custom_id\":\"short\",\"prompt\":\"Hello\",\"max_tokens\":4}",
+                "{\"custom_id\":\"long\",\"prompt\":\"" + "word ".repeat(600) + "\",\"max_tokens\":4}",
+                "{\"custom_id\":\"short2\",\"prompt\":\"Bye\",\"max_tokens\":4}"));
+        Path out = dir.resolve("long-out.jsonl");
+        String[] args = {"complete", "-m", model.toString(), "-c", "256", "--parallel", "4", "--temp", "0", "-o",
+                out.toString(), in.toString()};
+        CliTest.Run r = CliTest.run(args);
+        assertEquals(1, r.exit(), r.err());
+        Map<String, JsonNode> res = byId(records(out));
+        assertTrue(res.get("long").get("error").get("message").asText().contains("does not fit in a slot of"),
+                res.get("long").toString());
+        assertEquals("length", res.get("short").get("finish_reason").asText());
+        assertEquals("length", res.get("short2").get("finish_reason").asText());
+
+        String[] again = java.util.Arrays.copyOf(args, args.length + 1);
+        again[args.length] = "--no-resume";
+        assertEquals(1, CliTest.run(again).exit());
+        assertEquals(3, records(out).size(), "--no-resume rewrites the output");
+    }
+
+    @Test
     void killedRunLosesAtMostItsInFlightItemsAndResumes() throws Exception {
         Path in = dir.resolve("many.jsonl");
         List<String> lines = new ArrayList<>();
