@@ -138,6 +138,12 @@ final class BenchCommand implements Callable<Integer> {
         measure(out, "gen: routed top-2 soft mix", () -> generation(model, set,
                 new FixedMixRouter(new int[] {0, Math.min(1, k - 1)}, new float[] {0.6f, 0.4f}), true));
         measure(out, "gen: stock API, switching every token", () -> generation(model, set, cycle, false));
+        try (RouterBench gate = new RouterBench(model, k)) {
+            measure(out, "gen: learned gate deciding every token", () -> generation(model, set, gate.learned(), true));
+            measure(out, "gen: the gate's routes given in advance", () -> generation(model, set, gate.replay(), true));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         // --- prefill ---
         measure(out, "prefill: no adapter", () -> prefill(model, set, null, true));
         measure(out, "prefill: one adapter fixed (stock)", () -> prefillStockFixed(model, set));
@@ -336,6 +342,7 @@ final class BenchCommand implements Callable<Integer> {
         ratio(out, "gen: routed top-1, switching every token", "gen: no adapter", "stretch >= 0.85");
         ratio(out, "gen: routed top-1, switching every token", "gen: stock API, switching every token", "");
         ratio(out, "gen: routed top-2 soft mix", "gen: one adapter fixed (stock)", "");
+        ratio(out, "gen: learned gate deciding every token", "gen: the gate's routes given in advance", ">= 0.90");
         ratio(out, "prefill: routed, switching every token", "prefill: one adapter fixed (stock)", ">= 0.90");
         ratio(out, "prefill: routed, switching every token", "prefill: per-sequence K*N (prompt once per adapter)", ">= 3");
         ratio(out, "prefill: routed, switching every token", "prefill: stock API, switching every token", "");

@@ -70,6 +70,13 @@ public final class Gate {
                 new float[hidden == 0 ? 0 : outputs]);
     }
 
+    /** An untrained gate with seeded random weights and no feature scaling (benchmarks: the cost, not the quality). */
+    public static Gate untrained(int inputs, int hidden, int outputs, long seed) {
+        float[] invStd = new float[inputs];
+        java.util.Arrays.fill(invStd, 1f);
+        return init(inputs, hidden, outputs, new float[inputs], invStd, seed);
+    }
+
     public int inputs() {
         return inputs;
     }
