@@ -24,7 +24,7 @@ class CorpusConfig:
     min_doc_chars: int = 200
     # fraction of documents (by stable hash of their content) in each held-out split
     valid_fraction: float = 0.02
-    test_fraction: float = 0.02
+    test_fraction: float = 0.04
     # the mixed-domain held-out set (lines combining two or three domains)
     mixed_count: int = 400
     # source files larger than this are skipped (generated tables, vendored blobs)

@@ -150,14 +150,16 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
             torch.cuda.synchronize()
         return time.time()
 
+    planned = False
     while step < total:
         if step == 5:
             t5 = now()
-        if step == 25 and max_seconds > 0:
-            per_step = (now() - t5) / 20
-            total = max(26, min(max_steps, int((max_seconds - (now() - t0)) / per_step) + 25))
+        if max_seconds > 0 and not planned and step > 5 and (step == 25 or time.time() - t0 > 0.2 * max_seconds):
+            per_step = (now() - t5) / (step - 5)
+            total = max(step + 1, min(max_steps, int((max_seconds - (now() - t0)) / per_step) + step))
+            planned = True
             log(f"  {per_step * 1000:.1f} ms/step -> {total} steps")
-        if max_seconds > 0 and step % 25 == 0 and now() - t0 > max_seconds * 1.15:
+        if max_seconds > 0 and time.time() - t0 > max_seconds * 1.15:
             log(f"  over the time budget at step {step}; stopping")
             break
         for g in opt.param_groups:
