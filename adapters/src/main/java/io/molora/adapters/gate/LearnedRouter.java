@@ -16,6 +16,7 @@ import java.util.Arrays;
 public final class LearnedRouter implements Router {
     private final Gate gate;
     private final TokenEmbeddings embeddings;
+    private final HiddenStates hidden;  // null: token features only
     private final SoftTopK decision;
     private final float scale;
     private final float[] cache;     // [token * outputs + c]; NaN at [token * outputs] = not computed
@@ -23,11 +24,22 @@ public final class LearnedRouter implements Router {
     private final float[] scores;
 
     public LearnedRouter(Gate gate, TokenEmbeddings embeddings, SoftTopK decision, float scale) {
-        if (gate.inputs() != embeddings.dim()) {
+        this(gate, embeddings, null, decision, scale);
+    }
+
+    /**
+     * With {@code hidden} non-null the features are the token embedding followed by the previous position's hidden
+     * state (MoLoRA); where that state is not known the gate sees its training mean. No per-id cache then.
+     */
+    public LearnedRouter(Gate gate, TokenEmbeddings embeddings, HiddenStates hidden, SoftTopK decision, float scale) {
+        int hiddenDim = hidden == null ? 0 : gate.inputs() - embeddings.dim();
+        if (gate.inputs() != embeddings.dim() + hiddenDim || hiddenDim < 0 || (hidden != null && hiddenDim == 0)) {
             throw new IllegalArgumentException("gate takes " + gate.inputs() + " features but the model's token "
-                    + "embeddings have " + embeddings.dim());
+                    + "embeddings have " + embeddings.dim() + (hidden == null ? " (token features only)"
+                    : " (with hidden-state features the gate needs more)"));
         }
         this.gate = gate;
+        this.hidden = hidden;
         this.embeddings = embeddings;
         this.decision = decision;
         this.scale = scale;
@@ -47,6 +59,12 @@ public final class LearnedRouter implements Router {
         int out = gate.outputs();
         for (int i = 0, n = batch.size(); i < n; i++) {
             int t = batch.token(i);
+            if (hidden != null) {
+                features(t, batch.sequence(i), batch.position(i));
+                gate.scores(features, 0, scores);
+                decision.decide(scores, scale, routes, i);
+                continue;
+            }
             int at = t * out;
             if (Float.isNaN(cache[at])) {
                 embeddings.row(t, features, 0);
@@ -59,10 +77,38 @@ public final class LearnedRouter implements Router {
         }
     }
 
+    private void features(int token, int seq, int pos) {
+        embeddings.row(token, features, 0);
+        int d = embeddings.dim();
+        float[] h = pos > 0 ? hidden.at(seq, pos - 1) : null;
+        if (h != null) {
+            System.arraycopy(h, 0, features, d, gate.inputs() - d);
+        } else {
+            System.arraycopy(gate.mean, d, features, d, gate.inputs() - d);
+        }
+    }
+
+    /** The gate's hard choice for a token at a position (hidden features from the source): NONE or an adapter id. */
+    public int argmax(int token, int seq, int pos) {
+        if (hidden == null) {
+            return argmax(token);
+        }
+        features(token, seq, pos);
+        gate.scores(features, 0, scores);
+        return argmaxOfScores();
+    }
+
     /** The gate's hard choice for a token: NONE or an adapter id (argmax of the scores). */
     public int argmax(int token) {
+        if (hidden != null) {
+            throw new IllegalStateException("a hidden-state router decides by position: use argmax(token, seq, pos)");
+        }
         embeddings.row(token, features, 0);
         gate.scores(features, 0, scores);
+        return argmaxOfScores();
+    }
+
+    private int argmaxOfScores() {
         int best = 0;
         for (int c = 1; c < scores.length; c++) {
             if (scores[c] > scores[best]) {

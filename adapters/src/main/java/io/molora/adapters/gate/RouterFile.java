@@ -29,6 +29,8 @@ import java.util.List;
  */
 public final class RouterFile {
     public static final String FEATURES_TOKEN = "token_embd";
+    /** Token embedding followed by the previous position's final hidden state (MoLoRA's gate input). */
+    public static final String FEATURES_TOKEN_HIDDEN = "token_embd+hidden";
 
     private RouterFile() {}
 
@@ -116,7 +118,7 @@ public final class RouterFile {
             throw new LlamaException("router " + path.getFileName() + " was trained on base model '" + id.baseName()
                     + "', not on '" + base.modelName() + "' (token embeddings differ)");
         }
-        if (!FEATURES_TOKEN.equals(id.features())) {
+        if (!FEATURES_TOKEN.equals(id.features()) && !FEATURES_TOKEN_HIDDEN.equals(id.features())) {
             throw new LlamaException("router " + path.getFileName() + " uses features '" + id.features()
                     + "', which this build does not compute");
         }
@@ -135,12 +137,17 @@ public final class RouterFile {
 
     /** The identity of a training run: these adapters on this base. */
     public static Identity identity(List<AdapterSpec> adapters, TokenEmbeddings base) throws IOException {
+        return identity(adapters, base, FEATURES_TOKEN);
+    }
+
+    public static Identity identity(List<AdapterSpec> adapters, TokenEmbeddings base, String features)
+            throws IOException {
         List<String> shas = new ArrayList<>();
         for (AdapterSpec a : adapters) {
             shas.add(sha256(a.path()));
         }
         return new Identity(adapters.stream().map(AdapterSpec::name).toList(), shas, base.modelName(), base.sha256(),
-                FEATURES_TOKEN);
+                features);
     }
 
     public static String sha256(Path file) throws IOException {

@@ -142,6 +142,57 @@ public final class RouterTraining {
         return new Dataset(x, y, emb.dim());
     }
 
+    /**
+     * The base model's final hidden state at every position of each sequence ({@code [s][p][n_embd]}): one base pass
+     * with embeddings on (the "2N work" of hidden-state features for text given in advance).
+     */
+    public static float[][][] hiddenStates(Model model, List<int[]> sequences) {
+        float[][][] h = new float[sequences.size()][][];
+        int longest = sequences.stream().mapToInt(s -> s.length).max().orElse(1);
+        try (Context ctx = Context.create(model, ContextParams.defaults().withContextSize(Math.max(64, longest))
+                .withBatch(longest, longest).withEmbeddings(true)); Batch b = new Batch(longest)) {
+            for (int q = 0; q < sequences.size(); q++) {
+                int[] t = sequences.get(q);
+                ctx.clearMemory();
+                b.clear();
+                for (int i = 0; i < t.length; i++) {
+                    b.add(t[i], i, 0, true);
+                }
+                ctx.decode(b);
+                h[q] = new float[t.length][];
+                for (int i = 0; i < t.length; i++) {
+                    h[q][i] = ctx.embedding(i);
+                }
+            }
+        }
+        return h;
+    }
+
+    /**
+     * Token embedding of position p followed by the hidden state of p-1 (position 0 is left out: it has no
+     * predecessor), for each position with a target.
+     */
+    public static Dataset datasetWithHidden(List<int[]> sequences, int[][] targets, TokenEmbeddings emb,
+            float[][][] hidden) {
+        int hd = hidden[0][0].length;
+        int inputs = emb.dim() + hd;
+        int n = 0;
+        for (int[] t : targets) {
+            n += Math.max(0, t.length - 1);
+        }
+        float[] x = new float[n * inputs];
+        int[] y = new int[n];
+        int e = 0;
+        for (int s = 0; s < sequences.size(); s++) {
+            for (int p = 1; p < targets[s].length; p++) {
+                emb.row(sequences.get(s)[p], x, e * inputs);
+                System.arraycopy(hidden[s][p - 1], 0, x, e * inputs + emb.dim(), hd);
+                y[e++] = targets[s][p];
+            }
+        }
+        return new Dataset(x, y, inputs);
+    }
+
     /** Labelled corpora: every token of sequence s gets target {@code 1 + adapterOf[s]} (or 0 for NONE = -1). */
     public static int[][] domainTargets(List<int[]> sequences, int[] adapterOf) {
         int[][] y = new int[sequences.size()][];

@@ -71,6 +71,10 @@ class LearnedRouterTest {
     }
 
     static int find(String text) {
+        return findIn(tok, text);
+    }
+
+    static int findIn(Tokenizer tok, String text) {
         for (int t = 0; t < tok.vocabSize(); t++) {
             if (tok.tokenText(t).equals(text)) {
                 return t;
