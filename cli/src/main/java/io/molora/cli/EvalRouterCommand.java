@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
+import io.molora.adapters.gate.HiddenStates;
 import io.molora.adapters.gate.LearnedRouter;
 import io.molora.adapters.gate.RouterFile;
 import io.molora.adapters.gate.RouterTraining;
@@ -70,8 +71,9 @@ final class EvalRouterCommand implements Callable<Integer> {
         try (Model m = ModelFiles.load(model.model, model.modelParams());
              AdapterSet set = AdapterSet.load(m, specs);
              TokenEmbeddings emb = TokenEmbeddings.open(m.path())) {
-            LearnedRouter learned = new LearnedRouter(RouterFile.load(router, specs, emb), emb,
-                    new SoftTopK(1, 1f, 0f), 1f);
+            var gate = RouterFile.load(router, specs, emb);
+            boolean hiddenFeatures = RouterFile.read(router).identity().features()
+                    .equals(RouterFile.FEATURES_TOKEN_HIDDEN);
             List<int[]> seqs = new ArrayList<>();
             List<Integer> labels = new ArrayList<>();
             if (corpus != null) {
@@ -91,14 +93,34 @@ final class EvalRouterCommand implements Callable<Integer> {
                 err.flush();
             });
             int[][] oracle = RouterTraining.oracleTargets(lp);
-            float[][] routed = RouterTraining.routedLogProbs(m, set, learned, seqs);
+            // hidden-state routers see the base pass's states of the text (2N); token routers need no pass
+            long t0 = System.nanoTime();
+            float[][][] hidden = hiddenFeatures ? RouterTraining.hiddenStates(m, seqs) : null;
+            double basePassSeconds = (System.nanoTime() - t0) / 1e9;
+            long t1 = System.nanoTime();
+            LearnedRouter[] perSeq = new LearnedRouter[seqs.size()];
+            LearnedRouter tokenRouter = hiddenFeatures ? null
+                    : new LearnedRouter(gate, emb, new SoftTopK(1, 1f, 0f), 1f);
+            float[][] routed = new float[seqs.size()][];
+            for (int s = 0; s < seqs.size(); s++) {
+                perSeq[s] = hiddenFeatures ? new LearnedRouter(gate, emb,
+                        HiddenStates.of(new float[][][] {hidden[s]}), new SoftTopK(1, 1f, 0f), 1f) : tokenRouter;
+                routed[s] = RouterTraining.routedLogProbs(m, set, perSeq[s], List.of(seqs.get(s)))[0];
+            }
+            double routedSeconds = (System.nanoTime() - t1) / 1e9;
             Map<String, Double> ppl = RouterTraining.perplexities(lp, set.names(), routed);
+            if (hiddenFeatures) {
+                // N work: no base pass; inside one batch no token has its predecessor's state (the gate sees its mean)
+                LearnedRouter noPass = new LearnedRouter(gate, emb, (s, p) -> null, new SoftTopK(1, 1f, 0f), 1f);
+                ppl.put("learned-per-token (N: no base pass)",
+                        RouterTraining.perplexity(RouterTraining.routedLogProbs(m, set, noPass, seqs)));
+            }
             long n = 0;
             long rightOracle = 0;
             long rightLabel = 0;
             for (int s = 0; s < seqs.size(); s++) {
                 for (int p = 0; p < oracle[s].length; p++) {
-                    int choice = learned.argmax(seqs.get(s)[p]);
+                    int choice = perSeq[s].argmax(seqs.get(s)[p], 0, p);
                     rightOracle += choice == oracle[s][p] - 1 ? 1 : 0;
                     if (!labels.isEmpty()) {
                         rightLabel += choice == labels.get(s) ? 1 : 0;
@@ -112,6 +134,11 @@ final class EvalRouterCommand implements Callable<Integer> {
                 ObjectMapper mapper = new ObjectMapper();
                 ObjectNode o = mapper.createObjectNode();
                 o.put("tokens", n);
+                o.put("features", hiddenFeatures ? RouterFile.FEATURES_TOKEN_HIDDEN : RouterFile.FEATURES_TOKEN);
+                o.put("routed_pass_seconds", routedSeconds);
+                if (hiddenFeatures) {
+                    o.put("base_pass_seconds", basePassSeconds);
+                }
                 ObjectNode p = o.putObject("perplexity");
                 ppl.forEach(p::put);
                 o.put("routing_accuracy_vs_oracle", accOracle);
@@ -120,8 +147,11 @@ final class EvalRouterCommand implements Callable<Integer> {
                 }
                 out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
-                out.printf("%-28s %14s%n", "routing", "perplexity");
-                ppl.forEach((k, v) -> out.printf("%-28s %14.3f%n", k, v));
+                out.printf("%-36s %14s%n", "routing", "perplexity");
+                ppl.forEach((k, v) -> out.printf("%-36s %14.3f%n", k, v));
+                out.printf("%nfeatures: %s; routed pass %.2f s%s%n", hiddenFeatures ? RouterFile.FEATURES_TOKEN_HIDDEN
+                        : RouterFile.FEATURES_TOKEN, routedSeconds, hiddenFeatures
+                        ? String.format(" + base pass for hidden states %.2f s (2N)", basePassSeconds) : "");
                 out.printf("%ntokens: %d; routing accuracy vs oracle: %.3f%s%n", n, accOracle,
                         accLabel == null ? "" : String.format("; vs labels: %.3f", accLabel));
             }

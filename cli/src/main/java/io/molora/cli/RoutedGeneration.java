@@ -1,6 +1,8 @@
 package io.molora.cli;
 
 import io.molora.adapters.AdapterSet;
+import io.molora.adapters.gate.HiddenStates;
+import io.molora.adapters.gate.RouterTraining;
 import io.molora.adapters.routers.FixedMixRouter;
 import io.molora.adapters.routers.SoftTopK;
 import io.molora.adapters.vocab.VocabRouter;
@@ -76,11 +78,20 @@ final class RoutedGeneration {
                 int limit = nPredict < 0 ? Integer.MAX_VALUE : nPredict;
                 boolean show = adapterOptions.showRoutes;
                 RouteTrace trace = new RouteTrace(set == null ? List.of() : set.names(), show && RouteTrace.terminal());
-                try (Context ctx = Context.create(m, options.contextParams());
+                RouterCorpus.HiddenSource hidden = learned == null ? null : learned.hidden();
+                try (Context ctx = Context.create(m, hidden == null ? options.contextParams()
+                        : options.contextParams().withEmbeddings(true));
                      Sampler sampler = new Sampler(sampling.params());
                      RoutedDecoder routed = router == null ? null : set.decoder(ctx, router)) {
                     RouteTrace.Recorder recorder = routed == null ? null : new RouteTrace.Recorder(routed);
                     Decoder decoder = routed == null ? Decoder.plain(ctx) : show ? recorder : routed;
+                    if (hidden != null) {
+                        // the prompt's states from a base pass (2N work); generated tokens' from the decode loop
+                        float[][] promptStates = RouterTraining.hiddenStates(m, List.of(tokens))[0];
+                        HiddenStates.Tracker tracker = HiddenStates.tracking(ctx, decoder);
+                        hidden.source = (s, p) -> p < promptStates.length ? promptStates[p] : tracker.at(s, p);
+                        decoder = tracker;
+                    }
                     try (Generator generator = new Generator(ctx, sampler, 0, decoder)) {
                         if (show) {
                             out.println(trace.legend());

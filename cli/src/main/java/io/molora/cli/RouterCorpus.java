@@ -1,6 +1,7 @@
 package io.molora.cli;
 
 import io.molora.adapters.AdapterSpec;
+import io.molora.adapters.gate.HiddenStates;
 import io.molora.adapters.gate.LearnedRouter;
 import io.molora.adapters.gate.RouterFile;
 import io.molora.adapters.gate.TokenEmbeddings;
@@ -48,8 +49,21 @@ final class RouterCorpus {
         return out;
     }
 
-    /** A router file's gate over this model's token embeddings (checked against the adapters and the base). */
-    record Learned(Router router, TokenEmbeddings embeddings) implements AutoCloseable {
+    /** Where a hidden-state router reads its states; set once the decode loop exists. */
+    static final class HiddenSource implements HiddenStates {
+        HiddenStates source;
+
+        @Override
+        public float[] at(int seq, int pos) {
+            return source == null ? null : source.at(seq, pos);
+        }
+    }
+
+    /**
+     * A router file's gate over this model's token embeddings (checked against the adapters and the base);
+     * {@code hidden} is non-null when the gate also reads the previous position's hidden state.
+     */
+    record Learned(Router router, TokenEmbeddings embeddings, HiddenSource hidden) implements AutoCloseable {
         @Override
         public void close() {
             embeddings.close();
@@ -59,7 +73,12 @@ final class RouterCorpus {
     static Learned load(Path routerFile, Model model, List<AdapterSpec> specs, SoftTopK decision) throws IOException {
         TokenEmbeddings emb = TokenEmbeddings.open(model.path());
         try {
-            return new Learned(new LearnedRouter(RouterFile.load(routerFile, specs, emb), emb, decision, 1f), emb);
+            var gate = RouterFile.load(routerFile, specs, emb);
+            if (RouterFile.read(routerFile).identity().features().equals(RouterFile.FEATURES_TOKEN_HIDDEN)) {
+                HiddenSource hidden = new HiddenSource();
+                return new Learned(new LearnedRouter(gate, emb, hidden, decision, 1f), emb, hidden);
+            }
+            return new Learned(new LearnedRouter(gate, emb, decision, 1f), emb, null);
         } catch (IOException | RuntimeException e) {
             emb.close();
             throw e;

@@ -57,6 +57,11 @@ final class TrainRouterCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--features", defaultValue = "token", description = "Gate features: token (the token's "
+            + "embedding; no extra pass) or token+hidden (plus the previous position's final hidden state; one base pass "
+            + "over the corpus at training time) (default: ${DEFAULT-VALUE}).")
+    String features;
+
     @Option(names = "--seq-len", defaultValue = "256", description = "Tokens per training sequence (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
@@ -64,6 +69,9 @@ final class TrainRouterCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (model.model == null) {
             throw new ParameterException(spec.commandLine(), "Missing required option: '--model=FILE'");
+        }
+        if (!features.equals("token") && !features.equals("token+hidden")) {
+            throw new ParameterException(spec.commandLine(), "--features is token or token+hidden, got '" + features + "'");
         }
         if (domains.isEmpty() == (corpus == null)) {
             throw new ParameterException(spec.commandLine(), "give either --domain NAME=DIR ... or --corpus FILE");
@@ -102,9 +110,17 @@ final class TrainRouterCommand implements Callable<Integer> {
                 }
                 targets = RouterTraining.domainTargets(seqs, adapterOf.stream().mapToInt(Integer::intValue).toArray());
             }
-            RouterTraining.Dataset data = RouterTraining.dataset(seqs, targets, emb);
+            boolean hiddenFeatures = features.equals("token+hidden");
+            RouterTraining.Dataset data;
+            if (hiddenFeatures) {
+                err.println("molora: base pass for hidden states");
+                err.flush();
+                data = RouterTraining.datasetWithHidden(seqs, targets, emb, RouterTraining.hiddenStates(m, seqs));
+            } else {
+                data = RouterTraining.dataset(seqs, targets, emb);
+            }
             err.println("molora: training a " + (hidden == 0 ? "linear" : hidden + "-unit") + " gate on " + data.size()
-                    + " tokens, " + emb.dim() + " features, " + (1 + set.size()) + " choices");
+                    + " tokens, " + data.inputs() + " features, " + (1 + set.size()) + " choices");
             err.flush();
             Gate g = GateTrainer.train(data.x(), data.y(), data.inputs(), 1 + set.size(),
                     new GateTrainer.Options(hidden, epochs, 64, lr, 1e-4f, seed), e -> {
@@ -112,7 +128,8 @@ final class TrainRouterCommand implements Callable<Integer> {
                         err.flush();
                     });
             double acc = GateTrainer.accuracy(g, data.x(), data.y());
-            RouterFile.save(output, g, RouterFile.identity(specs, emb));
+            RouterFile.save(output, g, RouterFile.identity(specs, emb,
+                    hiddenFeatures ? RouterFile.FEATURES_TOKEN_HIDDEN : RouterFile.FEATURES_TOKEN));
             spec.commandLine().getOut().printf("wrote %s (training accuracy %.3f)%n", output, acc);
             spec.commandLine().getOut().flush();
         }

@@ -119,4 +119,45 @@ class RouterCommandsTest {
         assertEquals(1, swapped.exit());
         assertTrue(swapped.err().contains("was trained for adapters [math, code]"), swapped.err());
     }
+
+    /** Context decides: "if then" is followed by 7, "for then" by return — only hidden-state features can tell. */
+    static String contextText(long seed, int words) {
+        String[] filler = {"apple", "house", "blue", "river", "green", "table", "music", "paper", "stone", "light"};
+        Random r = new Random(seed);
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < words; i++) {
+            int x = r.nextInt(6);
+            b.append(x == 0 ? "if then7" : x == 1 ? "for then return" : filler[r.nextInt(filler.length)]).append(' ');
+        }
+        return b.toString().trim();
+    }
+
+    @Test
+    void hiddenStateRouterFromTrainingToGeneration() throws IOException {
+        Files.writeString(dir.resolve("ctx-train.txt"), contextText(1, 500));
+        Files.writeString(dir.resolve("ctx-test.txt"), contextText(2, 150));
+        Path router = dir.resolve("hidden-router.gguf");
+        Run train = run("train-router", "-m", model.toString(), "--lora", "math=" + math, "--lora", "code=" + code,
+                "--corpus", dir.resolve("ctx-train.txt").toString(), "-o", router.toString(), "--seq-len", "128",
+                "--hidden", "32", "--epochs", "60", "--seed", "3", "--features", "token+hidden");
+        assertEquals(0, train.exit(), train.err());
+        Run eval = run("eval-router", "-m", model.toString(), "--lora", "math=" + math, "--lora", "code=" + code,
+                "--router", router.toString(), "--corpus", dir.resolve("ctx-test.txt").toString(), "--seq-len", "128",
+                "--json");
+        assertEquals(0, eval.exit(), eval.err());
+        System.out.println(eval.out());
+        JsonNode j = new ObjectMapper().readTree(eval.out());
+        assertEquals("token_embd+hidden", j.get("features").asText());
+        JsonNode ppl = j.get("perplexity");
+        assertTrue(ppl.has("learned-per-token (N: no base pass)"), eval.out());
+        assertTrue(ppl.get("learned-per-token").asDouble() < 1.2 * ppl.get("oracle-per-token").asDouble(), eval.out());
+        assertTrue(j.get("routing_accuracy_vs_oracle").asDouble() > 0.95, eval.out());
+
+        for (String[] c : new String[][] {{"apple if then", "7"}, {"apple for then", " return"}}) {
+            Run gen = run("generate", "-m", model.toString(), "-c", "128", "--lora", "math=" + math, "--lora",
+                    "code=" + code, "--router", router.toString(), "--temp", "0", "-n", "1", "-p", c[0]);
+            assertEquals(0, gen.exit(), gen.err());
+            assertEquals(c[0] + c[1], gen.out().strip(), gen.out());
+        }
+    }
 }
