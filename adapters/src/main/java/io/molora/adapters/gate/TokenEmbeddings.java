@@ -6,6 +6,8 @@ import io.molora.gguf.GgufTensorInfo;
 import io.molora.gguf.TensorEncoding;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -17,6 +19,8 @@ import java.util.HexFormat;
  */
 public final class TokenEmbeddings implements AutoCloseable {
     public static final String TENSOR = "token_embd.weight";
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final GgufFile file;
     private final MemorySegment data;
     private final GgmlType type;
@@ -60,8 +64,22 @@ public final class TokenEmbeddings implements AutoCloseable {
             throw new IllegalArgumentException("token " + token + " outside [0, " + vocab + ")");
         }
         long base = (long) token * dim;
-        for (int i = 0; i < dim; i++) {
-            out[offset + i] = TensorEncoding.decode(type, data, base + i);
+        switch (type) {
+            case F32 -> {
+                for (int i = 0; i < dim; i++) {
+                    out[offset + i] = data.get(F32, (base + i) * 4);
+                }
+            }
+            case F16 -> {
+                for (int i = 0; i < dim; i++) {
+                    out[offset + i] = Float.float16ToFloat(data.get(F16, (base + i) * 2));
+                }
+            }
+            default -> {
+                for (int i = 0; i < dim; i++) {
+                    out[offset + i] = TensorEncoding.decode(type, data, base + i);
+                }
+            }
         }
     }
 
