@@ -11,6 +11,7 @@ import io.molora.runtime.Decoder;
 import io.molora.runtime.GeneratedToken;
 import io.molora.runtime.Model;
 import io.molora.runtime.RouteTable;
+import io.molora.runtime.TokenBatch;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
 import io.molora.runtime.SamplerParams;
@@ -233,7 +234,6 @@ final class CompleteCommand implements Callable<Integer> {
                 Decoder decoder = routed != null ? routed : Decoder.plain(ctx);
                 try (SequenceScheduler scheduler = new SequenceScheduler(ctx, decoder, parallel);
                      RouteTable probeRoutes = new RouteTable(1, routed == null ? 1 : routed.router().maxAdaptersPerToken())) {
-                    ProbeBatch probe = new ProbeBatch();
                     java.util.function.Supplier<Task> next = () -> {
                         while (!queue.isEmpty()) {
                             BatchInput.Item item = queue.poll();
@@ -282,9 +282,8 @@ final class CompleteCommand implements Callable<Integer> {
                             }
                             if (routed != null && t.last != null) {
                                 // the last token is never decoded: ask the router what its route would be
-                                probe.set(t.last.id(), t.last.position(), slot);
                                 probeRoutes.clear(1);
-                                routed.router().route(probe, probeRoutes);
+                                routed.router().route(TokenBatch.single(t.last.id(), t.last.position(), slot), probeRoutes);
                                 recordRoute(t, t.last, probeRoutes, 0, names);
                             }
                             log.append(result(t, o));
@@ -408,39 +407,6 @@ final class CompleteCommand implements Callable<Integer> {
             ObjectNode o = t.routes.addObject();
             o.put("token", token.text());
             o.set("adapters", used);
-        }
-    }
-
-    /** A one-token batch, to ask a router for a route without decoding. */
-    private static final class ProbeBatch implements io.molora.runtime.TokenBatch {
-        int token;
-        int position;
-        int sequence;
-
-        void set(int token, int position, int sequence) {
-            this.token = token;
-            this.position = position;
-            this.sequence = sequence;
-        }
-
-        @Override
-        public int size() {
-            return 1;
-        }
-
-        @Override
-        public int token(int i) {
-            return token;
-        }
-
-        @Override
-        public int position(int i) {
-            return position;
-        }
-
-        @Override
-        public int sequence(int i) {
-            return sequence;
         }
     }
 

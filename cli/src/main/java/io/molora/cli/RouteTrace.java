@@ -225,27 +225,7 @@ public final class RouteTrace {
         /** What the router gives a token that was not decoded (e.g. the last one generated), without decoding it. */
         public Route routeUndecoded(int token, int position, int sequence) {
             Router router = decoder.router();
-            TokenBatch one = new TokenBatch() {
-                @Override
-                public int size() {
-                    return 1;
-                }
-
-                @Override
-                public int token(int i) {
-                    return token;
-                }
-
-                @Override
-                public int position(int i) {
-                    return position;
-                }
-
-                @Override
-                public int sequence(int i) {
-                    return sequence;
-                }
-            };
+            TokenBatch one = TokenBatch.single(token, position, sequence);
             try (RouteTable t = new RouteTable(1, router.maxAdaptersPerToken())) {
                 router.route(one, t);
                 return Route.of(t, 0);

@@ -14,4 +14,29 @@ public interface TokenBatch {
     default boolean isEmbedding(int i) {
         return false;
     }
+
+    /** One token as a batch: for asking a router about a token that is not (yet) decoded. */
+    static TokenBatch single(int token, int position, int sequence) {
+        return new TokenBatch() {
+            @Override
+            public int size() {
+                return 1;
+            }
+
+            @Override
+            public int token(int i) {
+                return token;
+            }
+
+            @Override
+            public int position(int i) {
+                return position;
+            }
+
+            @Override
+            public int sequence(int i) {
+                return sequence;
+            }
+        };
+    }
 }
