@@ -385,7 +385,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private Path benchDir(LlamaConfig c) throws IOException {
-        Path dir = Path.of(System.getProperty("user.home"), ".cache", "molora", "bench", c.name() + "-" + type);
+        Path dir = CacheDir.resolve("bench", c.name() + "-" + type);
         Files.createDirectories(dir);
         return dir;
     }

@@ -61,7 +61,7 @@ final class DemoCommand implements Callable<Integer> {
                     + "./molora, or pass -Dmolora.llama.src=DIR");
         }
         Path vocab = TokenizerMetadata.llamaSpmVocab(Path.of(src));
-        Path dir = Path.of(System.getProperty("user.home"), ".cache", "molora", "models");
+        Path dir = CacheDir.resolve("models");
         Path target = dir.resolve("builtin-random-tiny-v1.gguf");
         if (!Files.isRegularFile(target)) {
             Files.createDirectories(dir);
