@@ -64,7 +64,8 @@ else
 fi
 key_input="$(
   echo "$source_id $backend recipe-$RECIPE_VERSION"
-  find "$here/patches" -name '*.patch' -type f | LC_ALL=C sort | xargs -r sha256sum
+  # contents and names only, so that every checkout of the same commit shares the build
+  (cd "$here/patches" && find . -name '*.patch' -type f | LC_ALL=C sort | xargs -r sha256sum)
 )"
 key="$(echo "$key_input" | sha256sum | cut -c1-12)"
 out="$cache/llama.cpp-$source_id-$backend-$key"
