@@ -25,7 +25,10 @@ public final class Context implements AutoCloseable {
 
     private Context(Model model, MemorySegment ctx, ContextParams params) {
         this.model = model;
-        this.handle = new NativeHandle("context", ctx, c -> llama_free(c));
+        this.handle = new NativeHandle("context", ctx, c -> {
+            llama_free(c);
+            model.dependentClosed();  // the model may close once its last dependent is gone
+        });
         this.params = params;
         this.contextSize = llama_n_ctx(ctx);
         this.batchSize = llama_n_batch(ctx);
@@ -270,10 +273,7 @@ public final class Context implements AutoCloseable {
 
     @Override
     public void close() {
-        if (handle.isOpen()) {
-            handle.release();
-            model.dependentClosed();
-        }
+        handle.release();
     }
 
     /** llama.cpp's performance counters for a context. */

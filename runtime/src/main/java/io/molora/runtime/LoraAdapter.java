@@ -18,7 +18,10 @@ public final class LoraAdapter implements AutoCloseable {
 
     private LoraAdapter(Model model, MemorySegment adapter, String name, Path path) {
         this.model = model;
-        this.handle = new NativeHandle("adapter " + name, adapter, a -> llama_adapter_lora_free(a));
+        this.handle = new NativeHandle("adapter " + name, adapter, a -> {
+            llama_adapter_lora_free(a);
+            model.dependentClosed();  // the model may close once its last dependent is gone
+        });
         this.name = name;
         this.path = path;
         model.dependentOpened();
@@ -63,9 +66,6 @@ public final class LoraAdapter implements AutoCloseable {
 
     @Override
     public void close() {
-        if (handle.isOpen()) {
-            handle.release();
-            model.dependentClosed();
-        }
+        handle.release();
     }
 }
