@@ -119,7 +119,7 @@ final class ChatCommand implements Callable<Integer> {
             Backend.setLogLevel(Level.INFO);
         }
         Terminal terminal = testTerminal != null ? testTerminal : TerminalBuilder.builder().system(true).build();
-        try (Model m = ModelFiles.load(model.model, model.modelParams())) {
+        try (Model m = ModelFiles.load(model, adapterOptions.specs(spec.commandLine()))) {
             AdapterSet adapters = adapterOptions.load(m, spec.commandLine());
             List<AutoCloseable> resources = new ArrayList<>();
             try (Context ctx = Context.create(m, model.contextParams());

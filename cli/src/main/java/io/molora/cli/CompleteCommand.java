@@ -132,7 +132,7 @@ final class CompleteCommand implements Callable<Integer> {
                 ? BatchInput.Format.LINES : format);
 
         try (ResultLog log = ResultLog.open(output, resume);
-             Model m = ModelFiles.load(model.model, model.modelParams())) {
+             Model m = ModelFiles.load(model, adapterOptions.specs(spec.commandLine()))) {
             Map<String, Boolean> done = log.existing();
             // what to do: skip finished ids, refuse duplicates
             List<BatchInput.Item> todo = new ArrayList<>();

@@ -68,7 +68,7 @@ final class EvalRouterCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Model m = ModelFiles.load(model.model, model.modelParams());
+        try (Model m = ModelFiles.load(model, specs);
              AdapterSet set = AdapterSet.load(m, specs);
              TokenEmbeddings emb = TokenEmbeddings.open(m.path())) {
             var gate = RouterFile.load(router, specs, emb);

@@ -72,7 +72,7 @@ final class GenerateCommand implements Callable<Integer> {
                     || adapterOptions.router != null || !adapterOptions.specs(cmd).isEmpty())) {
                 return RoutedGeneration.run(out, err, options, sampling, prompt, nPredict, adapterOptions, cmd);
             }
-            try (Model m = ModelFiles.load(options.model, options.modelParams(), options.contextParams(), 0)) {
+            try (Model m = ModelFiles.load(options, java.util.List.of())) {
                 int[] tokens = m.tokenizer().tokenize(prompt, true, true);
                 int limit = nPredict < 0 ? Integer.MAX_VALUE : nPredict;
                 try (Context ctx = Context.create(m, options.contextParams());

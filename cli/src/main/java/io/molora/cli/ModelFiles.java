@@ -1,5 +1,6 @@
 package io.molora.cli;
 
+import io.molora.adapters.AdapterSpec;
 import io.molora.gguf.GgufFile;
 import io.molora.gguf.GgufFormatException;
 import io.molora.gguf.ModelInfo;
@@ -12,14 +13,19 @@ import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 
 /** Loads models only after the pure-Java GGUF reader has validated the file, so broken input never reaches native code. */
 final class ModelFiles {
     private ModelFiles() {}
 
-    static Model load(Path path, ModelParams params) {
-        validate(path, "model");
-        return Model.load(path, params);
+    /** Loads the model the flags name, fit-checked for the adapters that will be loaded with it. */
+    static Model load(ModelOptions options, List<AdapterSpec> adapters) {
+        long adapterBytes = 0;
+        for (AdapterSpec a : adapters) {
+            adapterBytes += a.path().toFile().length();
+        }
+        return load(options.model, options.modelParams(), options.contextParams(), adapterBytes);
     }
 
     /**

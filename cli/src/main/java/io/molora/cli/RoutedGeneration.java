@@ -63,11 +63,7 @@ final class RoutedGeneration {
 
     static int run(PrintWriter out, PrintWriter err, ModelOptions options, SamplingOptions sampling, String prompt,
             int nPredict, AdapterOptions adapterOptions, CommandLine cmd) {
-        long adapterBytes = 0;
-        for (var spec : adapterOptions.specs(cmd)) {  // command-line errors before any loading
-            adapterBytes += spec.path().toFile().length();
-        }
-        try (Model m = ModelFiles.load(options.model, options.modelParams(), options.contextParams(), adapterBytes);
+        try (Model m = ModelFiles.load(options, adapterOptions.specs(cmd));  // command-line errors before any loading
              AdapterSet set = adapterOptions.load(m, cmd)) {
             Router chosen = router(adapterOptions, m, set, cmd);
             try (RouterCorpus.Learned learned = adapterOptions.router == null ? null

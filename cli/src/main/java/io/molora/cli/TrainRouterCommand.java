@@ -81,7 +81,7 @@ final class TrainRouterCommand implements Callable<Integer> {
             specs.add(AdapterSpec.parse(s));
         }
         PrintWriter err = spec.commandLine().getErr();
-        try (Model m = ModelFiles.load(model.model, model.modelParams());
+        try (Model m = ModelFiles.load(model, specs);
              AdapterSet set = AdapterSet.load(m, specs);
              TokenEmbeddings emb = TokenEmbeddings.open(m.path())) {
             List<int[]> seqs = new ArrayList<>();
