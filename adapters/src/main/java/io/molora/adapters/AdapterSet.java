@@ -38,8 +38,13 @@ public final class AdapterSet implements AutoCloseable {
                 throw new IllegalArgumentException("adapter name '" + s.name() + "' is given twice");
             }
         }
-        for (AdapterSpec s : specs) {
-            checkFits(model, s);
+        // the base model's tensor table is read once for all adapters
+        try (GgufFile base = GgufFile.open(model.path())) {
+            for (AdapterSpec s : specs) {
+                checkFits(base, model, s);
+            }
+        } catch (IOException e) {
+            throw new LlamaException("cannot read model " + model.path() + ": " + e.getMessage(), e);
         }
         List<LoraAdapter> loaded = new ArrayList<>();
         try {
@@ -54,9 +59,9 @@ public final class AdapterSet implements AutoCloseable {
     }
 
     /** Throws a one-line error naming the tensor and shapes when the adapter does not fit the base model. */
-    static void checkFits(Model model, AdapterSpec spec) {
+    static void checkFits(GgufFile base, Model model, AdapterSpec spec) {
         Model.checkGgufFile(spec.path(), "adapter '" + spec.name() + "'");
-        try (GgufFile base = GgufFile.open(model.path()); GgufFile adapter = GgufFile.open(spec.path())) {
+        try (GgufFile adapter = GgufFile.open(spec.path())) {
             List<LoraCompatibility.Problem> problems = LoraCompatibility.check(base, adapter);
             if (!problems.isEmpty()) {
                 String first = problems.get(0).toString();
