@@ -47,7 +47,9 @@ done
 say() { [ "$quiet" = 1 ] || echo "native-build: $*" >&2; }
 die() { echo "native-build: $*" >&2; exit 1; }
 
-for tool in cmake git sha256sum; do
+# git unpacks the bundled source and applies the patches; with MOLORA_LLAMA_CPP_DIR, patch(1) can stand in for it.
+tools=(cmake sha256sum); [ -z "${MOLORA_LLAMA_CPP_DIR:-}" ] && tools+=(git)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "'$tool' is missing; install it (Debian: apt-get install $tool)"
 done
 if [ "$cuda" = 1 ] && ! command -v nvcc >/dev/null; then
@@ -112,7 +114,7 @@ mkdir -p "$work"
 # ---- 1. source ----
 if [ -n "${MOLORA_LLAMA_CPP_DIR:-}" ]; then
   say "copying $MOLORA_LLAMA_CPP_DIR"
-  git clone -q "$MOLORA_LLAMA_CPP_DIR" "$work/src" 2>/dev/null || cp -a "$MOLORA_LLAMA_CPP_DIR" "$work/src"
+  git clone -q "$MOLORA_LLAMA_CPP_DIR" "$work/src" 2>/dev/null || { rm -rf "$work/src"; cp -a "$MOLORA_LLAMA_CPP_DIR" "$work/src"; }
 else
   tarball="$cache/downloads/${NPM_PACKAGE/@/-}.tgz"
   if [ ! -f "$tarball" ]; then
@@ -142,7 +144,11 @@ fi
 # ---- 2. patches, in order ----
 for p in $(find "$here/patches" -name '*.patch' -type f | LC_ALL=C sort); do
   say "applying $(basename "$p")"
-  git -C "$work/src" apply --whitespace=nowarn "$p" || die "patch $(basename "$p") does not apply to llama.cpp $source_id"
+  if command -v git >/dev/null; then
+    git -C "$work/src" apply --whitespace=nowarn "$p"
+  else
+    patch -d "$work/src" -p1 --batch --forward --quiet < "$p"
+  fi || die "patch $(basename "$p") does not apply to llama.cpp $source_id"
 done
 
 # ---- 3. build the shared libraries ----

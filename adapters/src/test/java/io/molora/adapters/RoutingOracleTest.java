@@ -76,7 +76,7 @@ class RoutingOracleTest {
         Path half = NativeTestSupport.writeLora(dir, new LoraSpec("half", 8, 16f, all, 4, 1.5f, GgmlType.F16));
         Path c = NativeTestSupport.writeLora(dir, new LoraSpec("c", 2, 4f,
                 EnumSet.of(LoraTarget.Q, LoraTarget.K, LoraTarget.V, LoraTarget.O), 3, 1.5f, GgmlType.F32));
-        model = Model.load(modelPath, ModelParams.defaults());
+        model = Model.load(modelPath, NativeTestSupport.modelParams());
         vocab = model.tokenizer().vocabSize();
         adapters = AdapterSet.load(model, List.of(new AdapterSpec("a", a, 1f), new AdapterSpec("b", b, 0.8f),
                 new AdapterSpec("c", c, 1.5f), new AdapterSpec("half", half, 1f)));

@@ -87,7 +87,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Also run native-build's C++ decode loop on the same files: Java overhead as a ratio.")
     boolean nativeReference;
 
-    @Option(names = {"-ngl", "--gpu-layers"}, defaultValue = "0", description = "Layers offloaded to the GPU.")
+    @Option(names = {"-ngl", "--gpu-layers"}, defaultValue = "-1",
+            description = "Layers offloaded to the GPU (-1 = all, the default; a CPU build ignores it).")
     int gpuLayers;
 
     @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "Threads (0 = all cores).")

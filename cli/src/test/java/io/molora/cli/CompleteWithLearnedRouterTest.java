@@ -28,7 +28,7 @@ class CompleteWithLearnedRouterTest {
         Path model = NativeTestSupport.writeTinyModel(dir, 5);
         int seven;
         int ret;
-        try (Model m = Model.load(model, ModelParams.defaults())) {
+        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
             seven = RouterCommandsTest.find(m, "7");
             ret = RouterCommandsTest.find(m, "▁return");
         }

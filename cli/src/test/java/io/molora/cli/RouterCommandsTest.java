@@ -49,7 +49,7 @@ class RouterCommandsTest {
         model = NativeTestSupport.writeTinyModel(dir, 5);
         int seven;
         int ret;
-        try (Model m = Model.load(model, ModelParams.defaults())) {
+        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
             seven = find(m, "7");
             ret = find(m, "▁return");
         }

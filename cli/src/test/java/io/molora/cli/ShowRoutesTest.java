@@ -46,7 +46,7 @@ class ShowRoutesTest {
         model = NativeTestSupport.writeTinyModel(dir, 5);
         int codeToken;
         int mathToken;
-        try (Model m = Model.load(model, ModelParams.defaults())) {
+        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
             codeToken = find(m, "▁return");
             mathToken = find(m, "7");
         }

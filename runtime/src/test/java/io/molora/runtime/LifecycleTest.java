@@ -21,7 +21,7 @@ class LifecycleTest {
     void modelRefusesToCloseWhileAContextOrAdapterIsOpen() throws IOException {
         Path modelPath = NativeTestSupport.writeTinyModel(dir, 3);
         Path loraPath = NativeTestSupport.writeLora(dir, LoraSpec.attention("a", 4, 1));
-        Model model = Model.load(modelPath, ModelParams.defaults());
+        Model model = Model.load(modelPath, NativeTestSupport.modelParams());
         Context ctx = Context.create(model, ContextParams.defaults().withContextSize(64));
         LoraAdapter lora = LoraAdapter.load(model, "a", loraPath);
 

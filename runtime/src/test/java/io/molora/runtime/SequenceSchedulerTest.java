@@ -35,7 +35,7 @@ class SequenceSchedulerTest {
 
     @Test
     void everyJobFinishesOnceAsIfDecodedAlone() {
-        try (Model m = Model.load(modelPath, ModelParams.defaults())) {
+        try (Model m = Model.load(modelPath, NativeTestSupport.modelParams())) {
             String[] prompts = {"Once upon a time", "The quick brown fox", "In the beginning", "Hello", "A B C D E F",
                     "Call me Ishmael", "It was"};
             int[] max = {7, 1, 12, 0, 5, 9, 3};
@@ -87,7 +87,7 @@ class SequenceSchedulerTest {
 
     @Test
     void cancelReportsJobsInFlightAndTakesNoMore() {
-        try (Model m = Model.load(modelPath, ModelParams.defaults());
+        try (Model m = Model.load(modelPath, NativeTestSupport.modelParams());
              Context ctx = Context.create(m, ContextParams.defaults().withContextSize(1024).withMaxSequences(2));
              SequenceScheduler s = new SequenceScheduler(ctx, Decoder.plain(ctx), 2)) {
             ArrayDeque<Job> queue = new ArrayDeque<>();

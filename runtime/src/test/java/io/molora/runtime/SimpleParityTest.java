@@ -29,7 +29,7 @@ class SimpleParityTest {
     @BeforeAll
     static void load() throws IOException {
         modelPath = NativeTestSupport.writeTinyModel(dir, 42);
-        model = Model.load(modelPath, ModelParams.defaults());
+        model = Model.load(modelPath, NativeTestSupport.modelParams());
     }
 
     @AfterAll
@@ -66,7 +66,7 @@ class SimpleParityTest {
     private static String runLlamaSimple(String prompt, int nPredict) throws IOException, InterruptedException {
         Path simple = NativeTestSupport.nativeDir().resolve("bin/llama-simple");
         Process p = new ProcessBuilder(simple.toString(), "-m", modelPath.toString(), "-n", Integer.toString(nPredict),
-                "-ngl", "0", prompt)
+                "-ngl", Integer.toString(NativeTestSupport.gpuLayers() < 0 ? 999 : NativeTestSupport.gpuLayers()), prompt)
                 .redirectError(ProcessBuilder.Redirect.DISCARD)
                 .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

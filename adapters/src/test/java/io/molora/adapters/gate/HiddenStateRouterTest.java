@@ -52,7 +52,7 @@ class HiddenStateRouterTest {
     @BeforeAll
     static void load() throws IOException {
         modelPath = NativeTestSupport.writeTinyModel(dir, 9);
-        model = Model.load(modelPath, ModelParams.defaults());
+        model = Model.load(modelPath, NativeTestSupport.modelParams());
         tok = model.tokenizer();
         seven = LearnedRouterTest.findIn(tok, "7");
         ret = LearnedRouterTest.findIn(tok, "▁return");

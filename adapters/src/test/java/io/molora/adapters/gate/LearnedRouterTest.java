@@ -50,7 +50,7 @@ class LearnedRouterTest {
     @BeforeAll
     static void load() throws IOException {
         modelPath = NativeTestSupport.writeTinyModel(dir, 9);
-        model = Model.load(modelPath, ModelParams.defaults());
+        model = Model.load(modelPath, NativeTestSupport.modelParams());
         tok = model.tokenizer();
         seven = find("7");
         ret = find("▁return");

@@ -58,7 +58,7 @@ class VocabRouterNativeTest {
     @BeforeAll
     static void load() throws IOException {
         Path modelPath = NativeTestSupport.writeTinyModel(dir, 3);
-        model = Model.load(modelPath, ModelParams.defaults());
+        model = Model.load(modelPath, NativeTestSupport.modelParams());
         tok = model.tokenizer();
         codeToken = single("▁return");
         mathToken = single("7");

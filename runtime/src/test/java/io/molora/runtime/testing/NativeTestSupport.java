@@ -5,6 +5,7 @@ import io.molora.gguf.synth.LoraSpec;
 import io.molora.gguf.synth.SyntheticLora;
 import io.molora.gguf.synth.SyntheticModel;
 import io.molora.gguf.synth.TokenizerMetadata;
+import io.molora.runtime.ModelParams;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +24,23 @@ public final class NativeTestSupport {
                     + "llama.cpp and passes its directory");
         }
         return Path.of(dir);
+    }
+
+    /**
+     * How the native tests load models: on the CPU unless {@code -Dmolora.test.gpuLayers=N} (-1 = all) asks for
+     * offload, so the same tests check a CUDA build on a GPU machine.
+     */
+    public static ModelParams modelParams() {
+        return ModelParams.defaults().withGpuLayers(gpuLayers());
+    }
+
+    /** The {@code -ngl} value for llama.cpp's own programs run beside the tests (llama-simple), matching {@link #modelParams}. */
+    public static int gpuLayers() {
+        String v = System.getProperty("molora.test.gpuLayers", "0");
+        if (v.isBlank() || v.startsWith("${")) {
+            return 0;
+        }
+        return Integer.parseInt(v.trim());
     }
 
     /** The patched llama.cpp source tree of the native build (vocab GGUFs, gguf-py, examples). */
