@@ -124,6 +124,10 @@ int main(int argc, char ** argv) {
             batch.logits[i] = i == n_prefill - 1;
         }
         batch.n_tokens = n_prefill;
+        // warm-up: the same prompt once, untimed, then cleared (as BenchCommand.prefillOnce)
+        if (llama_decode(ctx, batch)) { fprintf(stderr, "decode failed\n"); return 1; }
+        llama_get_logits_ith(ctx, -1);
+        llama_memory_clear(llama_get_memory(ctx), true);
         const double t0 = now_s();
         if (llama_decode(ctx, batch)) { fprintf(stderr, "decode failed\n"); return 1; }
         llama_get_logits_ith(ctx, -1);
