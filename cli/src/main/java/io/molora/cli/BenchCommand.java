@@ -267,7 +267,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int s = 0; s < parallel; s++) {
             bySeq.put(s, s % k);
         }
-        int steps = Math.max(2, gen / 4);
+        int steps = gen;
         try (Context ctx = Context.create(model, contextParams(parallel));
              RoutedDecoder routed = distinctAdapters
                      ? new RoutedDecoder(ctx, set.adapters(), set.scales(), new PerSequenceRouter(bySeq), true) : null;
