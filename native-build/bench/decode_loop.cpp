@@ -2,9 +2,10 @@
 // short prompt; prefill of one long prompt), written directly against llama.h. `molora bench --native` runs it on the
 // same model files so that the Java loop's overhead is measured as a ratio in one run.
 //
-//   decode_loop -m MODEL [--lora FILE] [--prompt 16] [--gen 256] [--prefill 512] [--repeat 3] [-t THREADS] [-ngl N]
+//   decode_loop -m MODEL [--lora FILE] [--prompt 16] [--gen 256] [--prefill 512] [--repeat 3] [--prefill-repeat 10]
+//               [-t THREADS] [-ngl N]
 //
-// Prints one line per scenario: "gen <tok/s>" and "prefill <tok/s>" (best of --repeat runs).
+// Prints one line per scenario: "gen <tok/s>" and "prefill <tok/s>" (best of --repeat / --prefill-repeat runs).
 #include "llama.h"
 
 #include <chrono>
@@ -32,7 +33,7 @@ static std::vector<llama_token> random_tokens(int n, int n_vocab, unsigned seed)
 
 int main(int argc, char ** argv) {
     std::string model_path, lora_path;
-    int n_prompt = 16, n_gen = 256, n_prefill = 512, repeat = 3, threads = 0, ngl = 0;
+    int n_prompt = 16, n_gen = 256, n_prefill = 512, repeat = 3, prefill_repeat = 10, threads = 0, ngl = 0;
     for (int i = 1; i < argc; i++) {
         auto next = [&](const char * flag) -> const char * {
             if (i + 1 >= argc) { fprintf(stderr, "%s needs a value\n", flag); exit(2); }
@@ -44,11 +45,12 @@ int main(int argc, char ** argv) {
         else if (!strcmp(argv[i], "--gen")) n_gen = atoi(next("--gen"));
         else if (!strcmp(argv[i], "--prefill")) n_prefill = atoi(next("--prefill"));
         else if (!strcmp(argv[i], "--repeat")) repeat = atoi(next("--repeat"));
+        else if (!strcmp(argv[i], "--prefill-repeat")) prefill_repeat = atoi(next("--prefill-repeat"));
         else if (!strcmp(argv[i], "-t")) threads = atoi(next("-t"));
         else if (!strcmp(argv[i], "-ngl")) ngl = atoi(next("-ngl"));
         else { fprintf(stderr, "unknown argument %s\n", argv[i]); return 2; }
     }
-    if (model_path.empty() || n_prompt < 1 || n_gen < 1 || n_prefill < 1 || repeat < 1) {
+    if (model_path.empty() || n_prompt < 1 || n_gen < 1 || n_prefill < 1 || repeat < 1 || prefill_repeat < 1) {
         fprintf(stderr, "usage: decode_loop -m MODEL [--lora FILE] [--prompt N] [--gen N] [--prefill N] [--repeat N]\n");
         return 2;
     }
@@ -115,7 +117,7 @@ int main(int argc, char ** argv) {
 
     // prefill: one prompt of n_prefill tokens, logits for the last (as BenchCommand.prefillOnce)
     double best_prefill = 0;
-    for (int r = 0; r < repeat; r++) {
+    for (int r = 0; r < prefill_repeat; r++) {
         llama_context * ctx = make_ctx(n_prefill + 8, n_prefill);
         llama_batch batch = llama_batch_init(n_prefill, 0, 1);
         std::vector<llama_token> tokens = random_tokens(n_prefill, n_vocab, 2);

@@ -132,6 +132,10 @@ final class BenchCommand implements Callable<Integer> {
 
     private void runAll(Model model, AdapterSet set, PrintWriter out) {
         Router cycle = cyclingRouter();
+        // untimed warm-up: the JIT compiles the decode loop's Java code first (on a small machine its compiler threads
+        // would otherwise share the cores with the first timed scenario), as the C++ loop needs no such thing
+        generation(model, set, null, false);
+        generation(model, set, cycle, true);
         // --- generation ---
         measure(out, "gen: no adapter", () -> generation(model, set, null, false));
         measure(out, "gen: one adapter fixed (stock)", () -> generationStockFixed(model, set));
@@ -146,13 +150,15 @@ final class BenchCommand implements Callable<Integer> {
             throw new java.io.UncheckedIOException(e);
         }
         // --- prefill ---
-        measure(out, "prefill: no adapter", () -> prefill(model, set, null, true));
-        measure(out, "prefill: one adapter fixed (stock)", () -> prefillStockFixed(model, set));
-        measure(out, "prefill: routed, switching every token", () -> prefill(model, set, cycle, true));
+        // one prefill is a single decode call (tens of ms on a GPU): best of at least 10 to see past the noise
+        int prefillRuns = prefillRepeat();
+        measure(out, "prefill: no adapter", prefillRuns, () -> prefill(model, set, null, true));
+        measure(out, "prefill: one adapter fixed (stock)", prefillRuns, () -> prefillStockFixed(model, set));
+        measure(out, "prefill: routed, switching every token", prefillRuns, () -> prefill(model, set, cycle, true));
         if (segmentedPrefill) {
             measure(out, "prefill: stock API, switching every token", () -> prefill(model, set, cycle, false));
         }
-        measure(out, "prefill: per-sequence K*N (prompt once per adapter)", () -> prefillPerAdapter(model, set));
+        measure(out, "prefill: per-sequence K*N (prompt once per adapter)", prefillRuns, () -> prefillPerAdapter(model, set));
         // --- several sequences at once ---
         measure(out, "batch " + parallel + ": one adapter (stock)", () -> parallelGeneration(model, set, false));
         measure(out, "batch " + parallel + ": " + Math.min(k, parallel) + " adapters, routed per sequence",
@@ -308,7 +314,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         List<String> cmd = new ArrayList<>(List.of(exe.toString(), "-m", model.toString(), "--prompt",
                 Integer.toString(promptTokens), "--gen", Integer.toString(gen), "--prefill", Integer.toString(prefill),
-                "--repeat", Integer.toString(repeat), "-ngl", Integer.toString(gpuLayers)));
+                "--repeat", Integer.toString(repeat), "--prefill-repeat", Integer.toString(prefillRepeat()),
+                "-ngl", Integer.toString(gpuLayers)));
         if (threads > 0) {
             cmd.addAll(List.of("-t", Integer.toString(threads)));
         }
@@ -338,9 +345,17 @@ final class BenchCommand implements Callable<Integer> {
 
     // ---- measurement and report ----
 
+    private int prefillRepeat() {
+        return Math.max(repeat, 10);
+    }
+
     private void measure(PrintWriter out, String name, java.util.function.DoubleSupplier run) {
+        measure(out, name, repeat, run);
+    }
+
+    private void measure(PrintWriter out, String name, int runs, java.util.function.DoubleSupplier run) {
         double best = 0;
-        for (int i = 0; i < repeat; i++) {
+        for (int i = 0; i < runs; i++) {
             best = Math.max(best, run.getAsDouble());
         }
         results.put(name, best);

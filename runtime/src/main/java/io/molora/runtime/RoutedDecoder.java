@@ -44,7 +44,8 @@ public final class RoutedDecoder implements Decoder, AutoCloseable {
         this.inGraph = inGraph;
         if (inGraph) {
             context.setRouting(this.adapters, this.scales, router.maxAdaptersPerToken());
-        } else if (!warned) {
+        } else if (!Context.routingSupported() && !warned) {
+            // only where the fallback is forced on the user; benchmarks and tests that ask for it know its cost
             warned = true;
             LOG.warning("llama.cpp without molora's routing patch: per-token routes are applied by segmented decoding, "
                     + "one decode and one graph rebuild per change of route (much slower)");
