@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's shared libraries (libllama + ggml) for molora from pinned source, with native-build/patches/ applied.
 #
-#   native-build/build.sh [--cuda] [--cuda-arch LIST|native] [--print-dir] [--quiet]
+#   native-build/build.sh [--cuda] [--cuda-arch LIST|native] [--backend-dl] [--print-dir] [--quiet]
 #
 # --cuda builds the CUDA backend for common consumer cards (75;86;89;120 + PTX); --cuda-arch native builds only for the
 # card in this machine (much faster), or give a CMake list such as "86;89". CPU and CUDA builds are cached side by
-# side; MOLORA_NATIVE_BUILD_FLAGS=--cuda makes ./molora and ./run-tests use the CUDA one.
+# side; MOLORA_NATIVE_BUILD_FLAGS=--cuda makes ./molora and ./run-tests use the CUDA one. A CUDA build has its backends
+# as loadable modules, chosen at run time as llama.cpp's ggml_backend_load_all does (a CPU module per x86 level, so
+# it also runs, on the CPU, where there is no GPU or no driver); --backend-dl builds the CPU build that way too.
 #
 # Source: llama.cpp v0.5.0 as shipped (a git bundle) in the npm package node-llama-cpp@3.22.1, verified against the
 # registry's published sha512 integrity before use. Set MOLORA_LLAMA_CPP_DIR to build an existing llama.cpp checkout
@@ -14,7 +16,8 @@
 # Output: a directory under $MOLORA_CACHE (default ~/.cache/molora) keyed by source version + patch hashes + backend +
 # recipe version, so a second run is instant and a changed patch rebuilds. It holds
 #   lib/   libllama.so, libggml*.so (RPATH $ORIGIN)     src/   the patched source tree (vocab GGUFs, gguf-py)
-#   bin/   llama-simple (llama.cpp's examples/simple, the parity oracle), molora-decode-loop (bench/decode_loop.cpp)
+#   bin/   llama-simple (llama.cpp's examples/simple, the parity oracle), molora-decode-loop (bench/decode_loop.cpp),
+#          and in CUDA / --backend-dl builds the backend modules
 # The last line printed is that directory; with --print-dir only the directory is printed (building if needed).
 set -euo pipefail
 
@@ -31,14 +34,16 @@ cuda=0
 cuda_arch="${CMAKE_CUDA_ARCHITECTURES:-75-real;86-real;89-real;120}"
 print_dir=0
 quiet=0
+backend_dl=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --cuda) cuda=1 ;;
     --cuda-arch) cuda=1; cuda_arch="${2:?--cuda-arch needs a value: native or a list such as 86;89}"; shift ;;
+    --backend-dl) backend_dl=1 ;;
     --print-dir) print_dir=1; quiet=1 ;;
     --quiet) quiet=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "native-build: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -57,7 +62,9 @@ if [ "$cuda" = 1 ] && ! command -v nvcc >/dev/null; then
 fi
 
 # ---- the cache key: what the libraries are built from ----
+[ "$cuda" = 1 ] && backend_dl=1
 backend="cpu"; [ "$cuda" = 1 ] && backend="cuda-$(echo "$cuda_arch" | tr ';' '_')"
+[ "$backend_dl" = 1 ] && backend="$backend-dl"
 if [ -n "${MOLORA_LLAMA_CPP_DIR:-}" ]; then
   [ -f "$MOLORA_LLAMA_CPP_DIR/include/llama.h" ] || die "MOLORA_LLAMA_CPP_DIR=$MOLORA_LLAMA_CPP_DIR is not a llama.cpp checkout (no include/llama.h)"
   source_id="dir-$(git -C "$MOLORA_LLAMA_CPP_DIR" rev-parse HEAD 2>/dev/null || echo unknown)"
@@ -161,6 +168,11 @@ cmake_args=(
 command -v ninja >/dev/null || cmake_args=("${cmake_args[@]:2}")
 if [ "$cuda" = 1 ]; then
   cmake_args+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$cuda_arch" -DGGML_CUDA_NCCL=OFF)
+fi
+if [ "$backend_dl" = 1 ]; then
+  # backends as modules in bin/ (libggml-cpu-<level>.so, libggml-cuda.so); GGML_NATIVE cannot be a module, so one
+  # CPU module per x86 level is built and the best this machine runs is loaded
+  cmake_args+=(-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF)
 fi
 jobs="$(nproc 2>/dev/null || echo 2)"
 say "configuring ($backend)"

@@ -59,6 +59,7 @@ int main(int argc, char ** argv) {
     llama_log_set([](ggml_log_level level, const char * text, void *) {
         if (level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
     }, nullptr);
+    ggml_backend_load_all();  // backend modules beside this program (bin/) in a GGML_BACKEND_DL build; else a no-op
     llama_backend_init();
 
     llama_model_params mp = llama_model_default_params();

@@ -4,7 +4,8 @@
 //   PYTHONPATH=$LLAMA/gguf-py python3 make_tiny.py $DIR $LLAMA/models/ggml-vocab-llama-spm.gguf
 //   g++ -O1 -std=c++17 test-lora-routing.cpp -I$LLAMA/include -I$LLAMA/ggml/include -L$LLAMA/build/bin
 //       -lllama -lggml -lggml-base -Wl,-rpath,$LLAMA/build/bin -o test-lora-routing
-//   ./test-lora-routing $DIR          (CHECK_NGL=99 to offload to a GPU build; exit code 0 = all ok)
+//   ./test-lora-routing $DIR          (CHECK_NGL=99 to offload to a GPU build; CHECK_BACKEND_DIR=<build>/bin where the
+//                                      backends are modules, as in native-build's CUDA builds; exit code 0 = all ok)
 //
 // - routed in-graph path vs the stock segmented path (llama_set_adapters_lora per maximal run of one route),
 //   several sequences interleaved in one batch larger than n_ubatch, partial and full outputs,
@@ -257,6 +258,8 @@ int main(int argc, char ** argv) {
     if (argc < 2) { fprintf(stderr, "usage: %s <dir>\n", argv[0]); return 2; }
     const std::string dir = argv[1];
     llama_log_set(log_cb, nullptr);
+    // a GGML_BACKEND_DL build (native-build's CUDA builds) has its backends as modules in <build>/bin: CHECK_BACKEND_DIR
+    if (getenv("CHECK_BACKEND_DIR")) ggml_backend_load_all_from_path(getenv("CHECK_BACKEND_DIR"));
     llama_backend_init();
 
     expect(llama_supports_lora_routing(), "llama_supports_lora_routing");

@@ -5,6 +5,7 @@ import static io.molora.bindings.llama.llama_h.*;
 import io.molora.bindings.llama.ggml_log_callback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -38,8 +39,29 @@ public final class Backend {
             // void (*ggml_log_callback)(enum ggml_log_level level, const char * text, void * user_data)
             MemorySegment callback = ggml_log_callback.allocate(Backend::onLog, logArena);
             llama_log_set(callback, MemorySegment.NULL);
+            loadBackendModules(NativeLibraries.load());
             llama_backend_init();
             initialised = true;
+        }
+    }
+
+    /**
+     * A CUDA (or {@code --backend-dl}) build from native-build has ggml's backends as loadable modules in {@code bin/}
+     * beside {@code lib/} (GGML_BACKEND_DL): load the best of each that this machine runs — a CUDA module whose driver
+     * is missing is skipped, leaving the CPU. A library with its backends linked in has them registered already.
+     */
+    private static void loadBackendModules(Path libDir) {
+        if (ggml_backend_reg_count() > 0) {
+            return;
+        }
+        Path bin = libDir.getParent() == null ? null : libDir.getParent().resolve("bin");
+        Path modules = bin != null && Files.isDirectory(bin) ? bin : libDir;
+        try (Arena arena = Arena.ofConfined()) {
+            ggml_backend_load_all_from_path(arena.allocateFrom(modules.toString()));
+        }
+        if (ggml_backend_reg_count() == 0) {
+            throw new LlamaException("no ggml backend could be loaded from " + modules
+                    + " (no libggml-cpu module this machine can run); rebuild with native-build/build.sh");
         }
     }
 
