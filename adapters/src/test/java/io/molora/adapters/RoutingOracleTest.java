@@ -384,16 +384,15 @@ class RoutingOracleTest {
         return m;
     }
 
+    /** Max |logit difference| relative to the largest |expected logit|. */
     private static float relDiff(float[][] expected, float[][] actual) {
         float worst = 0;
-        float scale = 0;
         for (int i = 0; i < expected.length; i++) {
             for (int v = 0; v < vocab; v++) {
                 worst = Math.max(worst, Math.abs(expected[i][v] - actual[i][v]));
-                scale = Math.max(scale, Math.abs(expected[i][v]));
             }
         }
-        return worst / scale;
+        return worst / maxAbs(expected);
     }
 
     /**
@@ -402,14 +401,8 @@ class RoutingOracleTest {
      */
     private static void assertClose(float[][] expected, float[][] actual, float tolerance, String what) {
         assertEquals(expected.length, actual.length, what + ": token count");
-        float worst = 0;
-        float scale = 0;
-        for (int i = 0; i < expected.length; i++) {
-            for (int v = 0; v < vocab; v++) {
-                worst = Math.max(worst, Math.abs(expected[i][v] - actual[i][v]));
-                scale = Math.max(scale, Math.abs(expected[i][v]));
-            }
-        }
+        float scale = maxAbs(expected);
+        float worst = relDiff(expected, actual) * scale;
         for (int i = 0; i < expected.length; i++) {
             if (margin(expected[i]) > 2 * tolerance * scale) {
                 assertEquals(argmax(expected[i]), argmax(actual[i]), what + ": greedy token differs at position " + i);
