@@ -117,6 +117,10 @@ final class BenchCommand implements Callable<Integer> {
         out.printf("# molora bench: %s, %s, %.2f B params, K=%d adapters of rank %d on q,k,v,o,gate,up,down; "
                 + "routing %s%n", config.name(), type, config.parameterCount() / 1e9, k, rank,
                 Context.routingSupported() ? "in-graph (patched llama.cpp)" : "UNAVAILABLE (stock llama.cpp)");
+        // where the numbers come from: the devices llama.cpp sees, and how many layers go to a GPU
+        out.printf("# devices: %s; -ngl %d, -t %s%n", String.join(", ", io.molora.runtime.Devices.list().stream()
+                .map(d -> d.name() + " (" + d.description() + ")").toList()), gpuLayers,
+                threads > 0 ? Integer.toString(threads) : "all cores");
         out.flush();
         try (Model model = Model.load(modelPath, ModelParams.defaults().withGpuLayers(gpuLayers));
              AdapterSet set = AdapterSet.load(model, specs)) {
