@@ -7,17 +7,23 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /** The model's vocabulary ({@code const struct llama_vocab *}): text to tokens and back. Valid while its model is open. */
 public final class Tokenizer {
     private final Model model;
     private final MemorySegment vocab;
     private final int size;
+    /** Rendered pieces by token id, filled on first use (with and without special tokens rendered). */
+    private final AtomicReferenceArray<byte[]> pieces;
+    private final AtomicReferenceArray<byte[]> piecesSpecial;
 
     Tokenizer(Model model, MemorySegment vocab) {
         this.model = model;
         this.vocab = vocab;
         this.size = llama_vocab_n_tokens(vocab);
+        this.pieces = new AtomicReferenceArray<>(size);
+        this.piecesSpecial = new AtomicReferenceArray<>(size);
     }
 
     public int vocabSize() {
@@ -58,6 +64,18 @@ public final class Tokenizer {
     /** The UTF-8 bytes a token stands for (a token may hold part of a multi-byte character). */
     public byte[] pieceBytes(int token, boolean renderSpecial) {
         checkToken(token);
+        // A token's piece never changes: render it once (a native call and a native allocation) and keep it, since
+        // every generated token of every stream comes through here.
+        AtomicReferenceArray<byte[]> cache = renderSpecial ? piecesSpecial : pieces;
+        byte[] cached = cache.get(token);
+        if (cached == null) {
+            cached = render(token, renderSpecial);
+            cache.set(token, cached);
+        }
+        return cached.clone();
+    }
+
+    private byte[] render(int token, boolean renderSpecial) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(128);
             int n = llama_token_to_piece(vocab, token, buf, (int) buf.byteSize(), 0, renderSpecial);
