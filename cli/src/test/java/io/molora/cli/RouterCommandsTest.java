@@ -62,12 +62,7 @@ class RouterCommandsTest {
     }
 
     static int find(Model m, String text) {
-        for (int t = 0; t < m.tokenizer().vocabSize(); t++) {
-            if (m.tokenizer().tokenText(t).equals(text)) {
-                return t;
-            }
-        }
-        throw new AssertionError(text);
+        return NativeTestSupport.tokenId(m.tokenizer(), text);
     }
 
     static String text(long seed, int words) {

@@ -64,12 +64,7 @@ class ShowRoutesTest {
     }
 
     static int find(Model m, String text) {
-        for (int t = 0; t < m.tokenizer().vocabSize(); t++) {
-            if (m.tokenizer().tokenText(t).equals(text)) {
-                return t;
-            }
-        }
-        throw new AssertionError(text);
+        return NativeTestSupport.tokenId(m.tokenizer(), text);
     }
 
     static Run generate(String prompt, String... extra) {

@@ -54,11 +54,11 @@ class HiddenStateRouterTest {
         modelPath = NativeTestSupport.writeTinyModel(dir, 9);
         model = Model.load(modelPath, NativeTestSupport.modelParams());
         tok = model.tokenizer();
-        seven = LearnedRouterTest.findIn(tok, "7");
-        ret = LearnedRouterTest.findIn(tok, "▁return");
-        ifT = LearnedRouterTest.findIn(tok, "▁if");
-        forT = LearnedRouterTest.findIn(tok, "▁for");
-        then = LearnedRouterTest.findIn(tok, "▁then");
+        seven = NativeTestSupport.tokenId(tok, "7");
+        ret = NativeTestSupport.tokenId(tok, "▁return");
+        ifT = NativeTestSupport.tokenId(tok, "▁if");
+        forT = NativeTestSupport.tokenId(tok, "▁for");
+        then = NativeTestSupport.tokenId(tok, "▁then");
         Path math = dir.resolve("math.gguf");
         Path code = dir.resolve("code.gguf");
         SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "math", Set.of(seven), 100f, GgmlType.F32).write(math);

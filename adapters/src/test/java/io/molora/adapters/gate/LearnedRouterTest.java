@@ -71,16 +71,7 @@ class LearnedRouterTest {
     }
 
     static int find(String text) {
-        return findIn(tok, text);
-    }
-
-    static int findIn(Tokenizer tok, String text) {
-        for (int t = 0; t < tok.vocabSize(); t++) {
-            if (tok.tokenText(t).equals(text)) {
-                return t;
-            }
-        }
-        throw new AssertionError(text);
+        return NativeTestSupport.tokenId(tok, text);
     }
 
     /** The expected route of a token by the rule: math after 1/2/3, code after if/for, else none. */

@@ -77,12 +77,7 @@ class VocabRouterNativeTest {
 
     /** The token whose vocabulary entry is exactly {@code text}. */
     static int single(String text) {
-        for (int t = 0; t < tok.vocabSize(); t++) {
-            if (tok.tokenText(t).equals(text)) {
-                return t;
-            }
-        }
-        throw new AssertionError("no token '" + text + "' in the vocabulary");
+        return NativeTestSupport.tokenId(tok, text);
     }
 
     static VocabRouter router() {

@@ -6,6 +6,7 @@ import io.molora.gguf.synth.SyntheticLora;
 import io.molora.gguf.synth.SyntheticModel;
 import io.molora.gguf.synth.TokenizerMetadata;
 import io.molora.runtime.ModelParams;
+import io.molora.runtime.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,13 +35,26 @@ public final class NativeTestSupport {
         return ModelParams.defaults().withGpuLayers(gpuLayers());
     }
 
-    /** The {@code -ngl} value for llama.cpp's own programs run beside the tests (llama-simple), matching {@link #modelParams}. */
+    /**
+     * The layers {@link #modelParams} offloads, also the {@code -ngl} for llama.cpp's own programs run beside the tests
+     * (negative = all layers, as in {@code llama_model_params}).
+     */
     public static int gpuLayers() {
         String v = System.getProperty("molora.test.gpuLayers", "0");
         if (v.isBlank() || v.startsWith("${")) {
             return 0;
         }
         return Integer.parseInt(v.trim());
+    }
+
+    /** The token whose vocabulary entry is exactly {@code text} (e.g. "▁return"); fails the test if there is none. */
+    public static int tokenId(Tokenizer tokenizer, String text) {
+        for (int t = 0; t < tokenizer.vocabSize(); t++) {
+            if (tokenizer.tokenText(t).equals(text)) {
+                return t;
+            }
+        }
+        throw new AssertionError("no token '" + text + "' in the vocabulary");
     }
 
     /** The patched llama.cpp source tree of the native build (vocab GGUFs, gguf-py, examples). */
