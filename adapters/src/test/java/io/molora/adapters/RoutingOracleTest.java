@@ -13,6 +13,7 @@ import io.molora.gguf.synth.LoraTarget;
 import io.molora.runtime.Batch;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
+import io.molora.runtime.Decoder;
 import io.molora.runtime.Generator;
 import io.molora.runtime.LoraAdapter;
 import io.molora.runtime.Model;
@@ -26,11 +27,13 @@ import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -141,7 +144,7 @@ class RoutingOracleTest {
             runs[i] = i < 20 ? 0 : i < 35 ? RouteTable.NONE : 2;
         }
         int[] none = new int[50];
-        java.util.Arrays.fill(none, RouteTable.NONE);
+        Arrays.fill(none, RouteTable.NONE);
         compare(tokens, List.of(runs, none), 32, 8, TOLERANCE);
     }
 
@@ -149,8 +152,8 @@ class RoutingOracleTest {
     void constantRouteEqualsStockWithThatAdapter() {
         int[] t = randomTokens(new Random(13), 24);
         float[][] routed = routed(List.of(t), new FixedRouter(1, 1f), 24, 24).get(0);
-        checkAgainstOracle(routed, r -> stock(r, t, List.of(1), new float[] {0.8f}), TOLERANCE, "constant route to b");
-        float[][] stock = stock(exact, t, List.of(1), new float[] {0.8f});
+        float[][] stock = checkAgainstOracle(routed, r -> stock(r, t, List.of(1), new float[] {0.8f}), TOLERANCE,
+                "constant route to b").expected();
         // The comparison means something only if the adapter moves the logits well beyond the tolerance.
         float[][] base = stock(exact, t, List.of(), new float[0]);
         float effect = 0;
@@ -210,7 +213,7 @@ class RoutingOracleTest {
             int[] all = new int[prompt.length + inGraph.length];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
             System.arraycopy(inGraph, 0, all, prompt.length, inGraph.length);
-            int[] routes = java.util.Arrays.copyOf(pattern, all.length);
+            int[] routes = Arrays.copyOf(pattern, all.length);
             float[][] oracle = segmentedStock(exact, all, routes);
             float allowed = Math.max(TOLERANCE, FLOOR_FACTOR * relDiff(oracle, segmentedStock(onDevice, all, routes)))
                     * maxAbs(oracle);
@@ -243,18 +246,20 @@ class RoutingOracleTest {
             }
         }
         float used = 0;
+        float[][] firstOracle = null;
         for (int s = 0; s < tokens.size(); s++) {
             int seq = s;
-            used = Math.max(used, checkAgainstOracle(routed.get(s),
-                    r -> segmentedStock(r, tokens.get(seq), routes.get(seq)), tolerance, "sequence " + s));
+            Checked checked = checkAgainstOracle(routed.get(s),
+                    r -> segmentedStock(r, tokens.get(seq), routes.get(seq)), tolerance, "sequence " + s);
+            used = Math.max(used, checked.tolerance());
+            firstOracle = s == 0 ? checked.expected() : firstOracle;
         }
         // the check must be able to fail: the same sequence with its routes shifted by one token differs by more
         int[] shifted = new int[routes.get(0).length];
         for (int i = 0; i < shifted.length; i++) {
             shifted[i] = routes.get(0)[(i + 1) % shifted.length];
         }
-        float misrouted = relDiff(segmentedStock(exact, tokens.get(0), routes.get(0)),
-                segmentedStock(exact, tokens.get(0), shifted));
+        float misrouted = relDiff(firstOracle, segmentedStock(exact, tokens.get(0), shifted));
         assertTrue(misrouted > 2 * used, "tolerance " + used + " would hide misrouted tokens (" + misrouted + ")");
     }
 
@@ -262,7 +267,7 @@ class RoutingOracleTest {
     private static List<float[][]> interleaved(Loaded on, List<int[]> tokens, int nBatch, int nUbatch, int id) {
         return decodeInterleaved(on.model(), tokens, nBatch, nUbatch, ctx -> {
             ctx.setAdapters(List.of(on.adapters().adapters().get(id)), new float[] {on.adapters().scales()[id]});
-            return io.molora.runtime.Decoder.plain(ctx);
+            return Decoder.plain(ctx);
         });
     }
 
@@ -273,14 +278,14 @@ class RoutingOracleTest {
     }
 
     private static List<float[][]> decodeInterleaved(Model on, List<int[]> tokens, int nBatch, int nUbatch,
-            java.util.function.Function<Context, io.molora.runtime.Decoder> decoderFor) {
+            Function<Context, Decoder> decoderFor) {
         int total = tokens.stream().mapToInt(t -> t.length).sum();
         List<float[][]> logits = new ArrayList<>();
         tokens.forEach(t -> logits.add(new float[t.length][]));
         ContextParams params = ContextParams.defaults().withContextSize(256).withBatch(nBatch, nUbatch)
                 .withMaxSequences(tokens.size());
         try (Context ctx = Context.create(on, params); Batch batch = new Batch(nBatch)) {
-            io.molora.runtime.Decoder decoder = decoderFor.apply(ctx);
+            Decoder decoder = decoderFor.apply(ctx);
             int[] next = new int[tokens.size()];
             int done = 0;
             while (done < total) {
@@ -358,12 +363,15 @@ class RoutingOracleTest {
 
     // ---- checks ----
 
+    /** The oracle's logits on the exact reference, and the tolerance a check held them to. */
+    private record Checked(float[][] expected, float tolerance) {}
+
     /**
-     * Routed logits against the oracle run on the exact reference; offloaded, the tolerance is at least FLOOR_FACTOR x the floor
-     * (how far the same oracle on the GPU is from the CPU). Returns the oracle's logits.
+     * Routed logits against the oracle run on the exact reference; offloaded, the tolerance is at least FLOOR_FACTOR x
+     * the floor (how far the same oracle on the GPU is from the CPU).
      */
-    private static float checkAgainstOracle(float[][] routed, java.util.function.Function<Loaded, float[][]> oracle,
-            float tolerance, String what) {
+    private static Checked checkAgainstOracle(float[][] routed, Function<Loaded, float[][]> oracle, float tolerance,
+            String what) {
         float[][] expected = oracle.apply(exact);
         if (exact != onDevice) {
             float floor = relDiff(expected, oracle.apply(onDevice));
@@ -371,7 +379,7 @@ class RoutingOracleTest {
             what += " (stock on the GPU is " + floor + " of the logit range from the CPU)";
         }
         assertClose(expected, routed, tolerance, what);
-        return tolerance;
+        return new Checked(expected, tolerance);
     }
 
     private static float maxAbs(float[][] x) {

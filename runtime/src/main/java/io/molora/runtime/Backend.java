@@ -34,12 +34,12 @@ public final class Backend {
             if (initialised) {
                 return;
             }
-            NativeLibraries.load();
+            Path libDir = NativeLibraries.load();
             logArena = Arena.ofShared();
             // void (*ggml_log_callback)(enum ggml_log_level level, const char * text, void * user_data)
             MemorySegment callback = ggml_log_callback.allocate(Backend::onLog, logArena);
             llama_log_set(callback, MemorySegment.NULL);
-            loadBackendModules(NativeLibraries.load());
+            loadBackendModules(libDir);
             llama_backend_init();
             initialised = true;
         }

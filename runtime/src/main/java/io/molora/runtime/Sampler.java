@@ -45,7 +45,7 @@ public final class Sampler implements AutoCloseable {
             // llama.cpp's greedy sampler is an argmax (the first maximum wins) and keeps no state, but
             // llama_sampler_sample first copies all n_vocab logits into a candidate array: about 90 us per token at
             // a 32k vocabulary, a quarter of a batch-8 decode step on a GPU. The same argmax, read in place.
-            handle.get();
+            handle.get();  // a closed sampler still refuses to sample
             return argmax(context.logitsView(i));
         }
         return llama_sampler_sample(handle.get(), context.pointer(), i);

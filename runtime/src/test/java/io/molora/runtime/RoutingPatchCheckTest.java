@@ -62,9 +62,8 @@ class RoutingPatchCheckTest {
             pb.environment().put("PYTHONPATH", pythonPath.toString());
         }
         if (nativeDir != null) {
-            int ngl = NativeTestSupport.gpuLayers();
-            if (ngl != 0) {
-                pb.environment().put("CHECK_NGL", Integer.toString(ngl < 0 ? 999 : ngl));
+            if (NativeTestSupport.gpuLayers() != 0) {
+                pb.environment().put("CHECK_NGL", Integer.toString(NativeTestSupport.gpuLayers()));
             }
             // backends built as modules (native-build's CUDA and --backend-dl builds) are in bin/
             pb.environment().put("CHECK_BACKEND_DIR", nativeDir.resolve("bin").toString());

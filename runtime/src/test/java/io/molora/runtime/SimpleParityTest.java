@@ -66,7 +66,7 @@ class SimpleParityTest {
     private static String runLlamaSimple(String prompt, int nPredict) throws IOException, InterruptedException {
         Path simple = NativeTestSupport.nativeDir().resolve("bin/llama-simple");
         Process p = new ProcessBuilder(simple.toString(), "-m", modelPath.toString(), "-n", Integer.toString(nPredict),
-                "-ngl", Integer.toString(NativeTestSupport.gpuLayers() < 0 ? 999 : NativeTestSupport.gpuLayers()), prompt)
+                "-ngl", Integer.toString(NativeTestSupport.gpuLayers()), prompt)
                 .redirectError(ProcessBuilder.Redirect.DISCARD)
                 .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
