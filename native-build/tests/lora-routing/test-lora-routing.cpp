@@ -49,7 +49,7 @@ struct route { int32_t id; float w; };   // id -1: no adapter
 
 static llama_model * g_model;
 static llama_adapter_lora * g_ad[3];
-// With CHECK_NGL > 0 the checks run offloaded, and a CPU copy of the model and adapters gives the exact reference:
+// With CHECK_NGL non-zero (negative = all layers) the checks run offloaded, and a CPU copy of the model and adapters gives the exact reference:
 // GPU kernels round differently from one batch shape to the next (cuBLAS runs F32 products as TF32 in ggml-cuda,
 // small batches take tensor-core kernels), so on a GPU "routed == stock" means routed is as close to the CPU
 // result as stock llama.cpp on the same GPU is. A routing bug is an O(1) difference (1.4-3.1 with the ubatch index
@@ -264,24 +264,22 @@ int main(int argc, char ** argv) {
 
     expect(llama_supports_lora_routing(), "llama_supports_lora_routing");
 
-    auto mp = llama_model_default_params();
-    mp.n_gpu_layers = getenv("CHECK_NGL") ? atoi(getenv("CHECK_NGL")) : 0;
-    g_model = llama_model_load_from_file((dir + "/tiny.gguf").c_str(), mp);
-    if (!g_model) { fprintf(stderr, "model load failed\n"); return 1; }
-    g_n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(g_model));
-    for (int i = 0; i < 3; ++i) {
-        g_ad[i] = llama_adapter_lora_init(g_model, (dir + "/a" + std::to_string(i) + ".gguf").c_str());
-        if (!g_ad[i]) { fprintf(stderr, "adapter load failed\n"); return 1; }
-    }
-    if (mp.n_gpu_layers != 0) {
-        auto mp_cpu = llama_model_default_params();
-        mp_cpu.n_gpu_layers = 0;
-        g_model_cpu = llama_model_load_from_file((dir + "/tiny.gguf").c_str(), mp_cpu);
-        for (int i = 0; g_model_cpu && i < 3; ++i) {
-            g_ad_cpu[i] = llama_adapter_lora_init(g_model_cpu, (dir + "/a" + std::to_string(i) + ".gguf").c_str());
+    // the tiny model and its three adapters a0..a2, with n_gpu_layers layers offloaded; false if any fails to load
+    auto load = [&](int n_gpu_layers, llama_model *& model, llama_adapter_lora ** ad) {
+        auto mp = llama_model_default_params();
+        mp.n_gpu_layers = n_gpu_layers;
+        model = llama_model_load_from_file((dir + "/tiny.gguf").c_str(), mp);
+        for (int i = 0; model && i < 3; ++i) {
+            ad[i] = llama_adapter_lora_init(model, (dir + "/a" + std::to_string(i) + ".gguf").c_str());
         }
-        if (!g_model_cpu || !g_ad_cpu[2]) { fprintf(stderr, "CPU reference load failed\n"); return 1; }
-        printf("offloaded (CHECK_NGL=%d): routed results are compared with stock llama.cpp on the CPU\n", mp.n_gpu_layers);
+        return model && ad[0] && ad[1] && ad[2];
+    };
+    const int ngl = getenv("CHECK_NGL") ? atoi(getenv("CHECK_NGL")) : 0;
+    if (!load(ngl, g_model, g_ad)) { fprintf(stderr, "model or adapter load failed\n"); return 1; }
+    g_n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(g_model));
+    if (ngl != 0) {
+        if (!load(0, g_model_cpu, g_ad_cpu)) { fprintf(stderr, "CPU reference load failed\n"); return 1; }
+        printf("offloaded (CHECK_NGL=%d): routed results are compared with stock llama.cpp on the CPU\n", ngl);
     }
 
     // both forms of the patch: concatenated + masked, and gathered (mul_mat_id); the env var is read at registration
