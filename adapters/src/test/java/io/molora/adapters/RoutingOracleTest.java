@@ -59,6 +59,13 @@ class RoutingOracleTest {
      * the logit range) is stock's activation rounding. One ubatch of one sequence stays within this tolerance.
      */
     private static final float TOLERANCE_F16 = 3e-3f;
+    /**
+     * For an all-F16 set, whose routed copies are F16 too: exact but for the folded scale. With a power-of-two scale
+     * (adapter half: 2) routed equals stock within {@link #TOLERANCE}; with 1.35 (half2) B·1.35 rounds to F16, 2^-11
+     * of each weight, and these random models amplify that to 4.8e-3 of the logit range (measured) — the same order
+     * as stock's own difference between the adapter stored in F16 and in F32 (about 4e-3).
+     */
+    private static final float TOLERANCE_F16_COPIES = 1e-2f;
     /** Offloaded: how many times stock llama.cpp's own GPU-vs-CPU deviation the routed path may deviate. */
     private static final float FLOOR_FACTOR = 8f;
 
@@ -78,10 +85,18 @@ class RoutingOracleTest {
      * A routing bug is an O(1) difference, and the multi-sequence checks also show that a route shifted by one token
      * would exceed the tolerance.
      */
-    private static Loaded exact;
-    private static Loaded onDevice;
+    private record Setup(Loaded onDevice, Loaded exact) {
+        boolean offloaded() {
+            return exact != onDevice;
+        }
+    }
+
+    /** a, b, c (F32) and half (F16): mixed types, so the routed copies are F32. */
+    private static Setup mixed;
+    /** half and half2, both F16: the routed copies are F16 too, as for adapters from convert_lora_to_gguf.py. */
+    private static Setup halves;
     private static Model cpuModel;
-    private static AdapterSet cpuAdapters;
+    private static final List<AdapterSet> loadedSets = new ArrayList<>();
 
     @BeforeAll
     static void load() throws IOException {
@@ -96,26 +111,37 @@ class RoutingOracleTest {
         Path half = NativeTestSupport.writeLora(dir, new LoraSpec("half", 8, 16f, all, 4, 1.5f, GgmlType.F16));
         Path c = NativeTestSupport.writeLora(dir, new LoraSpec("c", 2, 4f,
                 EnumSet.of(LoraTarget.Q, LoraTarget.K, LoraTarget.V, LoraTarget.O), 3, 1.5f, GgmlType.F32));
+        // rank 4, alpha 6, user scale 0.9: a folded scale of 1.35, not a power of two, so B rounds when packed
+        Path half2 = NativeTestSupport.writeLora(dir, new LoraSpec("half2", 4, 6f, allPlusEnds, 5, 1.5f, GgmlType.F16));
         List<AdapterSpec> specs = List.of(new AdapterSpec("a", a, 1f), new AdapterSpec("b", b, 0.8f),
                 new AdapterSpec("c", c, 1.5f), new AdapterSpec("half", half, 1f));
         model = Model.load(modelPath, NativeTestSupport.modelParams());
         vocab = model.tokenizer().vocabSize();
-        adapters = AdapterSet.load(model, specs);
-        onDevice = new Loaded(model, adapters);
-        exact = onDevice;
         if (NativeTestSupport.gpuLayers() != 0) {
             cpuModel = Model.load(modelPath, ModelParams.defaults());
-            cpuAdapters = AdapterSet.load(cpuModel, specs);
-            exact = new Loaded(cpuModel, cpuAdapters);
         }
+        mixed = setup(specs);
+        adapters = mixed.onDevice().adapters();
+        halves = setup(List.of(new AdapterSpec("half", half, 1f), new AdapterSpec("half2", half2, 0.9f)));
+    }
+
+    private static Setup setup(List<AdapterSpec> specs) {
+        AdapterSet own = AdapterSet.load(model, specs);
+        loadedSets.add(own);
+        Loaded onDevice = new Loaded(model, own);
+        if (cpuModel == null) {
+            return new Setup(onDevice, onDevice);
+        }
+        AdapterSet cpu = AdapterSet.load(cpuModel, specs);
+        loadedSets.add(cpu);
+        return new Setup(onDevice, new Loaded(cpuModel, cpu));
     }
 
     @AfterAll
     static void close() {
-        adapters.close();
+        loadedSets.forEach(AdapterSet::close);
         model.close();
         if (cpuModel != null) {
-            cpuAdapters.close();
             cpuModel.close();
         }
     }
@@ -132,7 +158,7 @@ class RoutingOracleTest {
             }
             routes.add(r);
         }
-        compare(tokens, routes, 64, 16, TOLERANCE);
+        compare(mixed, tokens, routes, 64, 16, TOLERANCE);
     }
 
     @Test
@@ -145,17 +171,17 @@ class RoutingOracleTest {
         }
         int[] none = new int[50];
         Arrays.fill(none, RouteTable.NONE);
-        compare(tokens, List.of(runs, none), 32, 8, TOLERANCE);
+        compare(mixed, tokens, List.of(runs, none), 32, 8, TOLERANCE);
     }
 
     @Test
     void constantRouteEqualsStockWithThatAdapter() {
         int[] t = randomTokens(new Random(13), 24);
-        float[][] routed = routed(List.of(t), new FixedRouter(1, 1f), 24, 24).get(0);
-        float[][] stock = checkAgainstOracle(routed, r -> stock(r, t, List.of(1), new float[] {0.8f}), TOLERANCE,
+        float[][] routed = routed(mixed, List.of(t), new FixedRouter(1, 1f), 24, 24).get(0);
+        float[][] stock = checkAgainstOracle(mixed, routed, r -> stock(r, t, List.of(1), new float[] {0.8f}), TOLERANCE,
                 "constant route to b").expected();
         // The comparison means something only if the adapter moves the logits well beyond the tolerance.
-        float[][] base = stock(exact, t, List.of(), new float[0]);
+        float[][] base = stock(mixed.exact(), t, List.of(), new float[0]);
         float effect = 0;
         for (int i = 0; i < t.length; i++) {
             for (int v = 0; v < vocab; v++) {
@@ -168,17 +194,41 @@ class RoutingOracleTest {
     @Test
     void constantRouteToAnF16AdapterEqualsStockWithinF16Rounding() {
         int[] t = randomTokens(new Random(15), 24);
-        float[][] routed = routed(List.of(t), new FixedRouter(3, 1f), 24, 24).get(0);
-        checkAgainstOracle(routed, r -> stock(r, t, List.of(3), new float[] {1f}), TOLERANCE_F16,
+        float[][] routed = routed(mixed, List.of(t), new FixedRouter(3, 1f), 24, 24).get(0);
+        checkAgainstOracle(mixed, routed, r -> stock(r, t, List.of(3), new float[] {1f}), TOLERANCE_F16,
                 "constant route to the F16 adapter");
+    }
+
+    @Test
+    void allF16AdaptersSwitchingEveryTokenEqualSegmentedStock() {
+        // both adapters F16: the routed copies are F16, rounded as stock rounds its F16 products
+        Random rnd = new Random(16);
+        List<int[]> tokens = List.of(randomTokens(rnd, 37), randomTokens(rnd, 29));
+        List<int[]> routes = new ArrayList<>();
+        for (int[] t : tokens) {
+            int[] r = new int[t.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = rnd.nextInt(3) - 1;  // NONE, half or half2
+            }
+            routes.add(r);
+        }
+        compare(halves, tokens, routes, 32, 8, TOLERANCE_F16_COPIES);
+    }
+
+    @Test
+    void constantRouteInAnAllF16SetWithAPowerOfTwoScaleEqualsStockExactly() {
+        int[] t = randomTokens(new Random(17), 24);
+        float[][] routed = routed(halves, List.of(t), new FixedRouter(0, 1f), 24, 24).get(0);
+        checkAgainstOracle(halves, routed, r -> stock(r, t, List.of(0), new float[] {1f}), TOLERANCE,
+                "constant route to half (F16 copies, scale 2)");
     }
 
     @Test
     void constantTopTwoMixEqualsStockWithBothAdaptersScaled() {
         int[] t = randomTokens(new Random(14), 24);
         Router mix = new FixedMixRouter(new int[] {0, 2}, new float[] {0.7f, 0.3f});
-        float[][] routed = routed(List.of(t), mix, 24, 24).get(0);
-        checkAgainstOracle(routed, r -> stock(r, t, List.of(0, 2), new float[] {0.7f * 1f, 0.3f * 1.5f}), TOLERANCE,
+        float[][] routed = routed(mixed, List.of(t), mix, 24, 24).get(0);
+        checkAgainstOracle(mixed, routed, r -> stock(r, t, List.of(0, 2), new float[] {0.7f * 1f, 0.3f * 1.5f}), TOLERANCE,
                 "top-2 mix of a and c");
     }
 
@@ -205,7 +255,7 @@ class RoutingOracleTest {
              Generator g = new Generator(ctx, s, 0, d)) {
             segmented = g.generate(prompt, 40, t -> { }).tokens();
         }
-        if (exact == onDevice) {
+        if (!mixed.offloaded()) {
             assertArrayEquals(segmented, inGraph, "greedy tokens differ between in-graph and segmented routing");
         } else {
             // offloaded, a near-tie may break either way: every token the in-graph path picked must be a greedy
@@ -214,8 +264,8 @@ class RoutingOracleTest {
             System.arraycopy(prompt, 0, all, 0, prompt.length);
             System.arraycopy(inGraph, 0, all, prompt.length, inGraph.length);
             int[] routes = Arrays.copyOf(pattern, all.length);
-            float[][] oracle = segmentedStock(exact, all, routes);
-            float allowed = Math.max(TOLERANCE, FLOOR_FACTOR * relDiff(oracle, segmentedStock(onDevice, all, routes)))
+            float[][] oracle = segmentedStock(mixed.exact(), all, routes);
+            float allowed = Math.max(TOLERANCE, FLOOR_FACTOR * relDiff(oracle, segmentedStock(mixed.onDevice(), all, routes)))
                     * maxAbs(oracle);
             for (int i = 0; i < inGraph.length; i++) {
                 float[] l = oracle[prompt.length - 1 + i];
@@ -230,17 +280,18 @@ class RoutingOracleTest {
 
     // ---- the two paths ----
 
-    private static void compare(List<int[]> tokens, List<int[]> routes, int nBatch, int nUbatch, float tolerance) {
+    private static void compare(Setup on, List<int[]> tokens, List<int[]> routes, int nBatch, int nUbatch,
+            float tolerance) {
         Map<Integer, int[]> bySeq = new HashMap<>();
         for (int s = 0; s < routes.size(); s++) {
             bySeq.put(s, routes.get(s));
         }
-        List<float[][]> routed = routed(tokens, new TokenListRouter(bySeq), nBatch, nUbatch);
-        if (exact != onDevice) {
+        List<float[][]> routed = routed(on, tokens, new TokenListRouter(bySeq), nBatch, nUbatch);
+        if (on.offloaded()) {
             // the segmented oracle decodes short runs, the routed path whole ubatches, and a GPU picks its kernels
             // by batch shape: the floor also covers stock llama.cpp decoding these very batches (adapter b fixed)
-            List<float[][]> gpu = interleaved(onDevice, tokens, nBatch, nUbatch, 1);
-            List<float[][]> cpu = interleaved(exact, tokens, nBatch, nUbatch, 1);
+            List<float[][]> gpu = interleaved(on.onDevice(), tokens, nBatch, nUbatch, 1);
+            List<float[][]> cpu = interleaved(on.exact(), tokens, nBatch, nUbatch, 1);
             for (int s = 0; s < tokens.size(); s++) {
                 tolerance = Math.max(tolerance, FLOOR_FACTOR * relDiff(cpu.get(s), gpu.get(s)));
             }
@@ -249,7 +300,7 @@ class RoutingOracleTest {
         float[][] firstOracle = null;
         for (int s = 0; s < tokens.size(); s++) {
             int seq = s;
-            Checked checked = checkAgainstOracle(routed.get(s),
+            Checked checked = checkAgainstOracle(on, routed.get(s),
                     r -> segmentedStock(r, tokens.get(seq), routes.get(seq)), tolerance, "sequence " + s);
             used = Math.max(used, checked.tolerance());
             firstOracle = s == 0 ? checked.expected() : firstOracle;
@@ -259,7 +310,7 @@ class RoutingOracleTest {
         for (int i = 0; i < shifted.length; i++) {
             shifted[i] = routes.get(0)[(i + 1) % shifted.length];
         }
-        float misrouted = relDiff(firstOracle, segmentedStock(exact, tokens.get(0), shifted));
+        float misrouted = relDiff(firstOracle, segmentedStock(on.exact(), tokens.get(0), shifted));
         assertTrue(misrouted > 2 * used, "tolerance " + used + " would hide misrouted tokens (" + misrouted + ")");
     }
 
@@ -272,9 +323,10 @@ class RoutingOracleTest {
     }
 
     /** All sequences interleaved in batches of nBatch (so ubatches split and mix them), every token an output. */
-    private static List<float[][]> routed(List<int[]> tokens, Router router, int nBatch, int nUbatch) {
+    private static List<float[][]> routed(Setup on, List<int[]> tokens, Router router, int nBatch, int nUbatch) {
+        AdapterSet set = on.onDevice().adapters();
         return decodeInterleaved(model, tokens, nBatch, nUbatch,
-                ctx -> new RoutedDecoder(ctx, adapters.adapters(), adapters.scales(), router, true));
+                ctx -> new RoutedDecoder(ctx, set.adapters(), set.scales(), router, true));
     }
 
     private static List<float[][]> decodeInterleaved(Model on, List<int[]> tokens, int nBatch, int nUbatch,
@@ -370,11 +422,11 @@ class RoutingOracleTest {
      * Routed logits against the oracle run on the exact reference; offloaded, the tolerance is at least FLOOR_FACTOR x
      * the floor (how far the same oracle on the GPU is from the CPU).
      */
-    private static Checked checkAgainstOracle(float[][] routed, Function<Loaded, float[][]> oracle, float tolerance,
-            String what) {
-        float[][] expected = oracle.apply(exact);
-        if (exact != onDevice) {
-            float floor = relDiff(expected, oracle.apply(onDevice));
+    private static Checked checkAgainstOracle(Setup on, float[][] routed, Function<Loaded, float[][]> oracle,
+            float tolerance, String what) {
+        float[][] expected = oracle.apply(on.exact());
+        if (on.offloaded()) {
+            float floor = relDiff(expected, oracle.apply(on.onDevice()));
             tolerance = Math.max(tolerance, FLOOR_FACTOR * floor);
             what += " (stock on the GPU is " + floor + " of the logit range from the CPU)";
         }
