@@ -1,5 +1,6 @@
 package io.molora.cli;
 
+import io.molora.adapters.AdapterMemory;
 import io.molora.adapters.AdapterSpec;
 import io.molora.gguf.GgufFile;
 import io.molora.gguf.GgufFormatException;
@@ -14,6 +15,7 @@ import io.molora.runtime.ModelParams;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 /** Loads models only after the pure-Java GGUF reader has validated the file, so broken input never reaches native code. */
 final class ModelFiles {
@@ -21,11 +23,9 @@ final class ModelFiles {
 
     /** Loads the model the flags name, fit-checked for the adapters that will be loaded with it. */
     static Model load(ModelOptions options, List<AdapterSpec> adapters) {
-        long adapterBytes = 0;
-        for (AdapterSpec a : adapters) {
-            adapterBytes += a.path().toFile().length();
-        }
-        return load(options.model, options.modelParams(), options.contextParams(), adapterBytes);
+        // as loaded plus the copies packed for per-token routing: what a GPU must hold for them
+        return load(options.model, options.modelParams(), options.contextParams(),
+                () -> AdapterMemory.deviceBytes(options.model, adapters, true));
     }
 
     /**
@@ -33,11 +33,11 @@ final class ModelFiles {
      * cache and compute buffers fit its free memory; a clear error with a suggested -ngl / -c instead of an
      * out-of-memory failure mid-run.
      */
-    static Model load(Path path, ModelParams params, ContextParams context, long adapterBytes) {
+    static Model load(Path path, ModelParams params, ContextParams context, LongSupplier adapterBytes) {
         validate(path, "model");
         if (params.gpuLayers() != 0) {
             Devices.list().stream().filter(Devices.Device::isGpu).findFirst().ifPresent(gpu -> {
-                MemoryFit.Footprint f = footprint(path, adapterBytes);
+                MemoryFit.Footprint f = footprint(path, adapterBytes.getAsLong());
                 int nCtx = context.contextSize() > 0 ? context.contextSize() : 4096;
                 MemoryFit.Verdict v = MemoryFit.check(f, params.gpuLayers(), nCtx, context.ubatchSize(),
                         gpu.freeBytes(), gpu.name() + " (" + gpu.description() + ")");

@@ -8,7 +8,7 @@ package io.molora.runtime;
  * <p>What llama.cpp puts on the GPU for {@code N} offloaded layers of {@code L}: those layers' weights and KV cache;
  * the output layer too once {@code N > L} (the token embedding stays in host memory); a compute buffer that grows with
  * the ubatch and the context (logits, attention scores). Adapters follow their layers; with per-token routing they
- * are held as F32 copies, counted by the caller in {@link Footprint#adapterBytesPerLayer}.
+ * are held twice (as loaded, and packed for routing), counted by the caller in {@link Footprint#adapterBytesPerLayer}.
  */
 public final class MemoryFit {
     /** Headroom for the CUDA context, cuBLAS workspaces and fragmentation. */
