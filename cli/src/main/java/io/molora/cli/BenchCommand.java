@@ -64,6 +64,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--rank", defaultValue = "8", description = "Adapter rank (default: ${DEFAULT-VALUE}).")
     int rank;
 
+    @Option(names = "--adapter-type", defaultValue = "F16", description = "Adapter tensor type: F16 (what "
+            + "convert_lora_to_gguf.py writes by default) or F32 (default: ${DEFAULT-VALUE}).")
+    GgmlType adapterType;
+
     @Option(names = "--gen", defaultValue = "256", description = "Tokens generated per run (default: ${DEFAULT-VALUE}).")
     int gen;
 
@@ -106,6 +110,9 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--adapters, --rank, --prompt, --prefill, --parallel, --repeat must be >= 1 "
                     + "and --gen >= 2");
         }
+        if (adapterType != GgmlType.F16 && adapterType != GgmlType.F32) {
+            throw new IllegalArgumentException("--adapter-type must be F16 or F32, got " + adapterType);
+        }
         Backend.init();
         LlamaConfig config = config();
         Path dir = benchDir(config);
@@ -114,8 +121,8 @@ final class BenchCommand implements Callable<Integer> {
         for (int i = 0; i < k; i++) {
             specs.add(new AdapterSpec("a" + i, ensureAdapter(config, dir, i), 1f));
         }
-        out.printf("# molora bench: %s, %s, %.2f B params, K=%d adapters of rank %d on q,k,v,o,gate,up,down; "
-                + "routing %s%n", config.name(), type, config.parameterCount() / 1e9, k, rank,
+        out.printf("# molora bench: %s, %s, %.2f B params, K=%d %s adapters of rank %d on q,k,v,o,gate,up,down; "
+                + "routing %s%n", config.name(), type, config.parameterCount() / 1e9, k, adapterType, rank,
                 Context.routingSupported() ? "in-graph (patched llama.cpp)" : "UNAVAILABLE (stock llama.cpp)");
         // where the numbers come from: the devices llama.cpp sees, and how many layers go to a GPU
         out.printf("# devices: %s; -ngl %d, -t %s%n", String.join(", ", io.molora.runtime.Devices.list().stream()
@@ -429,8 +436,9 @@ final class BenchCommand implements Callable<Integer> {
     private Path ensureAdapter(LlamaConfig c, Path dir, int i) throws IOException {
         EnumSet<LoraTarget> targets = EnumSet.of(LoraTarget.Q, LoraTarget.K, LoraTarget.V, LoraTarget.O,
                 LoraTarget.GATE, LoraTarget.UP, LoraTarget.DOWN);
-        LoraSpec spec = new LoraSpec("a" + i, rank, rank, targets, 100 + i, 1f, GgmlType.F32);
-        return ensure(dir.resolve("lora-r" + rank + "-" + i + ".gguf"), p -> SyntheticLora.random(c, spec).write(p));
+        LoraSpec spec = new LoraSpec("a" + i, rank, rank, targets, 100 + i, 1f, adapterType);
+        return ensure(dir.resolve("lora-r" + rank + "-" + adapterType + "-" + i + ".gguf"),
+                p -> SyntheticLora.random(c, spec).write(p));
     }
 
     private interface Writer {
