@@ -42,8 +42,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The in-graph routed path (molora's llama.cpp patch) against the oracle: stock llama.cpp, segmented — for each run
  * of tokens with one route, set that adapter globally with {@code llama_set_adapters_lora} and decode the run.
- * Three adapters of different ranks, alphas, scales and target sets (one touches the token embedding and the output,
- * one only attention), several sequences in one batch, batches larger than n_ubatch.
+ * Three F32 adapters of different ranks, alphas, scales and target sets (one touches the token embedding and the
+ * output, one only attention) and an F16 one, registered together (F32 routed copies); and a set of two F16 adapters
+ * (F16 routed copies). Several sequences in one batch, batches larger than n_ubatch.
  */
 class RoutingOracleTest {
     /**
@@ -150,15 +151,7 @@ class RoutingOracleTest {
     void switchingEveryTokenEqualsSegmentedStock() {
         Random rnd = new Random(11);
         List<int[]> tokens = List.of(randomTokens(rnd, 40), randomTokens(rnd, 33), randomTokens(rnd, 27));
-        List<int[]> routes = new ArrayList<>();
-        for (int[] t : tokens) {
-            int[] r = new int[t.length];
-            for (int i = 0; i < r.length; i++) {
-                r[i] = rnd.nextInt(4) - 1;  // NONE, a, b or c (the F32 adapters)
-            }
-            routes.add(r);
-        }
-        compare(mixed, tokens, routes, 64, 16, TOLERANCE);
+        compare(mixed, tokens, randomRoutes(rnd, tokens, 3), 64, 16, TOLERANCE);  // NONE, a, b or c (the F32 ones)
     }
 
     @Test
@@ -204,15 +197,7 @@ class RoutingOracleTest {
         // both adapters F16: the routed copies are F16, rounded as stock rounds its F16 products
         Random rnd = new Random(16);
         List<int[]> tokens = List.of(randomTokens(rnd, 37), randomTokens(rnd, 29));
-        List<int[]> routes = new ArrayList<>();
-        for (int[] t : tokens) {
-            int[] r = new int[t.length];
-            for (int i = 0; i < r.length; i++) {
-                r[i] = rnd.nextInt(3) - 1;  // NONE, half or half2
-            }
-            routes.add(r);
-        }
-        compare(halves, tokens, routes, 32, 8, TOLERANCE_F16_COPIES);
+        compare(halves, tokens, randomRoutes(rnd, tokens, 2), 32, 8, TOLERANCE_F16_COPIES);  // NONE, half or half2
     }
 
     @Test
@@ -495,6 +480,19 @@ class RoutingOracleTest {
             }
         }
         return best;
+    }
+
+    /** For every token a route drawn from NONE and adapters 0 .. adapters-1. */
+    private static List<int[]> randomRoutes(Random rnd, List<int[]> tokens, int adapters) {
+        List<int[]> routes = new ArrayList<>();
+        for (int[] t : tokens) {
+            int[] r = new int[t.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = rnd.nextInt(adapters + 1) - 1;
+            }
+            routes.add(r);
+        }
+        return routes;
     }
 
     private static int[] randomTokens(Random rnd, int n) {
