@@ -86,6 +86,18 @@ class AdapterMemoryTest {
     }
 
     @Test
+    void anF16PairThatWouldOverflowOnceScaledIsCopiedInF32() throws IOException {
+        // |B| up to about 43 000 (fine in F16), folded scale alpha/rank = 8/4 = 2: over F16's 65 504 once packed
+        AdapterSpec big = new AdapterSpec("big", NativeTestSupport.writeLora(dir,
+                new LoraSpec("big", 4, 8f, EnumSet.of(LoraTarget.Q), 7, 50_000f, GgmlType.F16)), 1f);
+        List<AdapterSpec> specs = List.of(big, lora("small", 4, EnumSet.of(LoraTarget.V), GgmlType.F16));
+        Registration r = register(specs);
+        int layers = NativeTestSupport.tinyConfig().blockCount();
+        assertEquals(layers, r.f16, "v stays F16");
+        assertEquals(layers, r.weights - r.f16, "q is F32: its scaled B would overflow F16");
+    }
+
+    @Test
     void wideSetsAreGatheredInF32() throws IOException {
         // K * r_max = 2 * 520 > 1024: the gathered form
         List<AdapterSpec> specs = List.of(lora("w1", 520, EnumSet.of(LoraTarget.O), GgmlType.F16),
