@@ -1,5 +1,5 @@
-# makes a tiny random llama model (n_embd 64, 2 layers, spm vocab, F32) + 3 random LoRA adapters
-# (ranks 4/8/2 to exercise padding, one with a token_embd LoRA, one with sparse targets and alpha 0)
+# makes a tiny random llama model (n_embd 64, 2 layers, spm vocab, F32) + 3 random F32 LoRA adapters
+# (ranks 4/8/2 to exercise padding, one with a token_embd LoRA, one with sparse targets and alpha 0), 2 F16 ones,
 # for test-lora-routing.cpp. usage: make_tiny.py <out_dir> <llama.cpp>/models/ggml-vocab-llama-spm.gguf
 import sys, numpy as np
 import gguf
@@ -91,6 +91,20 @@ for name, rank, alpha, emb, tg in specs:
         # token_embd is flipped: a ne [r, n_vocab], b ne [r, n_embd]
         aw.add_tensor("token_embd.weight.lora_a", rnd(n_vocab, rank, s=0.3))
         aw.add_tensor("token_embd.weight.lora_b", rnd(n_embd, rank, s=0.3))
+    aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
+
+# F16 adapters, as convert_lora_to_gguf.py writes by default: the routing patch packs them into F16 copies.
+# alpha/rank = 2 for both (a power of two, so folding the scale into the F16 copy of B rounds nothing)
+for name, rank, alpha, tg in [("h0", 4, 8.0, targets_all), ("h1", 8, 16.0, ["attn_q", "ffn_up"])]:
+    aw = GGUFWriter(f"{out}/{name}.gguf", "llama")
+    aw.add_string("general.type", "adapter")
+    aw.add_string("adapter.type", "lora")
+    aw.add_float32("adapter.lora.alpha", alpha)
+    for il in range(n_layer):
+        for t in tg:
+            n_out, n_in = shapes[f"blk.{il}.{t}.weight"]
+            aw.add_tensor(f"blk.{il}.{t}.weight.lora_a", rnd(rank, n_in, s=0.3).astype(np.float16))
+            aw.add_tensor(f"blk.{il}.{t}.weight.lora_b", rnd(n_out, rank, s=0.3).astype(np.float16))
     aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
 print("ok")
 

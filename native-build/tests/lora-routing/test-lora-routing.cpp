@@ -26,10 +26,14 @@
 #include <vector>
 
 static int g_n_reserve = 0;
+static int g_packed_f16 = -1, g_packed_f32 = -1; // from the last registration's log line
 
 static void log_cb(ggml_log_level level, const char * text, void *) {
     if (strstr(text, "reserving ...")) {
         g_n_reserve++;
+    }
+    if (const char * p = strstr(text, " weights (")) {
+        sscanf(p, " weights (%d F16, %d F32)", &g_packed_f16, &g_packed_f32);
     }
     if (level >= GGML_LOG_LEVEL_WARN || getenv("CHECK_VERBOSE")) {
         fputs(text, stderr);
@@ -465,7 +469,43 @@ int main(int argc, char ** argv) {
 
     } // modes
 
-    // 5. an adapter on MoE expert tensors is refused (routing covers dense weights only)
+    // 5. F16 adapters are packed into F16 copies (concatenated form) and still equal stock
+    {
+        unsetenv("LLAMA_LORA_ROUTING");
+        auto load_h = [&](llama_model * model, llama_adapter_lora ** h) {
+            for (int i = 0; i < 2; ++i) {
+                h[i] = model ? llama_adapter_lora_init(model, (dir + "/h" + std::to_string(i) + ".gguf").c_str()) : nullptr;
+            }
+        };
+        llama_adapter_lora * h[2], * h_cpu[2] = { nullptr, nullptr };
+        load_h(g_model, h);
+        load_h(g_model_cpu, h_cpu);
+        if (!h[0] || !h[1] || (g_model_cpu && (!h_cpu[0] || !h_cpu[1]))) { fprintf(stderr, "F16 adapter load failed\n"); return 1; }
+        const float sc[2] = { 1.0f, 0.5f };
+        llama_context * ctx = new_ctx(true);
+        expect(llama_set_lora_routing(ctx, h, sc, 2, 1) == 0, "register two F16 adapters");
+        char msg[256];
+        snprintf(msg, sizeof(msg), "F16 adapters packed as F16 copies (%d F16, %d F32)", g_packed_f16, g_packed_f32);
+        expect(g_packed_f16 == 7*2 && g_packed_f32 == 0, msg);
+        std::mt19937 rng(7);
+        std::vector<llama_token> toks;
+        for (int i = 0; i < 40; ++i) toks.push_back(3 + (int) (rng() % (g_n_vocab - 3)));
+        for (int a = 0; a < 2; ++a) {
+            std::vector<int32_t> ids(toks.size(), a);
+            std::vector<float>   ws (toks.size(), 1.0f);
+            llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 1);
+            auto got = decode_seq(ctx, toks);
+            auto [d, floor] = versus_stock(got, toks, &h[a], &h_cpu[a], &sc[a], 1);
+            g_worst = std::max(g_worst, d);
+            snprintf(msg, sizeof(msg), "constant route h%d (F16 copies) == stock h%d (rel %.2e, floor %.2e)", a, a, d, floor);
+            expect(d < tolerance(floor), msg);
+        }
+        llama_free(ctx);
+        for (auto * a : h) llama_adapter_lora_free(a);
+        for (auto * a : h_cpu) if (a) llama_adapter_lora_free(a);
+    }
+
+    // 6. an adapter on MoE expert tensors is refused (routing covers dense weights only)
     {
         auto mp = llama_model_default_params();
         llama_model * moe = llama_model_load_from_file((dir + "/tiny-moe.gguf").c_str(), mp);

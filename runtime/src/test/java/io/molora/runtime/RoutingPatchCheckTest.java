@@ -33,7 +33,7 @@ class RoutingPatchCheckTest {
                 + " (set -Dmolora.repo.root)");
         Path nd = NativeTestSupport.nativeDir();
 
-        // the tiny model and three adapters, written by llama.cpp's own gguf-py
+        // the tiny model and its adapters (F32 and F16), written by llama.cpp's own gguf-py
         Result made = run(List.of("python3", check.resolve("make_tiny.py").toString(), dir.toString(),
                 NativeTestSupport.vocab("llama-spm").toString()), nd.resolve("src/gguf-py"), null, 120);
         Assumptions.assumeTrue(made.exit == 0 || !made.output.contains("No module named 'numpy'"),
@@ -51,6 +51,7 @@ class RoutingPatchCheckTest {
         assertEquals(0, checked.exit, "the routing patch check failed:\n" + failures + "\n" + tail(checked.output));
         assertTrue(checked.output.contains("ALL OK (0 failures)"), tail(checked.output));
         assertTrue(checked.output.contains("--- gather form"), "the gathered form did not run");
+        assertTrue(checked.output.contains("F16 adapters packed as F16 copies"), "the F16 adapters' case did not run");
     }
 
     private record Result(int exit, String output) {}
