@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.molora.gguf.GgmlType;
-import io.molora.gguf.synth.SyntheticLora;
 import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
 import io.molora.runtime.testing.NativeTestSupport;
@@ -32,10 +30,8 @@ class CompleteWithLearnedRouterTest {
             seven = RouterCommandsTest.find(m, "7");
             ret = RouterCommandsTest.find(m, "▁return");
         }
-        Path math = dir.resolve("math.gguf");
-        Path code = dir.resolve("code.gguf");
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "math", Set.of(seven), 100f, GgmlType.F32).write(math);
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "code", Set.of(ret), 100f, GgmlType.F32).write(code);
+        Path math = NativeTestSupport.writeTokenBoost(dir, "math", seven);
+        Path code = NativeTestSupport.writeTokenBoost(dir, "code", ret);
         Files.writeString(dir.resolve("train.txt"), RouterCommandsTest.text(1, 400));
         Path router = dir.resolve("router.gguf");
         CliTest.Run train = CliTest.run("train-router", "-m", model.toString(), "--lora", "math=" + math, "--lora",

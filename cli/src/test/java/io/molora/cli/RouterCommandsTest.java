@@ -1,26 +1,22 @@
 package io.molora.cli;
 
+import static io.molora.cli.CliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.molora.gguf.GgmlType;
-import io.molora.gguf.synth.SyntheticLora;
+import io.molora.cli.CliTest.Run;
 import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
 import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
-import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * train-router without labels, eval-router, and generate --router: token-boost adapters "math" (makes "7" next) and
@@ -33,17 +29,6 @@ class RouterCommandsTest {
     static Path math;
     static Path code;
 
-    record Run(int exit, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = Main.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        return new Run(cli.execute(args), out.toString(), err.toString());
-    }
-
     @BeforeAll
     static void files() throws IOException {
         model = NativeTestSupport.writeTinyModel(dir, 5);
@@ -53,10 +38,8 @@ class RouterCommandsTest {
             seven = find(m, "7");
             ret = find(m, "▁return");
         }
-        math = dir.resolve("math.gguf");
-        code = dir.resolve("code.gguf");
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "math", Set.of(seven), 100f, GgmlType.F32).write(math);
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "code", Set.of(ret), 100f, GgmlType.F32).write(code);
+        math = NativeTestSupport.writeTokenBoost(dir, "math", seven);
+        code = NativeTestSupport.writeTokenBoost(dir, "code", ret);
         Files.writeString(dir.resolve("train.txt"), text(1, 600));
         Files.writeString(dir.resolve("test.txt"), text(2, 200));
     }

@@ -1,10 +1,10 @@
 package io.molora.cli;
 
+import static io.molora.cli.CliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.molora.gguf.GgmlType;
-import io.molora.gguf.synth.SyntheticLora;
+import io.molora.cli.CliTest.Run;
 import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
 import io.molora.runtime.testing.NativeTestSupport;
@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,18 +28,6 @@ class ShowRoutesTest {
     static Path math;
     static Path routes;
 
-    record Run(int exit, String out, String err) {}
-
-    static Run run(String... args) {
-        java.io.StringWriter out = new java.io.StringWriter();
-        java.io.StringWriter err = new java.io.StringWriter();
-        picocli.CommandLine cli = Main.commandLine();
-        cli.setOut(new java.io.PrintWriter(out, true));
-        cli.setErr(new java.io.PrintWriter(err, true));
-        int exit = cli.execute(args);
-        return new Run(exit, out.toString(), err.toString());
-    }
-
     @BeforeAll
     static void files() throws IOException {
         model = NativeTestSupport.writeTinyModel(dir, 5);
@@ -50,10 +37,8 @@ class ShowRoutesTest {
             codeToken = find(m, "▁return");
             mathToken = find(m, "7");
         }
-        code = dir.resolve("code.gguf");
-        math = dir.resolve("math.gguf");
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "code", Set.of(codeToken), 100f, GgmlType.F32).write(code);
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "math", Set.of(mathToken), 100f, GgmlType.F32).write(math);
+        code = NativeTestSupport.writeTokenBoost(dir, "code", codeToken);
+        math = NativeTestSupport.writeTokenBoost(dir, "math", mathToken);
         routes = dir.resolve("vocab.json");
         Files.writeString(routes, """
                 {"rules": [

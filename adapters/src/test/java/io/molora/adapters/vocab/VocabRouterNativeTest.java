@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
 import io.molora.adapters.vocab.VocabRouterTest.ListBatch;
-import io.molora.gguf.GgmlType;
-import io.molora.gguf.synth.SyntheticLora;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
 import io.molora.runtime.Generator;
@@ -26,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,10 +59,8 @@ class VocabRouterNativeTest {
         tok = model.tokenizer();
         codeToken = single("▁return");
         mathToken = single("7");
-        Path code = dir.resolve("code.gguf");
-        Path math = dir.resolve("math.gguf");
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "code", Set.of(codeToken), 100f, GgmlType.F32).write(code);
-        SyntheticLora.tokenBoost(NativeTestSupport.tinyConfig(), "math", Set.of(mathToken), 100f, GgmlType.F32).write(math);
+        Path code = NativeTestSupport.writeTokenBoost(dir, "code", codeToken);
+        Path math = NativeTestSupport.writeTokenBoost(dir, "math", mathToken);
         adapters = AdapterSet.load(model, List.of(new AdapterSpec("code", code, 1f), new AdapterSpec("math", math, 1f)));
     }
 

@@ -1,5 +1,6 @@
 package io.molora.runtime.testing;
 
+import io.molora.gguf.GgmlType;
 import io.molora.gguf.synth.LlamaConfig;
 import io.molora.gguf.synth.LoraSpec;
 import io.molora.gguf.synth.SyntheticLora;
@@ -10,6 +11,7 @@ import io.molora.runtime.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 
 /**
  * Where the native build is, and tiny random-weight models for tests. The build directory comes from
@@ -80,6 +82,16 @@ public final class NativeTestSupport {
     /** The config of {@link #writeTinyModel} models. */
     public static LlamaConfig tinyConfig() throws IOException {
         return LlamaConfig.tiny(TokenizerMetadata.load(vocab("llama-spm")).vocabSize());
+    }
+
+    /**
+     * Writes {@code dir/<name>.gguf}: an adapter for the tiny model that raises only {@code token}'s logit, far above
+     * every other ({@link SyntheticLora#tokenBoost}, boost 100), so a test can see which adapter produced a token.
+     */
+    public static Path writeTokenBoost(Path dir, String name, int token) throws IOException {
+        Path path = dir.resolve(name + ".gguf");
+        SyntheticLora.tokenBoost(tinyConfig(), name, Set.of(token), 100f, GgmlType.F32).write(path);
+        return path;
     }
 
     /** Writes a seeded random LoRA for the tiny model. */
