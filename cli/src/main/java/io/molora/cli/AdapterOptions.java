@@ -33,16 +33,21 @@ final class AdapterOptions {
 
     /** The adapters in command-line order (--lora first, then --lora-scaled). */
     List<AdapterSpec> specs(CommandLine cmd) {
-        List<AdapterSpec> specs = new ArrayList<>();
         try {
-            for (String s : lora) {
-                specs.add(AdapterSpec.parse(s));
-            }
-            for (String s : loraScaled) {
-                specs.add(AdapterSpec.parseScaled(s));
-            }
+            return parse(lora, loraScaled);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cmd, e.getMessage());
+        }
+    }
+
+    /** NAME=PATH arguments, then NAME=PATH:S ones, as adapter specs; IllegalArgumentException for a malformed one. */
+    static List<AdapterSpec> parse(List<String> lora, List<String> loraScaled) {
+        List<AdapterSpec> specs = new ArrayList<>();
+        for (String s : lora) {
+            specs.add(AdapterSpec.parse(s));
+        }
+        for (String s : loraScaled) {
+            specs.add(AdapterSpec.parseScaled(s));
         }
         return specs;
     }

@@ -62,10 +62,7 @@ final class EvalRouterCommand implements Callable<Integer> {
         if (domains.isEmpty() == (corpus == null)) {
             throw new ParameterException(spec.commandLine(), "give either --corpus FILE or --domain NAME=DIR ...");
         }
-        List<AdapterSpec> specs = new ArrayList<>();
-        for (String s : lora) {
-            specs.add(AdapterSpec.parse(s));
-        }
+        List<AdapterSpec> specs = AdapterOptions.parse(lora, List.of());
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (Model m = ModelFiles.load(model, specs);

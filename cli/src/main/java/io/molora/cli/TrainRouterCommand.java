@@ -76,10 +76,7 @@ final class TrainRouterCommand implements Callable<Integer> {
         if (domains.isEmpty() == (corpus == null)) {
             throw new ParameterException(spec.commandLine(), "give either --domain NAME=DIR ... or --corpus FILE");
         }
-        List<AdapterSpec> specs = new ArrayList<>();
-        for (String s : lora) {
-            specs.add(AdapterSpec.parse(s));
-        }
+        List<AdapterSpec> specs = AdapterOptions.parse(lora, List.of());
         PrintWriter err = spec.commandLine().getErr();
         try (Model m = ModelFiles.load(model, specs);
              AdapterSet set = AdapterSet.load(m, specs);
