@@ -68,6 +68,21 @@ for il in range(n_layer):
     add(f"blk.{il}.ffn_down.weight", rnd(n_embd, n_ff))
 w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
 
+def adapter_writer(path, alpha):
+    """A GGUFWriter with the keys llama_adapter_lora_init reads; the caller adds lora_a/lora_b pairs."""
+    aw = GGUFWriter(path, "llama")
+    aw.add_string("general.type", "adapter")
+    aw.add_string("adapter.type", "lora")
+    aw.add_float32("adapter.lora.alpha", alpha)
+    return aw
+
+def add_layer_pairs(aw, rank, targets, dtype=np.float32):
+    for il in range(n_layer):
+        for t in targets:
+            n_out, n_in = shapes[f"blk.{il}.{t}.weight"]
+            aw.add_tensor(f"blk.{il}.{t}.weight.lora_a", rnd(rank, n_in, s=0.3).astype(dtype))   # ne [n_in, r]
+            aw.add_tensor(f"blk.{il}.{t}.weight.lora_b", rnd(n_out, rank, s=0.3).astype(dtype))  # ne [r, n_out]
+
 # adapters: (name, rank, alpha, with token_embd, subset of targets)
 targets_all = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
 specs = [("a0", 4, 8.0, False, targets_all),
@@ -75,15 +90,8 @@ specs = [("a0", 4, 8.0, False, targets_all),
          ("a2", 2, 0.0, False, ["attn_q", "ffn_down"]),   # alpha 0 -> no alpha/rank scaling, sparse targets
          ]
 for name, rank, alpha, emb, tg in specs:
-    aw = GGUFWriter(f"{out}/{name}.gguf", "llama")
-    aw.add_string("general.type", "adapter")
-    aw.add_string("adapter.type", "lora")
-    aw.add_float32("adapter.lora.alpha", alpha)
-    for il in range(n_layer):
-        for t in tg:
-            n_out, n_in = shapes[f"blk.{il}.{t}.weight"]
-            aw.add_tensor(f"blk.{il}.{t}.weight.lora_a", rnd(rank, n_in, s=0.3))   # ne [n_in, r]
-            aw.add_tensor(f"blk.{il}.{t}.weight.lora_b", rnd(n_out, rank, s=0.3))  # ne [r, n_out]
+    aw = adapter_writer(f"{out}/{name}.gguf", alpha)
+    add_layer_pairs(aw, rank, tg)
     if name != "a2":
         aw.add_tensor("output.weight.lora_a", rnd(rank, n_embd, s=0.3))
         aw.add_tensor("output.weight.lora_b", rnd(n_vocab, rank, s=0.3))
@@ -96,15 +104,8 @@ for name, rank, alpha, emb, tg in specs:
 # F16 adapters, as convert_lora_to_gguf.py writes by default: the routing patch packs them into F16 copies.
 # alpha/rank = 2 for both (a power of two, so folding the scale into the F16 copy of B rounds nothing)
 for name, rank, alpha, tg in [("h0", 4, 8.0, targets_all), ("h1", 8, 16.0, ["attn_q", "ffn_up"])]:
-    aw = GGUFWriter(f"{out}/{name}.gguf", "llama")
-    aw.add_string("general.type", "adapter")
-    aw.add_string("adapter.type", "lora")
-    aw.add_float32("adapter.lora.alpha", alpha)
-    for il in range(n_layer):
-        for t in tg:
-            n_out, n_in = shapes[f"blk.{il}.{t}.weight"]
-            aw.add_tensor(f"blk.{il}.{t}.weight.lora_a", rnd(rank, n_in, s=0.3).astype(np.float16))
-            aw.add_tensor(f"blk.{il}.{t}.weight.lora_b", rnd(n_out, rank, s=0.3).astype(np.float16))
+    aw = adapter_writer(f"{out}/{name}.gguf", alpha)
+    add_layer_pairs(aw, rank, tg, np.float16)
     aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
 print("ok")
 
@@ -150,10 +151,7 @@ w.add_tensor("blk.0.ffn_up_exps.weight", rnd(n_expert, n_ff, n_embd))
 w.add_tensor("blk.0.ffn_down_exps.weight", rnd(n_expert, n_embd, n_ff))
 w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
 
-aw = GGUFWriter(f"{out}/a-moe.gguf", "llama")
-aw.add_string("general.type", "adapter")
-aw.add_string("adapter.type", "lora")
-aw.add_float32("adapter.lora.alpha", 4.0)
+aw = adapter_writer(f"{out}/a-moe.gguf", 4.0)
 aw.add_tensor("blk.0.attn_q.weight.lora_a", rnd(4, n_embd))
 aw.add_tensor("blk.0.attn_q.weight.lora_b", rnd(n_embd, 4))
 aw.add_tensor("blk.0.ffn_up_exps.weight.lora_a", rnd(n_expert, 4, n_embd))    # ne [n_embd, r, n_expert]
