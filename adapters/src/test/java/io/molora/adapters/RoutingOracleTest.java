@@ -76,7 +76,6 @@ class RoutingOracleTest {
     @TempDir
     static Path dir;
     private static Model model;
-    private static AdapterSet adapters;
     private static int vocab;
     /**
      * The exact reference the oracle runs on: the test's own model on the CPU; with {@code -Dmolora.test.gpuLayers}
@@ -122,7 +121,6 @@ class RoutingOracleTest {
             cpuModel = Model.load(modelPath, ModelParams.defaults());
         }
         mixed = setup(specs);
-        adapters = mixed.onDevice().adapters();
         halves = setup(List.of(new AdapterSpec("half", half, 1f), new AdapterSpec("half2", half2, 0.9f)));
     }
 
@@ -229,6 +227,7 @@ class RoutingOracleTest {
         int[] segmented;
         int reused;
         ContextParams params = ContextParams.defaults().withContextSize(256);
+        AdapterSet adapters = mixed.onDevice().adapters();
         try (Context ctx = Context.create(model, params); Sampler s = new Sampler(SamplerParams.greedy());
              RoutedDecoder d = new RoutedDecoder(ctx, adapters.adapters(), adapters.scales(), router, true);
              Generator g = new Generator(ctx, s, 0, d)) {
