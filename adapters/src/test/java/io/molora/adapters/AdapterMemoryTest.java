@@ -8,7 +8,6 @@ import io.molora.gguf.GgufFile;
 import io.molora.gguf.GgufTensorInfo;
 import io.molora.gguf.synth.LoraSpec;
 import io.molora.gguf.synth.LoraTarget;
-import io.molora.runtime.Backend;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
 import io.molora.runtime.Model;
@@ -16,13 +15,8 @@ import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -134,32 +128,12 @@ class AdapterMemoryTest {
 
     /** Registers the adapters for routing on a fresh context and reads what llama.cpp logs about the copies. */
     private static Registration register(List<AdapterSpec> specs) {
-        List<String> lines = new ArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                lines.add(record.getMessage());
+        List<String> lines = NativeTestSupport.llamaLog(() -> {
+            try (AdapterSet set = AdapterSet.load(model, specs);
+                 Context ctx = Context.create(model, ContextParams.defaults().withContextSize(64))) {
+                ctx.setRouting(set.adapters(), set.scales(), 1);
             }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
-        Logger log = Logger.getLogger("llama.cpp");
-        Level before = log.getLevel();
-        log.setLevel(Level.INFO);
-        log.addHandler(capture);
-        Backend.setLogLevel(Level.INFO);
-        try (AdapterSet set = AdapterSet.load(model, specs);
-             Context ctx = Context.create(model, ContextParams.defaults().withContextSize(64))) {
-            ctx.setRouting(set.adapters(), set.scales(), 1);
-        } finally {
-            Backend.setLogLevel(Level.SEVERE);
-            log.removeHandler(capture);
-            log.setLevel(before);
-        }
+        });
         long bytes = 0;
         Matcher form = null;
         for (String line : lines) {

@@ -1,6 +1,8 @@
 package io.molora.cli;
 
 import io.molora.runtime.ContextParams;
+import io.molora.runtime.FlashAttention;
+import io.molora.runtime.KvCacheType;
 import io.molora.runtime.ModelParams;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -31,6 +33,20 @@ final class ModelOptions {
             defaultValue = "0")
     int threads;
 
+    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "on|off|auto",
+            description = "Flash attention (default: ${DEFAULT-VALUE}: llama.cpp decides per device).", defaultValue = "auto")
+    FlashAttention flashAttention;
+
+    @Option(names = {"-ctk", "--cache-type-k"}, paramLabel = "TYPE",
+            description = "KV cache type for K: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 (default: ${DEFAULT-VALUE}).",
+            defaultValue = "f16")
+    KvCacheType cacheTypeK;
+
+    @Option(names = {"-ctv", "--cache-type-v"}, paramLabel = "TYPE",
+            description = "KV cache type for V, as for -ctk; a quantized V needs flash attention (default: ${DEFAULT-VALUE}).",
+            defaultValue = "f16")
+    KvCacheType cacheTypeV;
+
     @Option(names = "--verbose", description = "Show llama.cpp's log and stack traces.")
     boolean verbose;
 
@@ -40,6 +56,6 @@ final class ModelOptions {
 
     ContextParams contextParams() {
         return ContextParams.defaults().withContextSize(contextSize).withBatch(batchSize, Math.min(ubatchSize, batchSize))
-                .withThreads(threads, threads);
+                .withThreads(threads, threads).withFlashAttention(flashAttention).withKvCacheTypes(cacheTypeK, cacheTypeV);
     }
 }

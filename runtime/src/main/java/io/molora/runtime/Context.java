@@ -7,6 +7,7 @@ import io.molora.bindings.llama.llama_perf_context_data;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.OptionalInt;
 
 /**
  * An inference context ({@code llama_context *}): the KV cache and compute buffers for one model. Not thread-safe:
@@ -41,6 +42,11 @@ public final class Context implements AutoCloseable {
         if (params.ubatchSize() > params.batchSize()) {
             throw new IllegalArgumentException("ubatch size " + params.ubatchSize() + " exceeds batch size " + params.batchSize());
         }
+        if (params.flashAttention() != FlashAttention.OFF) {
+            // llama.cpp refuses a quantized cache whose blocks do not divide the head width (and says so only in its log)
+            checkCacheType(model, params.typeK(), true, "-ctk");
+            checkCacheType(model, params.typeV(), false, "-ctv");
+        }
         try (Arena arena = Arena.ofConfined()) {
             // struct llama_context_params
             MemorySegment p = llama_context_default_params(arena);
@@ -51,6 +57,9 @@ public final class Context implements AutoCloseable {
             llama_context_params.n_threads(p, params.effectiveThreads());
             llama_context_params.n_threads_batch(p, params.effectiveBatchThreads());
             llama_context_params.embeddings(p, params.embeddings());
+            llama_context_params.flash_attn_type(p, params.flashAttention().nativeValue);
+            llama_context_params.type_k(p, params.typeK().ggmlType);
+            llama_context_params.type_v(p, params.typeV().ggmlType);
             llama_context_params.no_perf(p, false);
             // struct llama_context *
             MemorySegment ctx = llama_init_from_model(model.pointer(), p);
@@ -59,6 +68,15 @@ public final class Context implements AutoCloseable {
                         + " tokens (out of memory? try a smaller -c)");
             }
             return new Context(model, ctx, params);
+        }
+    }
+
+    private static void checkCacheType(Model model, KvCacheType type, boolean k, String flag) {
+        OptionalInt head = model.headSize(k);
+        if (type.quantized() && head.isPresent() && head.getAsInt() % type.blockSize() != 0) {
+            throw new IllegalArgumentException("KV cache type " + type + " (" + flag + ") stores blocks of "
+                    + type.blockSize() + " values, which do not divide this model's attention head width of "
+                    + head.getAsInt() + "; use f16, bf16 or f32");
         }
     }
 

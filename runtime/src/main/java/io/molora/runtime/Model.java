@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -118,6 +119,25 @@ public final class Model implements AutoCloseable {
             MemorySegment buf = arena.allocate(n + 1L);
             llama_model_meta_val_str(pointer(), k, buf, buf.byteSize());
             return Optional.of(buf.getString(0));
+        }
+    }
+
+    /**
+     * The width of one attention head for keys ({@code k = true}) or values, as llama.cpp reads it: the
+     * architecture's {@code attention.key_length} / {@code value_length}, else n_embd / n_head. Empty when the
+     * metadata does not say it in one number (per-layer head counts).
+     */
+    public OptionalInt headSize(boolean k) {
+        try {
+            String arch = metadata("general.architecture").orElse("");
+            Optional<String> explicit = metadata(arch + ".attention." + (k ? "key_length" : "value_length"));
+            if (explicit.isPresent()) {
+                return OptionalInt.of(Integer.parseInt(explicit.get().trim()));
+            }
+            int heads = Integer.parseInt(metadata(arch + ".attention.head_count").orElse("").trim());
+            return heads > 0 ? OptionalInt.of(embeddingSize() / heads) : OptionalInt.empty();
+        } catch (NumberFormatException e) {
+            return OptionalInt.empty();
         }
     }
 

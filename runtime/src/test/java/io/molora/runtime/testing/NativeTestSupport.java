@@ -6,12 +6,19 @@ import io.molora.gguf.synth.LoraSpec;
 import io.molora.gguf.synth.SyntheticLora;
 import io.molora.gguf.synth.SyntheticModel;
 import io.molora.gguf.synth.TokenizerMetadata;
+import io.molora.runtime.Backend;
 import io.molora.runtime.ModelParams;
 import io.molora.runtime.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 /**
  * Where the native build is, and tiny random-weight models for tests. The build directory comes from
@@ -99,5 +106,35 @@ public final class NativeTestSupport {
         Path path = dir.resolve("lora-" + spec.name() + ".gguf");
         SyntheticLora.random(tinyConfig(), spec).write(path);
         return path;
+    }
+
+    /** Runs {@code work} with llama.cpp's log at INFO and returns the lines it logged meanwhile. */
+    public static List<String> llamaLog(Runnable work) {
+        List<String> lines = new ArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                lines.add(record.getMessage());
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        Logger log = Logger.getLogger("llama.cpp");
+        Level before = log.getLevel();
+        log.setLevel(Level.INFO);
+        log.addHandler(capture);
+        Backend.setLogLevel(Level.INFO);
+        try {
+            work.run();
+        } finally {
+            Backend.setLogLevel(Level.SEVERE);
+            log.removeHandler(capture);
+            log.setLevel(before);
+        }
+        return lines;
     }
 }
