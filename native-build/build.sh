@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's shared libraries (libllama + ggml) for molora from pinned source, with native-build/patches/ applied.
 #
-#   native-build/build.sh [--cuda] [--cuda-arch LIST|native] [--backend-dl] [--print-dir] [--quiet]
+#   native-build/build.sh [--cuda] [--cuda-arch LIST|native] [--backend-dl] [--avx2] [--print-dir] [--quiet]
 #
 # --cuda builds the CUDA backend for common consumer cards (75;86;89;120 + PTX); --cuda-arch native builds only for the
 # card in this machine (much faster), or give a CMake list such as "86;89". CPU and CUDA builds are cached side by
 # side; MOLORA_NATIVE_BUILD_FLAGS=--cuda makes ./molora and ./run-tests use the CUDA one. A CUDA build has its backends
 # as loadable modules, chosen at run time as llama.cpp's ggml_backend_load_all does (a CPU module per x86 level, so
 # it also runs, on the CPU, where there is no GPU or no driver); --backend-dl builds the CPU build that way too.
+# --avx2 builds the CPU backend for AVX2 at most (no AVX-512, whatever this CPU has), so that a machine with AVX-512
+# can run the suite as an AVX2-only machine computes: MOLORA_NATIVE_BUILD_FLAGS=--avx2 ./run-tests.
 #
 # Source: llama.cpp v0.5.0 as shipped (a git bundle) in the npm package node-llama-cpp@3.22.1, verified against the
 # registry's published sha512 integrity before use. Set MOLORA_LLAMA_CPP_DIR to build an existing llama.cpp checkout
@@ -35,15 +37,17 @@ cuda_arch="${CMAKE_CUDA_ARCHITECTURES:-75-real;86-real;89-real;120}"
 print_dir=0
 quiet=0
 backend_dl=0
+avx2=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --cuda) cuda=1 ;;
     --cuda-arch) cuda=1; cuda_arch="${2:?--cuda-arch needs a value: native or a list such as 86;89}"; shift ;;
     --backend-dl) backend_dl=1 ;;
+    --avx2) avx2=1 ;;
     --print-dir) print_dir=1; quiet=1 ;;
     --quiet) quiet=1 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "native-build: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -65,6 +69,10 @@ fi
 [ "$cuda" = 1 ] && backend_dl=1
 backend="cpu"; [ "$cuda" = 1 ] && backend="cuda-$(echo "$cuda_arch" | tr ';' '_')"
 [ "$backend_dl" = 1 ] && backend="$backend-dl"
+if [ "$avx2" = 1 ]; then
+  [ "$backend_dl" = 1 ] && die "--avx2 restricts a single CPU backend; it cannot be combined with --cuda or --backend-dl"
+  backend="$backend-avx2"
+fi
 if [ -n "${MOLORA_LLAMA_CPP_DIR:-}" ]; then
   [ -f "$MOLORA_LLAMA_CPP_DIR/include/llama.h" ] || die "MOLORA_LLAMA_CPP_DIR=$MOLORA_LLAMA_CPP_DIR is not a llama.cpp checkout (no include/llama.h)"
   source_id="dir-$(git -C "$MOLORA_LLAMA_CPP_DIR" rev-parse HEAD 2>/dev/null || echo unknown)"
@@ -173,6 +181,11 @@ if [ "$backend_dl" = 1 ]; then
   # backends as modules in bin/ (libggml-cpu-<level>.so, libggml-cuda.so); GGML_NATIVE cannot be a module, so one
   # CPU module per x86 level is built and the best this machine runs is loaded
   cmake_args+=(-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF)
+fi
+if [ "$avx2" = 1 ]; then
+  # the x86 level of ggml's "haswell" variant: AVX2, FMA, F16C, BMI2 — and no AVX-512 of any kind
+  cmake_args+=(-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+               -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF)
 fi
 jobs="$(nproc 2>/dev/null || echo 2)"
 say "configuring ($backend)"

@@ -102,11 +102,21 @@ for name, rank, alpha, emb, tg in specs:
     aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
 
 # F16 adapters, as convert_lora_to_gguf.py writes by default: the routing patch packs them into F16 copies.
-# alpha/rank = 2 for both (a power of two, so folding the scale into the F16 copy of B rounds nothing)
+# alpha/rank = 2 for both (a power of two, so folding the scale into the F16 copy of B rounds nothing).
+# Each has an F32 twin with the same values unrounded (hN-f32): how far stock moves between the two is the floor
+# the F16 comparisons are measured against.
 for name, rank, alpha, tg in [("h0", 4, 8.0, targets_all), ("h1", 8, 16.0, ["attn_q", "ffn_up"])]:
-    aw = adapter_writer(f"{out}/{name}.gguf", alpha)
-    add_layer_pairs(aw, rank, tg, np.float16)
-    aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
+    pairs = []
+    for il in range(n_layer):
+        for t in tg:
+            n_out, n_in = shapes[f"blk.{il}.{t}.weight"]
+            pairs.append((f"blk.{il}.{t}.weight.lora_a", rnd(rank, n_in, s=0.3)))    # ne [n_in, r]
+            pairs.append((f"blk.{il}.{t}.weight.lora_b", rnd(n_out, rank, s=0.3)))   # ne [r, n_out]
+    for suffix, dtype in (("", np.float16), ("-f32", np.float32)):
+        aw = adapter_writer(f"{out}/{name}{suffix}.gguf", alpha)
+        for tensor, values in pairs:
+            aw.add_tensor(tensor, values.astype(dtype))
+        aw.write_header_to_file(); aw.write_kv_data_to_file(); aw.write_tensors_to_file(); aw.close()
 print("ok")
 
 # a tiny MoE llama (2 experts) and an adapter on one expert tensor: llama_set_lora_routing must refuse it

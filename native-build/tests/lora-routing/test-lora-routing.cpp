@@ -70,6 +70,10 @@ static llama_context * new_ctx_of(llama_model * model, bool unified) {
     cp.n_ubatch   = 16;
     cp.n_seq_max  = 4;
     cp.kv_unified = unified;
+    // exact attention: with flash attention (llama.cpp's default) the CPU rounds Q, K and V to F16, which turns the
+    // routed path's last-bit differences into ~1e-3 of the logit range on some CPUs (AVX-512) and not on others
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.type_k = cp.type_v = GGML_TYPE_F32;
     cp.n_threads = cp.n_threads_batch = 2;
     cp.no_perf    = false;
     return llama_init_from_model(model, cp);
@@ -124,9 +128,9 @@ static double rel_diff(const float * a, const float * b, size_t n, double * amax
 
 static double g_worst = 0;
 
-// pass mark for routed-vs-reference: 1e-3 on the CPU; offloaded, 8x what stock llama.cpp on the same GPU deviates
-// from the CPU result in the same scenario (its "floor")
-static double tolerance(double floor) { return std::max(1e-3, 8*floor); }
+// pass mark for routed-vs-reference: 1e-4 on the CPU (exact attention, see new_ctx_of); offloaded, 8x what stock
+// llama.cpp on the same GPU deviates from the CPU result in the same scenario (its "floor")
+static double tolerance(double floor) { return std::max(1e-4, 8*floor); }
 
 // stock llama.cpp with one adapter fixed decoding batch b (every output) on a fresh context of `model`
 static std::vector<float> stock_batch(llama_model * model, llama_adapter_lora * ad, float scale, bool unified, llama_batch & b) {
@@ -241,20 +245,23 @@ static std::vector<float> decode_seq(llama_context * ctx, const std::vector<llam
 
 // routed logits `got` against stock llama.cpp with `ad` at `scales`: {difference, floor}. On the CPU the reference is
 // stock on the same model; offloaded it is stock on the CPU copy, and the floor is stock-on-GPU vs stock-on-CPU.
+// stock llama.cpp with a fixed adapter set decoding toks on a fresh context of `model`
+static std::vector<float> stock_seq(llama_model * model, llama_adapter_lora ** set, const float * scales, int n,
+        const std::vector<llama_token> & toks) {
+    llama_context * ref = new_ctx_of(model, true);
+    llama_set_adapters_lora(ref, set, n, const_cast<float *>(scales));
+    auto out = decode_seq(ref, toks);
+    llama_free(ref);
+    return out;
+}
+
 static std::pair<double, double> versus_stock(const std::vector<float> & got, const std::vector<llama_token> & toks,
         llama_adapter_lora ** ad, llama_adapter_lora ** ad_cpu, const float * scales, int n) {
-    auto stock = [&](llama_model * model, llama_adapter_lora ** set) {
-        llama_context * ref = new_ctx_of(model, true);
-        llama_set_adapters_lora(ref, set, n, const_cast<float *>(scales));
-        auto out = decode_seq(ref, toks);
-        llama_free(ref);
-        return out;
-    };
-    auto want = stock(g_model, ad);
+    auto want = stock_seq(g_model, ad, scales, n, toks);
     if (!g_model_cpu) {
         return { rel_diff(got.data(), want.data(), got.size()), 0.0 };
     }
-    auto exact = stock(g_model_cpu, ad_cpu);
+    auto exact = stock_seq(g_model_cpu, ad_cpu, scales, n, toks);
     return { rel_diff(got.data(), exact.data(), got.size()), rel_diff(want.data(), exact.data(), want.size()) };
 }
 
@@ -481,6 +488,14 @@ int main(int argc, char ** argv) {
         load_h(g_model, h);
         load_h(g_model_cpu, h_cpu);
         if (!h[0] || !h[1] || (g_model_cpu && (!h_cpu[0] || !h_cpu[1]))) { fprintf(stderr, "F16 adapter load failed\n"); return 1; }
+        // the F32 twins (same values, unrounded) on the exact model: how far F16 storage itself moves stock's logits
+        llama_model * exact_model = g_model_cpu ? g_model_cpu : g_model;
+        llama_adapter_lora ** h_exact = g_model_cpu ? h_cpu : h;
+        llama_adapter_lora * twin[2];
+        for (int i = 0; i < 2; ++i) {
+            twin[i] = llama_adapter_lora_init(exact_model, (dir + "/h" + std::to_string(i) + "-f32.gguf").c_str());
+            if (!twin[i]) { fprintf(stderr, "F32 twin load failed\n"); return 1; }
+        }
         const float sc[2] = { 1.0f, 0.5f };
         llama_context * ctx = new_ctx(true);
         expect(llama_set_lora_routing(ctx, h, sc, 2, 1) == 0, "register two F16 adapters");
@@ -496,11 +511,18 @@ int main(int argc, char ** argv) {
             llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 1);
             auto got = decode_seq(ctx, toks);
             auto [d, floor] = versus_stock(got, toks, &h[a], &h_cpu[a], &sc[a], 1);
+            // F16 copies sum in another order than stock and round to F16 where stock does: a last-bit difference
+            // can cross an F16 rounding boundary, so allow twice what F16 storage itself does to stock's logits
+            auto f16 = stock_seq(exact_model, &h_exact[a], &sc[a], 1, toks);
+            auto f32 = stock_seq(exact_model, &twin[a], &sc[a], 1, toks);
+            const double f16_floor = rel_diff(f16.data(), f32.data(), f16.size());
             g_worst = std::max(g_worst, d);
-            snprintf(msg, sizeof(msg), "constant route h%d (F16 copies) == stock h%d (rel %.2e, floor %.2e)", a, a, d, floor);
-            expect(d < tolerance(floor), msg);
+            snprintf(msg, sizeof(msg), "constant route h%d (F16 copies) == stock h%d (rel %.2e, floor %.2e, F16 vs F32 %.2e)",
+                     a, a, d, floor, f16_floor);
+            expect(d < std::max(tolerance(floor), 2*f16_floor), msg);
         }
         llama_free(ctx);
+        for (auto * a : twin) llama_adapter_lora_free(a);
         for (auto * a : h) llama_adapter_lora_free(a);
         for (auto * a : h_cpu) if (a) llama_adapter_lora_free(a);
     }
