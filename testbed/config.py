@@ -12,13 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 DOMAINS = ("code", "prose", "math")
+# pretraining-only English text (never an adapter's domain, never an eval set): what the base mostly learns from,
+# so that each adapter carries something the base lacks
+GENERAL = "general"
+POOLS = DOMAINS + (GENERAL,)
 
 
 @dataclass
 class CorpusConfig:
     seed: int = 1234
     # size caps per domain, in characters of text (after dedup), for the whole corpus (all splits)
-    max_chars: Dict[str, int] = field(default_factory=lambda: {"code": 12_000_000, "prose": 8_000_000, "math": 6_000_000})
+    max_chars: Dict[str, int] = field(default_factory=lambda: {
+        "code": 12_000_000, "prose": 8_000_000, "math": 6_000_000, "general": 14_000_000})
     # documents longer than this are cut into pieces at line boundaries
     max_doc_chars: int = 4000
     min_doc_chars: int = 200
@@ -31,6 +36,13 @@ class CorpusConfig:
     max_source_file_bytes: int = 200_000
     # at most this many files per top-level package, so no single package dominates the code corpus
     max_files_per_package: int = 400
+    # where the general pool's English comes from (system documentation, not Python's: the prose domain is
+    # Python-ecosystem prose — docstrings, package descriptions, the language reference); globs allowed;
+    # plain text, Markdown, reST, POD and their .gz forms
+    general_roots: List[str] = field(default_factory=lambda: [
+        "/usr/share/doc", "/usr/share/perl", "/usr/share/perl5", "/usr/share/cmake*/Help", "/usr/share/info",
+        "/usr/lib/node_modules"])
+    general_max_files: int = 20_000
 
 
 @dataclass
@@ -39,7 +51,7 @@ class TokenizerConfig:
     model_type: str = "bpe"          # llama.cpp's SPM vocab replays BPE merges by score: bpe matches it exactly
     character_coverage: float = 0.9995
     input_sentence_size: int = 2_000_000
-    max_train_chars: int = 6_000_000   # sentencepiece's BPE trainer has no time limit: this bounds its time
+    max_train_chars: int = 8_000_000   # sentencepiece's BPE trainer has no time limit: this bounds its time
 
 
 @dataclass
@@ -59,32 +71,41 @@ class ModelConfig:
 class TrainConfig:
     seed: int = 1234
     seq_len: int = 256
-    batch_size: int = 64
-    lr: float = 1.5e-3
+    batch_size: int = 16
+    lr: float = 1e-3
     min_lr_ratio: float = 0.1
-    warmup_steps: int = 100
+    warmup_steps: int = 150
     weight_decay: float = 0.1
     grad_clip: float = 1.0
-    max_steps: int = 4000
-    max_seconds: int = 180          # wall-clock budget; the schedule is laid out over min(max_steps, steps that fit)
-    # domain weights of the base model's pretraining mixture
-    mixture: Dict[str, float] = field(default_factory=lambda: {"code": 1.0, "prose": 1.0, "math": 1.0})
+    max_steps: int = 100_000
+    # wall-clock budget (defaults sized for the 2-core CPU box: the whole pipeline in <= 100 minutes with slack);
+    # the schedule is laid out over min(max_steps, steps that fit at the throughput measured before training)
+    max_seconds: int = 2400
+    # pretraining mixture: mostly general English; a little of each adapter domain, so the base knows them
+    # but each adapter has most of its domain still to learn
+    mixture: Dict[str, float] = field(default_factory=lambda: {
+        "general": 0.85, "code": 0.05, "prose": 0.05, "math": 0.05})
     eval_every: int = 500
+    # "auto": bf16 autocast if the throughput stage measured it faster than fp32 here, else fp32
+    precision: str = "auto"
+    threads: int = 0                # torch threads; 0 = every core
+    throughput_seconds: float = 12.0    # per precision measured before the base trains
 
 
 @dataclass
 class LoraConfig:
     seed: int = 4321
-    r: int = 16
-    alpha: float = 32.0
+    r: int = 32
+    alpha: float = 64.0
     dropout: float = 0.0
     target_modules: List[str] = field(default_factory=lambda: [
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    lr: float = 1e-3
-    batch_size: int = 64
-    warmup_steps: int = 30
-    max_steps: int = 1500
-    max_seconds_per_domain: int = 40
+    lr: float = 2e-3
+    batch_size: int = 16
+    warmup_steps: int = 50
+    max_steps: int = 100_000
+    max_seconds_per_domain: int = 600
+    eval_every: int = 200           # valid loss every this many steps; the best state on the domain's valid is kept
 
 
 @dataclass
@@ -157,7 +178,8 @@ class TestbedConfig:
     def tiny(self) -> "TestbedConfig":
         """A seconds-long variant for smoke runs (CPU or GPU): same code paths, toy sizes."""
         return self.with_overrides([
-            'corpus.max_chars={"code": 300000, "prose": 200000, "math": 150000}',
+            'corpus.max_chars={"code": 300000, "prose": 200000, "math": 150000, "general": 300000}',
+            "corpus.general_max_files=300",
             "corpus.mixed_count=60", "corpus.max_files_per_package=40",
             "corpus.valid_fraction=0.08", "corpus.test_fraction=0.08",
             "tokenizer.vocab_size=512", "tokenizer.max_train_chars=400000",
@@ -165,6 +187,8 @@ class TestbedConfig:
             "model.num_attention_heads=2", "model.num_key_value_heads=2",
             "train.seq_len=128", "train.batch_size=8", "train.max_steps=30", "train.max_seconds=30",
             "train.warmup_steps=5", "train.eval_every=10",
+            "train.throughput_seconds=1",
             "lora.r=4", "lora.alpha=8", "lora.batch_size=8", "lora.max_steps=10", "lora.warmup_steps=2",
+            "lora.max_seconds_per_domain=30", "lora.eval_every=5",
             "export.eval_records_per_domain=8", "export.eval_mixed_records=8",
         ])

@@ -1,16 +1,21 @@
 """Corpus building, pure stdlib: code, prose and math documents with deterministic held-out splits.
 
 - code:  Python source of the standard library and installed packages (whatever this machine has).
-- prose: English paragraphs from package metadata (README-like long descriptions), the Python reference
-         text shipped with the interpreter (pydoc_data), docstrings of modules *not* used for the code corpus,
-         and text documentation under /usr/share/doc.
+- prose: Python-ecosystem English: paragraphs from package metadata (README-like long descriptions), the Python
+         reference text shipped with the interpreter (pydoc_data), docstrings of modules *not* used for the code
+         corpus.
 - math:  synthetic problems with worked steps (mathgen.py).
+- general (pretraining only, no adapter, no eval set): English paragraphs of the system's own documentation
+         (/usr/share/doc, info manuals, Perl's POD, CMake's help, Node packages' READMEs; see
+         CorpusConfig.general_roots). The base learns mostly from it, so each adapter's domain is one it lacks.
 
 Documents are deduplicated by content hash, then assigned to train/valid/test by a seeded hash of their
 content, so a document's split never depends on what else was found.
 """
 from __future__ import annotations
 
+import glob
+import gzip
 import hashlib
 import json
 import os
@@ -22,7 +27,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import mathgen
-from config import CorpusConfig, DOMAINS
+from config import GENERAL, POOLS, CorpusConfig, DOMAINS
 
 SPLITS = ("train", "valid", "test")
 HERE = Path(__file__).resolve().parent
@@ -237,33 +242,72 @@ def pydoc_topics() -> Iterator[Tuple[str, str]]:
         yield name, topics.topics[name]
 
 
-def share_doc_texts(root: Path = Path("/usr/share/doc"), limit: int = 2000) -> Iterator[Tuple[str, str]]:
-    if not root.is_dir():
-        return
+_DOC_SUFFIXES = (".txt", ".md", ".rst", ".pod", ".pm", ".text", ".info")
+_SKIP_DOC = (".html", ".htm", ".png", ".svg", ".js", ".css", ".json", ".xml", ".py", ".c", ".h", ".sh", ".pdf",
+             ".jpg", ".gif", ".ps", ".tex", ".yaml", ".yml")
+
+
+def _is_doc_name(fn: str) -> bool:
+    base = fn[:-3] if fn.endswith(".gz") else fn
+    if fn == "copyright" or base.endswith(_SKIP_DOC):
+        return False
+    # plain names (README, NEWS, changelog, FAQ, info parts such as find.info-1) and text-like suffixes
+    return base.endswith(_DOC_SUFFIXES) or "." not in base or re.search(r"\.info-\d+$", base) is not None
+
+
+def read_doc(path: Path, max_bytes: int = 2_000_000) -> Optional[str]:
+    """A documentation file's text (gunzipped when it ends in .gz), or None if it is not UTF-8 text."""
+    try:
+        if path.stat().st_size > max_bytes:
+            return None
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+            if len(data) > 4 * max_bytes:
+                return None
+        text = data.decode("utf-8")
+    except (OSError, EOFError, ValueError, gzip.BadGzipFile):
+        return None
+    if "\x00" in text:
+        return None
+    return text.replace("\r\n", "\n").replace("\t", "    ")
+
+
+def doc_texts(roots: Sequence[str], limit: int) -> Iterator[Tuple[str, str]]:
+    """(source, text) of documentation files under the given roots (globs expanded, each root walked in a
+    stable order), at most `limit` files in all."""
     n = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            if fn.endswith((".gz", ".html", ".png", ".svg", ".js", ".css")) or fn == "copyright":
+    seen: set = set()
+    for pattern in roots:
+        for root in sorted(glob.glob(pattern)):
+            rp = Path(root).resolve()
+            if rp in seen or not rp.is_dir():
                 continue
-            text = read_text(Path(dirpath) / fn, 300_000)
-            if text:
-                yield str(Path(dirpath).relative_to(root)), text
-                n += 1
-                if n >= limit:
-                    return
+            seen.add(rp)
+            for dirpath, dirnames, filenames in os.walk(rp):
+                dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and d not in ("test", "tests"))
+                for fn in sorted(filenames):
+                    if not _is_doc_name(fn):
+                        continue
+                    text = read_doc(Path(dirpath) / fn)
+                    if text:
+                        yield f"{Path(dirpath).relative_to(rp.parent)}/{fn}", text
+                        n += 1
+                        if n >= limit:
+                            return
 
 
 # ---------------------------------------------------------------- the corpus
 
 class Corpus:
-    """Documents per domain and split: {domain: {split: [ {text, source} ]}}, plus the mixed test set."""
+    """Documents per pool and split: {pool: {split: [ {text, source} ]}} (the domains and the general pool),
+    plus the mixed test set."""
 
     def __init__(self) -> None:
-        self.docs: Dict[str, Dict[str, List[Dict]]] = {d: {s: [] for s in SPLITS} for d in DOMAINS}
+        self.docs: Dict[str, Dict[str, List[Dict]]] = {d: {s: [] for s in SPLITS} for d in POOLS}
         self.mixed: List[Dict] = []
         self.description: Dict = {}
-        self._chars: Dict[str, int] = {d: 0 for d in DOMAINS}
+        self._chars: Dict[str, int] = {d: 0 for d in POOLS}
 
     def add(self, domain: str, text: str, source: str, cfg: CorpusConfig, seen: set) -> bool:
         key = normalized_key(text)
@@ -281,7 +325,7 @@ class Corpus:
     def write(self, out_dir: Path) -> List[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         written = []
-        for d in DOMAINS:
+        for d in POOLS:
             for s in SPLITS:
                 p = out_dir / f"{d}.{s}.jsonl"
                 write_jsonl(p, self.docs[d][s])
@@ -297,7 +341,7 @@ class Corpus:
     @staticmethod
     def read(out_dir: Path) -> "Corpus":
         c = Corpus()
-        for d in DOMAINS:
+        for d in POOLS:
             for s in SPLITS:
                 c.docs[d][s] = read_jsonl(out_dir / f"{d}.{s}.jsonl")
                 c._chars[d] += sum(len(x["text"]) for x in c.docs[d][s])
@@ -349,7 +393,8 @@ def build_code(corpus: Corpus, cfg: CorpusConfig, groups: Dict[str, List[Path]],
     return used
 
 
-def _add_paragraph_docs(corpus: Corpus, cfg: CorpusConfig, source: str, pars: List[str], seen: set) -> None:
+def _add_paragraph_docs(corpus: Corpus, cfg: CorpusConfig, source: str, pars: List[str], seen: set,
+                        pool: str = "prose") -> None:
     cur: List[str] = []
     size = 0
     for p in pars:
@@ -360,18 +405,18 @@ def _add_paragraph_docs(corpus: Corpus, cfg: CorpusConfig, source: str, pars: Li
         if size + len(p) > cfg.max_doc_chars and cur:
             text = "\n\n".join(cur)
             if len(text) >= cfg.min_doc_chars:
-                corpus.add("prose", text, source, cfg, seen)
+                corpus.add(pool, text, source, cfg, seen)
             cur, size = [], 0
         cur.append(p[:cfg.max_doc_chars])
         size += len(p) + 2
     if cur:
         text = "\n\n".join(cur)
         if len(text) >= cfg.min_doc_chars:
-            corpus.add("prose", text, source, cfg, seen)
+            corpus.add(pool, text, source, cfg, seen)
 
 
 def build_prose(corpus: Corpus, cfg: CorpusConfig, roots: Sequence[Path], groups: Dict[str, List[Path]],
-                code_files: set, seen: set, share_doc: Path = Path("/usr/share/doc")) -> None:
+                code_files: set, seen: set) -> None:
     budget = cfg.max_chars["prose"]
     counts: Dict[str, int] = {}
 
@@ -387,9 +432,6 @@ def build_prose(corpus: Corpus, cfg: CorpusConfig, roots: Sequence[Path], groups
     for name, text in pydoc_topics():
         if corpus.chars("prose") >= budget or take("python_reference", f"pydoc:{name}", paragraphs_of(text)):
             break
-    for name, text in share_doc_texts(share_doc):
-        if corpus.chars("prose") >= budget or take("share_doc", f"doc:{name}", paragraphs_of(text)):
-            break
     rng = random.Random(cfg.seed + 1)
     rest = [p for pkg in sorted(groups) for p in groups[pkg] if p not in code_files]
     rng.shuffle(rest)
@@ -402,6 +444,23 @@ def build_prose(corpus: Corpus, cfg: CorpusConfig, roots: Sequence[Path], groups
     corpus.description.setdefault("prose", {})["chars_by_source_kind"] = counts
 
 
+def build_general(corpus: Corpus, cfg: CorpusConfig, general_roots: Sequence[str], seen: set) -> None:
+    """English paragraphs of system documentation: the base's pretraining text, kept apart from every domain
+    (prose paragraphs seen first win the dedup, so no paragraph is in both)."""
+    budget = cfg.max_chars.get(GENERAL, 0)
+    counts: Dict[str, int] = {}
+    if budget <= 0:
+        return
+    for name, text in doc_texts(general_roots, cfg.general_max_files):
+        if corpus.chars(GENERAL) >= budget:
+            break
+        before = corpus.chars(GENERAL)
+        _add_paragraph_docs(corpus, cfg, f"doc:{name}", paragraphs_of(text), seen, pool=GENERAL)
+        top = name.split("/")[0]
+        counts[top] = counts.get(top, 0) + corpus.chars(GENERAL) - before
+    corpus.description.setdefault(GENERAL, {})["chars_by_root"] = dict(sorted(counts.items()))
+
+
 def build_math(corpus: Corpus, cfg: CorpusConfig, seen: set) -> None:
     kinds: Dict[str, int] = {}
     for text, probs in mathgen.documents(cfg.seed + 2, cfg.max_chars["math"]):
@@ -412,23 +471,26 @@ def build_math(corpus: Corpus, cfg: CorpusConfig, seen: set) -> None:
 
 
 def build(cfg: CorpusConfig, roots: Optional[Sequence[Path]] = None,
-          share_doc: Path = Path("/usr/share/doc")) -> Corpus:
+          general_roots: Optional[Sequence[str]] = None) -> Corpus:
     import mixed
     roots = list(roots) if roots is not None else source_roots()
+    general_roots = list(general_roots) if general_roots is not None else list(cfg.general_roots)
     corpus = Corpus()
     seen: set = set()
     groups = python_files(roots)
     code_files = build_code(corpus, cfg, groups, seen)
-    build_prose(corpus, cfg, roots, groups, code_files, seen, share_doc)
+    build_prose(corpus, cfg, roots, groups, code_files, seen)
     build_math(corpus, cfg, seen)
+    build_general(corpus, cfg, [str(r) for r in general_roots], seen)
     corpus.mixed = mixed.build(corpus, cfg.seed + 3, cfg.mixed_count)
     desc = corpus.description
     desc["roots"] = [str(r) for r in roots]
+    desc["general_roots"] = [str(r) for r in general_roots]
     desc["python"] = sys.version.split()[0]
     desc["seed"] = cfg.seed
     desc["splits"] = {d: {s: {"docs": len(corpus.docs[d][s]),
                               "chars": sum(len(x["text"]) for x in corpus.docs[d][s])} for s in SPLITS}
-                      for d in DOMAINS}
+                      for d in POOLS}
     desc["mixed"] = {"lines": len(corpus.mixed),
                      "by_domains": _count(["+".join(m["domains"]) for m in corpus.mixed])}
     return corpus

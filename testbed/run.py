@@ -25,7 +25,7 @@ if str(HERE) not in sys.path:
 import convert  # noqa: E402
 import corpora  # noqa: E402
 import manifest  # noqa: E402
-from config import DOMAINS, TestbedConfig  # noqa: E402
+from config import DOMAINS, POOLS, TestbedConfig  # noqa: E402
 from stages import Stage, StageContext, StageRunner  # noqa: E402
 
 # names of the files in --out: at most 8 come back from the device
@@ -52,7 +52,7 @@ def build_stages(cfg: TestbedConfig, args) -> List[Stage]:
     def s_tokenizer(ctx: StageContext):
         import tok
         c = corpora.Corpus.read(work / "corpora")
-        p = tok.train_tokenizer({d: c.docs[d]["train"] for d in DOMAINS}, cfg.tokenizer, work / "tokenizer",
+        p = tok.train_tokenizer({d: c.docs[d]["train"] for d in POOLS}, cfg.tokenizer, work / "tokenizer",
                                 cfg.corpus.seed)
         return [p, p.with_suffix(".vocab")]
 
@@ -64,7 +64,7 @@ def build_stages(cfg: TestbedConfig, args) -> List[Stage]:
         c = corpora.Corpus.read(work / "corpora")
         outs, info = [], {}
         (work / "tokens").mkdir(parents=True, exist_ok=True)
-        for d in DOMAINS:
+        for d in POOLS:
             for split in ("train", "valid"):
                 arr = train.tokenize_docs(sp, c.docs[d][split])
                 p = work / "tokens" / f"{d}.{split}.npy"
@@ -84,28 +84,45 @@ def build_stages(cfg: TestbedConfig, args) -> List[Stage]:
 
     def streams(split: str):
         import numpy as np
-        return {d: np.load(work / "tokens" / f"{d}.{split}.npy") for d in DOMAINS}
+        return {d: np.load(work / "tokens" / f"{d}.{split}.npy") for d in POOLS}
+
+    def s_throughput(ctx: StageContext):
+        import tok
+        import train
+        train.set_threads(cfg.train.threads)
+        sp = tok.load(work / "tokenizer" / "tokenizer.model")
+        ctx.info = train.measure_throughput(cfg.model, sp.get_piece_size(), cfg.train, ctx.log)
+        p = work / "throughput.json"
+        p.write_text(json.dumps(ctx.info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return [p]
+
+    def measured() -> Dict:
+        return json.loads((work / "throughput.json").read_text(encoding="utf-8"))
 
     def s_base(ctx: StageContext):
         import tok
         import train
+        train.set_threads(cfg.train.threads)
         sp = tok.load(work / "tokenizer" / "tokenizer.model")
         model, stats = train.pretrain(streams("train"), streams("valid"), sp.get_piece_size(), cfg.model, cfg.train,
-                                      ctx.log)
+                                      ctx.log, measured())
         ctx.info = stats
         return train.save_hf(model, work / "tokenizer" / "tokenizer.model", work / "hf-base")
 
     def s_lora(domain: str):
         def run(ctx: StageContext):
             import train
+            train.set_threads(cfg.train.threads)
             ctx.info = train.train_lora(work / "hf-base", streams("train")[domain], streams("valid"), domain,
-                                        cfg.lora, cfg.train, work / f"lora-{domain}", ctx.log)
+                                        cfg.lora, cfg.train, work / f"lora-{domain}", ctx.log,
+                                        measured()["precision"])
             return [work / f"lora-{domain}" / "adapter_config.json",
                     work / f"lora-{domain}" / "adapter_model.safetensors"]
         return run
 
     def s_evaluate(ctx: StageContext):
         import train
+        train.set_threads(cfg.train.threads)
         sets: Dict[str, List[Dict]] = {}
         for r in corpora.read_jsonl(work / EVAL_FILE):
             sets.setdefault(r["set"], []).append(r)
@@ -159,8 +176,8 @@ def build_stages(cfg: TestbedConfig, args) -> List[Stage]:
             "eval_sets": {"file": EVAL_FILE, "records": r["evalsets"]["info"]["records"],
                           "protocol": "ids = [BOS] + tokens (<= seq_len); predict ids[1:]; "
                                       "ppl = exp(sum NLL / tokens predicted) over a set's records"},
-            "training": {"base": _drop_history(r["base"]["info"]),
-                         **{f"lora-{d}": _drop_history(r[f"lora-{d}"]["info"]) for d in DOMAINS}},
+            "throughput": r["throughput"]["info"],
+            "training": {"base": r["base"]["info"], **{f"lora-{d}": r[f"lora-{d}"]["info"] for d in DOMAINS}},
             "conversion": r["convert"]["info"],
             "perplexity_pytorch": {m: {s: round(v["ppl"], 4) for s, v in sets.items()} for m, sets in ppl.items()},
             "perplexity_pytorch_detail": ppl,
@@ -180,19 +197,17 @@ def build_stages(cfg: TestbedConfig, args) -> List[Stage]:
         Stage("tokenizer", ["tokenizer"], ["corpora"], s_tokenizer),
         Stage("tokens", [], ["tokenizer"], s_tokens),
         Stage("evalsets", ["export", "train"], ["tokenizer"], s_evalsets),
-        Stage("base", ["model", "train"], ["tokens"], s_base),
+        Stage("throughput", ["model", "train", "tokenizer"], ["tokenizer"], s_throughput),
+        Stage("base", ["model", "train"], ["tokens", "throughput"], s_base),
     ]
     stages += [Stage(f"lora-{d}", ["lora"], ["base"], s_lora(d)) for d in DOMAINS]
     stages += [
         Stage("evaluate", [], ["base", "evalsets"] + [f"lora-{d}" for d in DOMAINS], s_evaluate),
         Stage("convert", ["export"], ["base"] + [f"lora-{d}" for d in DOMAINS], s_convert),
-        Stage("manifest", [], ["corpora", "tokens", "evalsets", "evaluate", "convert"], s_manifest),
+        Stage("manifest", [], ["corpora", "tokens", "evalsets", "throughput", "base"]
+              + [f"lora-{d}" for d in DOMAINS] + ["evaluate", "convert"], s_manifest),
     ]
     return stages
-
-
-def _drop_history(info: Dict) -> Dict:
-    return {k: v for k, v in (info or {}).items() if k != "history"}
 
 
 def _environment() -> Dict:

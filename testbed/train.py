@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from budget import OVERRUN, planned_steps
 from config import DOMAINS, LoraConfig, ModelConfig, TrainConfig
 from tok import BOS, EOS
 
@@ -25,10 +27,63 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def set_threads(n: int = 0) -> int:
+    """torch's intra-op threads: n, or every core when n is 0."""
+    n = n or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def autocast(dev: torch.device, precision: str):
+    """bf16 autocast (fp32 master weights, fp32 loss) when precision is "bf16", else a no-op context."""
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def measure_throughput(m: ModelConfig, vocab_size: int, t: TrainConfig, log) -> Dict:
+    """Tokens/s of full training steps (forward, backward, AdamW) of the base at its batch shape, on random
+    tokens, for fp32 and bf16 autocast (interleaved, best of two rounds each) when t.precision is "auto", else
+    for t.precision alone; "precision" is the faster one. The base's step count is derived from it."""
+    dev = device()
+    precisions = ["fp32", "bf16"] if t.precision == "auto" else [t.precision]
+    model = new_model(m, vocab_size, t.seed).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    g = torch.Generator().manual_seed(t.seed)
+    x = torch.randint(3, vocab_size, (t.batch_size, t.seq_len + 1), generator=g).to(dev)
+    per_round = max(0.5, t.throughput_seconds / 2)
+    best: Dict[str, float] = {p: 0.0 for p in precisions}
+
+    def step(p: str) -> None:
+        with autocast(dev, p):
+            logits = model(input_ids=x[:, :-1]).logits
+        loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(2):
+        for p in precisions:
+            step(p)                      # warm-up (kernel selection, allocator)
+            n, t0 = 0, time.time()
+            while n < 2 or time.time() - t0 < per_round:
+                step(p)
+                n += 1
+            tps = n * t.batch_size * t.seq_len / (time.time() - t0)
+            best[p] = max(best[p], tps)
+    chosen = max(best, key=lambda p: best[p])
+    log("  throughput (tokens/s, base training steps): "
+        + ", ".join(f"{p} {v:,.0f}" for p, v in best.items()) + f" -> {chosen}")
+    return {"tokens_per_s": {p: round(v, 1) for p, v in best.items()}, "precision": chosen,
+            "threads": torch.get_num_threads(), "batch_size": t.batch_size, "seq_len": t.seq_len,
+            "device": str(dev)}
+
+
 def environment() -> Dict:
     import platform
     env = {"python": platform.python_version(), "torch": torch.__version__,
-           "cuda": torch.version.cuda, "device": "cpu"}
+           "cuda": torch.version.cuda, "device": "cpu", "threads": torch.get_num_threads(),
+           "cpu_count": os.cpu_count()}
     for mod in ("transformers", "peft", "sentencepiece", "numpy", "safetensors"):
         try:
             env[mod] = __import__(mod).__version__
@@ -128,9 +183,12 @@ def lr_at(step: int, total: int, peak: float, warmup: int, min_ratio: float) -> 
 
 def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_lr_ratio: float, weight_decay: float,
                grad_clip: float, batch_size: int, max_steps: int, max_seconds: float, log: Callable[[str], None],
-               eval_fn: Optional[Callable[[], Dict]] = None, eval_every: int = 0) -> Dict:
-    """AdamW with warmup + cosine; the schedule is laid over min(max_steps, steps that fit in max_seconds),
-    estimated from the step time once 20 steps have run."""
+               eval_fn: Optional[Callable[[], Dict]] = None, eval_every: int = 0, precision: str = "fp32",
+               select: Optional[str] = None, log_every: int = 100) -> Dict:
+    """AdamW with warmup + cosine over `total` steps: max_steps to begin with (the caller's plan), cut down to
+    the steps that still fit in max_seconds at the pace measured after 20 steps and then every 100 (the
+    machine may be shared), never raised. With `select`, eval_fn's value for that key picks the best
+    evaluated state (of `params`), which is restored at the end."""
     dev = device()
     model.to(dev).train()
     decay = [p for p in params if p.dim() >= 2]
@@ -138,34 +196,49 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
     opt_kwargs = {"fused": True} if dev.type == "cuda" else {}
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95), **opt_kwargs)
-    autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda")
     total = max_steps
     t0 = time.time()
-    t5 = None
     history = []
     step = 0
+    mark = None            # (step, time) the pace is measured from
+    best = None            # (value, step, state)
+    plans = []
 
     def now() -> float:
         if dev.type == "cuda":
             torch.cuda.synchronize()
         return time.time()
 
-    planned = False
+    def evaluate() -> None:
+        nonlocal best
+        v = eval_fn()
+        history.append({"step": step, "eval": v})
+        if select and isinstance(v, dict) and select in v and (best is None or v[select] < best[0]):
+            best = (v[select], step, [p.detach().clone() for p in params])
+        model.train()
+
     while step < total:
         if step == 5:
-            t5 = now()
-        if max_seconds > 0 and not planned and step > 5 and (step == 25 or time.time() - t0 > 0.2 * max_seconds):
-            per_step = (now() - t5) / (step - 5)
-            total = max(step + 1, min(max_steps, int((max_seconds - (now() - t0)) / per_step) + step))
-            planned = True
-            log(f"  {per_step * 1000:.1f} ms/step -> {total} steps")
-        if max_seconds > 0 and time.time() - t0 > max_seconds * 1.15:
+            mark = (step, now())
+        if max_seconds > 0 and mark and (step == 25 or (step > 25 and step % 100 == 0)):
+            per_step = (now() - mark[1]) / (step - mark[0])
+            fit = step + int((max_seconds - (now() - t0)) / per_step)
+            if fit < total or not plans:
+                new_total = max(step + 1, min(total, fit))
+                plans.append({"step": step, "ms_per_step": round(per_step * 1000, 1), "total": new_total})
+                if new_total != total or len(plans) == 1:
+                    log(f"  {per_step * 1000:.0f} ms/step ({batch_size * sampler.seq_len / per_step:,.0f} tokens/s)"
+                        f" at step {step} -> {new_total} steps, about {new_total * per_step / 60:.1f} min")
+                total = new_total
+            if step >= 125:
+                mark = (step, now())   # the pace of the last 100 steps from here on
+        if max_seconds > 0 and time.time() - t0 > max_seconds * OVERRUN:
             log(f"  over the time budget at step {step}; stopping")
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, lr, warmup, min_lr_ratio)
         x, y = sampler.batch(batch_size, dev)
-        with autocast:
+        with autocast(dev, precision):
             logits = model(input_ids=x).logits
         loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -176,16 +249,29 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
         step += 1
         if step % 50 == 0 or step == total:
             lv = loss.item()
-            history.append({"step": step, "loss": round(lv, 4), "seconds": round(time.time() - t0, 1)})
-            if step % 200 == 0 or step == total:
-                log(f"  step {step}/{total} loss {lv:.3f} ({time.time() - t0:.0f} s)")
-        if eval_fn and eval_every and step % eval_every == 0:
-            history.append({"step": step, "eval": eval_fn()})
-            model.train()
+            history.append({"step": step, "loss": round(lv, 4), "lr": round(opt.param_groups[0]["lr"], 7),
+                            "seconds": round(time.time() - t0, 1)})
+            if step % log_every == 0 or step == total:
+                el = time.time() - t0
+                log(f"  step {step}/{total} loss {lv:.3f} ({el:.0f} s, ~{el / step * (total - step) / 60:.1f} min left)")
+        if eval_fn and eval_every and step % eval_every == 0 and step < total:
+            evaluate()
+    if eval_fn and select:
+        evaluate()                       # the final state competes too
+    seconds = time.time() - t0
+    out = {"steps": step, "seconds": round(seconds, 1), "tokens": step * batch_size * sampler.seq_len,
+           "tokens_per_s": round(step * batch_size * sampler.seq_len / max(seconds, 1e-9), 1),
+           "precision": precision, "plans": plans,
+           "final_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+           "history": history}
+    if select and best is not None:
+        with torch.no_grad():
+            for p, v in zip(params, best[2]):
+                p.copy_(v)
+        out["selected"] = {"by": f"valid loss of {select}", "step": best[1], "value": best[0]}
+        log(f"  kept the state of step {best[1]} (valid {select} {best[0]})")
     model.eval()
-    return {"steps": step, "seconds": round(time.time() - t0, 1), "tokens": step * batch_size * sampler.seq_len,
-            "final_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
-            "history": history}
+    return out
 
 
 @torch.no_grad()
@@ -209,9 +295,15 @@ def valid_loss(model, streams: Dict[str, np.ndarray], seq_len: int, batch_size: 
 
 
 def pretrain(streams: Dict[str, np.ndarray], valid: Dict[str, np.ndarray], vocab_size: int, m: ModelConfig,
-             t: TrainConfig, log) -> tuple:
+             t: TrainConfig, log, throughput: Optional[Dict] = None) -> tuple:
+    """The base on t.mixture; steps planned from the measured throughput (measure_throughput) and the budget."""
+    throughput = throughput or {"tokens_per_s": {}, "precision": "fp32" if t.precision == "auto" else t.precision}
+    precision = throughput["precision"]
+    tps = throughput["tokens_per_s"].get(precision, 0.0)
+    steps = planned_steps(t.max_steps, t.max_seconds, tps, t.batch_size, t.seq_len)
     model = new_model(m, vocab_size, t.seed)
-    log(f"  base model: {n_params(model):,} parameters")
+    log(f"  base model: {n_params(model):,} parameters; {precision}, {tps:,.0f} tokens/s measured -> {steps} steps "
+        f"({steps * t.batch_size * t.seq_len:,} tokens) in {t.max_seconds} s")
     sampler = Sampler(streams, t.mixture, t.seq_len, t.seed)
 
     def eval_fn():
@@ -221,10 +313,13 @@ def pretrain(streams: Dict[str, np.ndarray], valid: Dict[str, np.ndarray], vocab
 
     stats = train_loop(model, list(model.parameters()), sampler, lr=t.lr, warmup=t.warmup_steps,
                        min_lr_ratio=t.min_lr_ratio, weight_decay=t.weight_decay, grad_clip=t.grad_clip,
-                       batch_size=t.batch_size, max_steps=t.max_steps, max_seconds=t.max_seconds, log=log,
-                       eval_fn=eval_fn, eval_every=t.eval_every)
+                       batch_size=t.batch_size, max_steps=steps, max_seconds=t.max_seconds, log=log,
+                       eval_fn=eval_fn, eval_every=t.eval_every, precision=precision)
     stats["valid_loss"] = valid_loss(model, valid, t.seq_len, t.batch_size, t.seed)
+    log(f"  valid loss {stats['valid_loss']}")
     stats["parameters"] = n_params(model)
+    stats["planned_steps"] = steps
+    stats["mixture"] = dict(t.mixture)
     return model.cpu(), stats
 
 
@@ -235,8 +330,11 @@ def peft_config(c: LoraConfig):
 
 
 def train_lora(base_dir: Path, stream: np.ndarray, valid: Dict[str, np.ndarray], domain: str, c: LoraConfig,
-               t: TrainConfig, out_dir: Path, log) -> Dict:
-    """One adapter on one domain's train stream; saves adapter_config.json + adapter_model.safetensors."""
+               t: TrainConfig, out_dir: Path, log, precision: str = "fp32") -> Dict:
+    """One adapter on one domain's train stream; saves adapter_config.json + adapter_model.safetensors.
+    Steps: as many as fit in c.max_seconds_per_domain at the pace measured in the first steps. The adapter
+    kept is the evaluated state (every c.eval_every steps, and the last) with the lowest loss on the domain's
+    valid split (never the test split)."""
     import peft
     torch.manual_seed(c.seed)
     model = peft.get_peft_model(load_hf(base_dir), peft_config(c))
@@ -244,11 +342,20 @@ def train_lora(base_dir: Path, stream: np.ndarray, valid: Dict[str, np.ndarray],
     log(f"  lora {domain}: {sum(p.numel() for p in trainable):,} trainable parameters")
     seed = c.seed + DOMAINS.index(domain) if domain in DOMAINS else c.seed
     sampler = Sampler({domain: stream}, {domain: 1.0}, t.seq_len, seed)
+
+    def eval_fn():
+        v = valid_loss(model, valid, t.seq_len, c.batch_size, t.seed)
+        log(f"  valid loss {v}")
+        return v
+
+    log(f"  before training: valid loss {valid_loss(model, valid, t.seq_len, c.batch_size, t.seed)}")
     stats = train_loop(model, trainable, sampler, lr=c.lr, warmup=c.warmup_steps, min_lr_ratio=0.1,
                        weight_decay=0.0, grad_clip=t.grad_clip, batch_size=c.batch_size, max_steps=c.max_steps,
-                       max_seconds=c.max_seconds_per_domain, log=log)
-    stats["valid_loss"] = valid_loss(model, valid, t.seq_len, c.batch_size, t.seed)
-    log(f"  valid loss {stats['valid_loss']}")
+                       max_seconds=c.max_seconds_per_domain, log=log, eval_fn=eval_fn, eval_every=c.eval_every,
+                       precision=precision, select=domain)
+    stats["valid_loss"] = next(h["eval"] for h in reversed(stats["history"])
+                               if h.get("step") == stats["selected"]["step"] and "eval" in h) \
+        if stats.get("selected") else valid_loss(model, valid, t.seq_len, c.batch_size, t.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.cpu().save_pretrained(str(out_dir), safe_serialization=True)
     for need in ("adapter_config.json", "adapter_model.safetensors"):

@@ -1,3 +1,4 @@
+import gzip
 import json
 import random
 import tempfile
@@ -8,7 +9,7 @@ from pathlib import Path
 import _path  # noqa: F401
 import corpora
 import mixed
-from config import DOMAINS, CorpusConfig
+from config import DOMAINS, GENERAL, POOLS, CorpusConfig
 
 PROSE = ("The garden behind the old house was planted many years ago by a family who loved roses. "
          "Every spring the flowers return, and the neighbours walk past slowly to enjoy their colour.")
@@ -43,10 +44,17 @@ def make_tree(root: Path, packages: int = 6, files: int = 8) -> None:
     doc.mkdir(parents=True)
     (doc / "README").write_text(f"Tool documentation starts here and explains the tool at length. {PROSE}\n",
                                 encoding="utf-8")
+    for k in range(30):
+        (doc / f"NEWS-{k}.gz").write_bytes(gzip.compress(
+            f"Release {k} of the tool brings many changes that users asked for over the years, and this "
+            f"paragraph number {k} describes them in plain words for everyone.\n\n{PROSE} Note {k}.\n".encode()))
+    (doc / "logo.png").write_bytes(b"\x89PNG not text")
+    (doc / "copyright").write_text(f"Copyright notices are not general text at all. {PROSE}\n", encoding="utf-8")
 
 
 def small_cfg(**kw) -> CorpusConfig:
-    cfg = CorpusConfig(max_chars={"code": 20_000, "prose": 6_000, "math": 40_000}, max_doc_chars=1500,
+    cfg = CorpusConfig(max_chars={"code": 20_000, "prose": 6_000, "math": 40_000, "general": 8_000},
+                       max_doc_chars=1500,
                        min_doc_chars=100, valid_fraction=0.15, test_fraction=0.15, mixed_count=40,
                        max_files_per_package=5)
     for k, v in kw.items():
@@ -62,24 +70,25 @@ class CorpusTest(unittest.TestCase):
         make_tree(cls.root)
         cls.roots = [cls.root / "stdlib-none", cls.root / "site-packages"]
         cls.roots[0].mkdir()
-        cls.corpus = corpora.build(small_cfg(), cls.roots, share_doc=cls.root / "share-doc")
+        cls.general = [str(cls.root / "share-*")]
+        cls.corpus = corpora.build(small_cfg(), cls.roots, general_roots=cls.general)
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
     def all_docs(self, c):
-        return [(d, s, x) for d in DOMAINS for s in corpora.SPLITS for x in c.docs[d][s]]
+        return [(d, s, x) for d in POOLS for s in corpora.SPLITS for x in c.docs[d][s]]
 
     def test_deterministic_for_a_seed(self):
-        again = corpora.build(small_cfg(), self.roots, share_doc=self.root / "share-doc")
+        again = corpora.build(small_cfg(), self.roots, general_roots=self.general)
         self.assertEqual(self.corpus.docs, again.docs)
         self.assertEqual(self.corpus.mixed, again.mixed)
-        other = corpora.build(small_cfg(seed=99), self.roots, share_doc=self.root / "share-doc")
+        other = corpora.build(small_cfg(seed=99), self.roots, general_roots=self.general)
         self.assertNotEqual(self.corpus.docs, other.docs)
 
     def test_every_domain_and_split_has_documents(self):
-        for d in DOMAINS:
+        for d in POOLS:
             for s in corpora.SPLITS:
                 self.assertTrue(self.corpus.docs[d][s], f"{d}/{s} is empty")
 
@@ -99,13 +108,17 @@ class CorpusTest(unittest.TestCase):
             elif d == "prose":
                 self.assertNotIn("def ", x["text"])
                 self.assertNotIn("= True", x["text"])
+                self.assertFalse(x["source"].startswith("doc:"))     # system docs are general text
+            elif d == GENERAL:
+                self.assertTrue(x["source"].startswith("doc:share-doc/tool/"), x["source"])
+                self.assertNotIn("Copyright notices", x["text"])
             else:
                 self.assertEqual(x["source"], "synthetic")
                 self.assertIn("Answer:", x["text"])
 
     def test_size_caps_and_document_length(self):
         cfg = small_cfg()
-        for d in DOMAINS:
+        for d in POOLS:
             total = sum(len(x["text"]) for s in corpora.SPLITS for x in self.corpus.docs[d][s])
             slack = cfg.max_source_file_bytes if d == "code" else cfg.max_doc_chars * 2
             self.assertLessEqual(total, cfg.max_chars[d] + slack)
@@ -137,7 +150,7 @@ class CorpusTest(unittest.TestCase):
     def test_write_and_read_back(self):
         with tempfile.TemporaryDirectory() as d:
             files = self.corpus.write(Path(d))
-            self.assertEqual(len(files), len(DOMAINS) * 3 + 2)
+            self.assertEqual(len(files), len(POOLS) * 3 + 2)
             back = corpora.Corpus.read(Path(d))
             self.assertEqual(back.docs, self.corpus.docs)
             self.assertEqual(back.mixed, self.corpus.mixed)
@@ -172,6 +185,34 @@ class CorpusTest(unittest.TestCase):
     def test_every_template_appears(self):
         self.assertEqual({m["template"] for m in self.corpus.mixed},
                          {t.__name__[2:].replace("_", "+") for t in mixed.TEMPLATES})
+
+    def test_general_pool_reads_gzip_and_skips_non_text(self):
+        sources = [x["source"] for s in corpora.SPLITS for x in self.corpus.docs[GENERAL][s]]
+        self.assertTrue(any(s.endswith(".gz") for s in sources))
+        self.assertFalse(any(s.endswith(("logo.png", "copyright")) for s in sources))
+        self.assertIn(GENERAL, self.corpus.description["splits"])
+        self.assertTrue(self.corpus.description[GENERAL]["chars_by_root"])
+
+    def test_no_paragraph_in_two_pools(self):
+        seen = {}
+        for d, s, x in self.all_docs(self.corpus):
+            if d == "math":
+                continue
+            for par in x["text"].split("\n\n"):
+                self.assertIn(seen.setdefault(corpora.normalized_key(par), d), (d,), par[:60])
+
+    def test_no_general_pool_without_a_budget(self):
+        cfg = small_cfg(max_chars={"code": 20_000, "prose": 6_000, "math": 40_000})
+        c = corpora.build(cfg, self.roots, general_roots=self.general)
+        self.assertFalse(any(c.docs[GENERAL][s] for s in corpora.SPLITS))
+
+    def test_doc_names(self):
+        for name in ("README", "NEWS.gz", "changelog.gz", "guide.txt", "perlfunc.pod", "find.info-1.gz",
+                     "README.md", "intro.rst"):
+            self.assertTrue(corpora._is_doc_name(name), name)
+        for name in ("copyright", "logo.png", "index.html", "setup.py", "data.json.gz", "run.sh",
+                     "changelog.Debian.gz"):   # Debian changelogs: bullet lists, not prose
+            self.assertFalse(corpora._is_doc_name(name), name)
 
     def test_real_machine_sources(self):
         """The builder on this interpreter's own stdlib and packages, at toy sizes."""

@@ -16,7 +16,7 @@ class RunTest(unittest.TestCase):
         with redirect_stdout(buf):
             self.assertEqual(run.main(["--list"]), 0)
         names = [l.split()[0] for l in buf.getvalue().strip().split("\n")]
-        self.assertEqual(names, ["corpora", "tokenizer", "tokens", "evalsets", "base", "lora-code", "lora-prose",
+        self.assertEqual(names, ["corpora", "tokenizer", "tokens", "evalsets", "throughput", "base", "lora-code", "lora-prose",
                                  "lora-math", "evaluate", "convert", "manifest"])
 
     def test_stage_dependencies_come_first(self):
