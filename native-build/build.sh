@@ -18,8 +18,9 @@
 # Output: a directory under $MOLORA_CACHE (default ~/.cache/molora) keyed by source version + patch hashes + backend +
 # recipe version, so a second run is instant and a changed patch rebuilds. It holds
 #   lib/   libllama.so, libggml*.so (RPATH $ORIGIN)     src/   the patched source tree (vocab GGUFs, gguf-py)
-#   bin/   llama-simple (llama.cpp's examples/simple, the parity oracle), molora-decode-loop (bench/decode_loop.cpp),
-#          and in CUDA / --backend-dl builds the backend modules
+#   bin/   llama-simple (llama.cpp's examples/simple, the parity oracle), llama-perplexity (tools/perplexity, the
+#          oracle of `molora perplexity`), molora-decode-loop (bench/decode_loop.cpp), and in CUDA / --backend-dl
+#          builds the backend modules
 # The last line printed is that directory; with --print-dir only the directory is printed (building if needed).
 set -euo pipefail
 
@@ -27,7 +28,7 @@ NPM_PACKAGE="node-llama-cpp@3.22.1"
 NPM_INTEGRITY="sha512-bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiWoPkGDpcL4FviDpgw7qfTiDw=="
 LLAMA_VERSION="v0.5.0"
 # Bump when the build recipe below changes in a way that changes the libraries (it is part of the cache key).
-RECIPE_VERSION=1
+RECIPE_VERSION=3
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${MOLORA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/molora}"
@@ -47,7 +48,7 @@ while [ $# -gt 0 ]; do
     --avx2) avx2=1 ;;
     --print-dir) print_dir=1; quiet=1 ;;
     --quiet) quiet=1 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "native-build: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -196,6 +197,15 @@ start=$SECONDS
 cmake --build "$work/build" -j "$jobs" > "$work/cmake-build.log" 2>&1 \
   || { tail -30 "$work/cmake-build.log" >&2; die "build failed (log: $work/cmake-build.log)"; }
 cmake --install "$work/build" --prefix "$work" > /dev/null
+# llama.cpp's own llama-perplexity, in the same tree (only its common library and itself are new), linked to lib/
+say "building llama-perplexity (the oracle of molora perplexity)"
+cmake -S "$work/src" -B "$work/build" "${cmake_args[@]}" -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON \
+  -DLLAMA_TOOLS_INSTALL=OFF -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON >> "$work/cmake-configure.log" 2>&1 \
+  && cmake --build "$work/build" -j "$jobs" --target llama-perplexity >> "$work/cmake-build.log" 2>&1 \
+  || { tail -30 "$work/cmake-build.log" >&2; die "building llama-perplexity failed (log: $work/cmake-build.log)"; }
+mkdir -p "$work/bin"
+cp "$work/build/bin/llama-perplexity" "$work/bin/"
+cp -n "$work"/build/bin/libllama-common*.so* "$work"/build/bin/libllama-perplexity-impl*.so* "$work/lib/"
 say "built in $((SECONDS - start)) s"
 
 # ---- 4. the programs molora compares itself with ----
