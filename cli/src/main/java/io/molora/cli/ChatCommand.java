@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.adapters.AdapterSet;
+import io.molora.adapters.routers.MixedRouter;
+import io.molora.adapters.routers.SlotRouter;
 import io.molora.runtime.Backend;
 import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.Context;
@@ -132,7 +134,7 @@ final class ChatCommand implements Callable<Integer> {
                     Router tokenRouter = adapterOptions.tokenRouter(m, adapters, resources);
                     if (tokenRouter != null) {
                         mixed = new MixedRouter(tokenRouter, router, 1);
-                        mixed.reset(0, initialAdapters != null);
+                        mixed.start(0, initialAdapters != null);
                     }
                     mix = parseMix(initialAdapters == null ? String.join(",", adapterNames) : initialAdapters);
                     applyMix();

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.adapters.AdapterSet;
+import io.molora.adapters.routers.MixedRouter;
+import io.molora.adapters.routers.SlotRouter;
 import io.molora.runtime.Backend;
 import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.Context;
@@ -258,7 +260,7 @@ final class CompleteCommand implements Callable<Integer> {
                             }
                             if (mixed != null) {
                                 // a request naming its adapters (or a run with --adapter) keeps them; others follow --routes
-                                mixed.reset(slot, t.item.adapters() != null || defaultAdapters != null);
+                                mixed.start(slot, t.item.adapters() != null || defaultAdapters != null);
                             }
                         }
 

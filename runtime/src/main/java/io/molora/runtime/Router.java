@@ -14,4 +14,19 @@ public interface Router {
     default int maxAdaptersPerToken() {
         return 1;
     }
+
+    /**
+     * Sequence {@code sequence} starts anew (a batch slot taking a request, a conversation reset): a router that keeps
+     * state per sequence forgets it. Stateless routers ignore it.
+     */
+    default void reset(int sequence) {}
+
+    /**
+     * Whether the router reads the final hidden state of earlier positions: the decode loop must then run with
+     * embeddings on (see {@code ContextParams.withEmbeddings}) and hand it those states. False for routers that look
+     * at tokens only.
+     */
+    default boolean needsHiddenStates() {
+        return false;
+    }
 }

@@ -54,6 +54,12 @@ public final class LearnedRouter implements Router {
         return decision.k();
     }
 
+    /** With hidden-state features: the states come from the {@link HiddenStates} given at construction. */
+    @Override
+    public boolean needsHiddenStates() {
+        return hidden != null;
+    }
+
     @Override
     public void route(TokenBatch batch, RouteTable routes) {
         int out = gate.outputs();

@@ -197,7 +197,8 @@ public final class VocabRouter implements Router {
     }
 
     /** Forgets a sequence's span state (its next token at position 0 starts outside every span anyway). */
-    public void forget(int sequence) {
+    @Override
+    public void reset(int sequence) {
         if (sequence >= 0 && sequence < sequences.length) {
             sequences[sequence] = null;
         }

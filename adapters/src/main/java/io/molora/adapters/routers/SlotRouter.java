@@ -1,4 +1,4 @@
-package io.molora.cli;
+package io.molora.adapters.routers;
 
 import io.molora.runtime.RouteTable;
 import io.molora.runtime.Router;
@@ -9,12 +9,13 @@ import java.util.Arrays;
  * Routes every token of sequence {@code s} to that sequence's current adapter mix; the mix of a sequence may change
  * between decodes (a batch slot taking a new request, or a chat switching adapters) without touching the KV cache.
  */
-final class SlotRouter implements Router {
+public final class SlotRouter implements Router {
     private final int k;
     private final int[][] ids;
     private final float[][] weights;
 
-    SlotRouter(int sequences, int k) {
+    /** {@code sequences} sequences (0..sequences-1), each mixing at most {@code k} adapters; all start on the base. */
+    public SlotRouter(int sequences, int k) {
         this.k = k;
         this.ids = new int[sequences][k];
         this.weights = new float[sequences][k];
@@ -24,7 +25,7 @@ final class SlotRouter implements Router {
     }
 
     /** Sequence {@code s} to these adapters with these weights (empty: the base model). */
-    void set(int s, int[] adapters, float[] w) {
+    public void set(int s, int[] adapters, float[] w) {
         if (adapters.length > k) {
             throw new IllegalArgumentException("a mix of " + adapters.length + " adapters, but at most " + k + " per token");
         }
@@ -40,7 +41,7 @@ final class SlotRouter implements Router {
     }
 
     /** Writes sequence {@code s}'s mix as the route of batch token {@code i} (slots beyond k: none). */
-    void routeOne(int s, int i, RouteTable routes) {
+    public void routeOne(int s, int i, RouteTable routes) {
         for (int j = 0; j < routes.k(); j++) {
             routes.set(i, j, j < k ? ids[s][j] : RouteTable.NONE, j < k ? weights[s][j] : 0f);
         }

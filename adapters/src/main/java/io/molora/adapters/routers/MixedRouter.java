@@ -1,42 +1,50 @@
-package io.molora.cli;
+package io.molora.adapters.routers;
 
-import io.molora.adapters.vocab.VocabRouter;
 import io.molora.runtime.RouteTable;
 import io.molora.runtime.Router;
 import io.molora.runtime.TokenBatch;
 
 /**
- * Per sequence, either a token router (e.g. the vocabulary router of {@code --routes}) or a fixed adapter mix of a
+ * Per sequence, either a token router (a vocabulary router, a learned gate) or the fixed adapter mix of a
  * {@link SlotRouter}: requests that name their adapters keep them, the others are routed token by token — in the
  * same batch.
  */
-final class MixedRouter implements Router {
+public final class MixedRouter implements Router {
     private final Router tokens;
     private final SlotRouter fixed;
     private final boolean[] useFixed;
     private final int k;
 
-    MixedRouter(Router tokens, SlotRouter fixed, int sequences) {
+    public MixedRouter(Router tokens, SlotRouter fixed, int sequences) {
         this.tokens = tokens;
         this.fixed = fixed;
         this.useFixed = new boolean[sequences];
         this.k = Math.max(tokens.maxAdaptersPerToken(), fixed.maxAdaptersPerToken());
     }
 
-    /** Sequence {@code s} starts anew (a batch slot taking a request): fixed mix or token routing. */
-    void reset(int s, boolean fixedMix) {
+    /** Sequence {@code s} starts anew (a batch slot taking a request): its fixed mix, or routed token by token. */
+    public void start(int s, boolean fixedMix) {
         useFixed[s] = fixedMix;
-        if (tokens instanceof VocabRouter v) {
-            v.forget(s);
-        }
+        tokens.reset(s);
     }
 
-    void useFixed(int s, boolean on) {
+    @Override
+    public void reset(int s) {
+        tokens.reset(s);
+    }
+
+    /** Switches sequence {@code s} between its fixed mix and token routing, keeping what it has decoded. */
+    public void useFixed(int s, boolean on) {
         useFixed[s] = on;
     }
 
-    boolean usesFixed(int s) {
+    public boolean usesFixed(int s) {
         return useFixed[s];
+    }
+
+    @Override
+    public boolean needsHiddenStates() {
+        return tokens.needsHiddenStates();
     }
 
     @Override
