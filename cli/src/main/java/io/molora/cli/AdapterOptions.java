@@ -10,6 +10,8 @@ import io.molora.runtime.Router;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import io.molora.engine.RouterSpec;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
@@ -52,6 +54,24 @@ final class AdapterOptions {
         return specs;
     }
 
+    /**
+     * The token router of --router (a learned gate, top-1) or --routes (vocabulary rules), if either is given. Both
+     * at once, or either without --lora, is a command-line error.
+     */
+    Optional<RouterSpec> tokenRouter(CommandLine cmd) {
+        if (router != null && routes != null) {
+            throw new CommandLine.ParameterException(cmd, "give --routes (vocabulary) or --router (learned), not both");
+        }
+        if (router != null && specs(cmd).isEmpty()) {
+            throw new CommandLine.ParameterException(cmd, "--router needs the adapters it was trained for (--lora)");
+        }
+        if (routes != null && specs(cmd).isEmpty()) {
+            throw new CommandLine.ParameterException(cmd, "--routes needs adapters to route to (--lora NAME=PATH)");
+        }
+        return router != null ? Optional.of(new RouterSpec.Learned(router))
+                : routes != null ? Optional.of(new RouterSpec.Vocabulary(routes)) : Optional.empty();
+    }
+
     /** --router and --routes exclude each other. */
     void checkRouters() {
         if (router != null && routes != null) {
@@ -82,11 +102,5 @@ final class AdapterOptions {
             throw new java.io.UncheckedIOException("cannot read " + (router != null ? router : routes) + ": "
                     + e.getMessage(), e);
         }
-    }
-
-    /** Validates and loads the adapters, or returns null when none were given. */
-    AdapterSet load(Model model, CommandLine cmd) {
-        List<AdapterSpec> specs = specs(cmd);
-        return specs.isEmpty() ? null : AdapterSet.load(model, specs);
     }
 }

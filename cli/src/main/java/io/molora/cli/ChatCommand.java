@@ -1,5 +1,7 @@
 package io.molora.cli;
 
+import io.molora.engine.RouterSpec;
+import io.molora.engine.Engine;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -121,8 +123,9 @@ final class ChatCommand implements Callable<Integer> {
             Backend.setLogLevel(Level.INFO);
         }
         Terminal terminal = testTerminal != null ? testTerminal : TerminalBuilder.builder().system(true).build();
-        try (Model m = ModelFiles.load(model, adapterOptions.specs(spec.commandLine()))) {
-            AdapterSet adapters = adapterOptions.load(m, spec.commandLine());
+        try (Engine engine = model.open(adapterOptions.specs(spec.commandLine()), new RouterSpec.Base())) {
+            Model m = engine.model();
+            AdapterSet adapters = engine.adapters().orElse(null);
             List<AutoCloseable> resources = new ArrayList<>();
             try (Context ctx = Context.create(m, model.contextParams());
                  Sampler sampler = new Sampler(sampling.params())) {
@@ -158,9 +161,6 @@ final class ChatCommand implements Callable<Integer> {
                     } catch (Exception e) {
                         // closing a read-only mapping; nothing to report
                     }
-                }
-                if (adapters != null) {
-                    adapters.close();
                 }
             }
         } finally {

@@ -1,5 +1,7 @@
 package io.molora.cli;
 
+import io.molora.engine.RouterSpec;
+import io.molora.engine.Engine;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -134,7 +136,8 @@ final class CompleteCommand implements Callable<Integer> {
                 ? BatchInput.Format.LINES : format);
 
         try (ResultLog log = ResultLog.open(output, resume);
-             Model m = ModelFiles.load(model, adapterOptions.specs(spec.commandLine()))) {
+             Engine engine = model.open(adapterOptions.specs(spec.commandLine()), new RouterSpec.Base())) {
+            Model m = engine.model();
             Map<String, Boolean> done = log.existing();
             // what to do: skip finished ids, refuse duplicates
             List<BatchInput.Item> todo = new ArrayList<>();
@@ -166,7 +169,7 @@ final class CompleteCommand implements Callable<Integer> {
                         log.tornLines() > 0 ? " (" + log.tornLines() + " torn line(s) dropped)" : "");
                 err.flush();
             }
-            return run(m, log, todo, defaults, skipped, priorErrors, err);
+            return run(m, engine.adapters().orElse(null), log, todo, defaults, skipped, priorErrors, err);
         }
     }
 
@@ -209,9 +212,8 @@ final class CompleteCommand implements Callable<Integer> {
         }
     }
 
-    private int run(Model m, ResultLog log, List<BatchInput.Item> todo, SamplerParams defaults, int skipped,
+    private int run(Model m, AdapterSet adapters, ResultLog log, List<BatchInput.Item> todo, SamplerParams defaults, int skipped,
             int priorErrors, PrintWriter err) {
-        AdapterSet adapters = adapterOptions.load(m, spec.commandLine());
         List<AutoCloseable> resources = new ArrayList<>();
         try {
             List<String> names = adapters == null ? List.of() : adapters.names();
@@ -322,9 +324,6 @@ final class CompleteCommand implements Callable<Integer> {
                 } catch (Exception e) {
                     // closing a read-only mapping; nothing to report
                 }
-            }
-            if (adapters != null) {
-                adapters.close();
             }
         }
     }

@@ -1,5 +1,6 @@
 package io.molora.cli;
 
+import io.molora.engine.RouterSpec;
 import io.molora.gguf.synth.LlamaConfig;
 import io.molora.gguf.synth.SyntheticModel;
 import io.molora.gguf.synth.TokenizerMetadata;
@@ -8,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -50,7 +52,8 @@ final class DemoCommand implements Callable<Integer> {
                     + " has RANDOM weights: expect noise, not language (use -m FILE for a real model)");
             err.flush();
         }
-        return GenerateCommand.Generation.run(spec.commandLine().getOut(), err, model, sampling, prompt, nPredict);
+        return GenerateCommand.Generation.run(spec.commandLine().getOut(), err, model, sampling, prompt, nPredict,
+                List.of(), new RouterSpec.Base(), false);
     }
 
     /** Writes the built-in model once into the cache (seeded, so every machine gets the same bytes). */

@@ -1,5 +1,7 @@
 package io.molora.cli;
 
+import io.molora.engine.RouterSpec;
+import io.molora.engine.Engine;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.adapters.AdapterSet;
@@ -65,9 +67,10 @@ final class EvalRouterCommand implements Callable<Integer> {
         List<AdapterSpec> specs = AdapterOptions.parse(lora, List.of());
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Model m = ModelFiles.load(model, specs);
-             AdapterSet set = AdapterSet.load(m, specs);
-             TokenEmbeddings emb = TokenEmbeddings.open(m.path())) {
+        try (Engine engine = model.open(specs, new RouterSpec.Base());
+             TokenEmbeddings emb = TokenEmbeddings.open(engine.model().path())) {
+            Model m = engine.model();
+            AdapterSet set = engine.adapters().orElseThrow();
             var gate = RouterFile.load(router, specs, emb);
             boolean hiddenFeatures = RouterFile.read(router).identity().features()
                     .equals(RouterFile.FEATURES_TOKEN_HIDDEN);

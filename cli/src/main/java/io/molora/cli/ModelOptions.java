@@ -1,11 +1,20 @@
 package io.molora.cli;
 
+import io.molora.adapters.AdapterSpec;
+import io.molora.engine.Engine;
+import io.molora.engine.EngineSpec;
+import io.molora.engine.RouterSpec;
+import io.molora.runtime.Backend;
 import io.molora.runtime.ContextParams;
 import io.molora.runtime.FlashAttention;
 import io.molora.runtime.KvCacheType;
 import io.molora.runtime.ModelParams;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.logging.Level;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /** Model and context flags, named as llama.cpp names them. */
 final class ModelOptions {
@@ -49,6 +58,21 @@ final class ModelOptions {
 
     @Option(names = "--verbose", description = "Show llama.cpp's log and stack traces.")
     boolean verbose;
+
+    /** -m is required by every command that loads a model (the demo has a built-in one). */
+    void require(CommandLine cmd) {
+        if (model == null) {
+            throw new ParameterException(cmd, "Missing required option: '--model=FILE'");
+        }
+    }
+
+    /** Opens the model with these adapters and router through the engine (with --verbose, llama.cpp's log shows). */
+    Engine open(List<AdapterSpec> adapters, RouterSpec router) {
+        if (verbose) {
+            Backend.setLogLevel(Level.INFO);
+        }
+        return Engine.open(new EngineSpec(model, modelParams(), contextParams(), adapters, router));
+    }
 
     ModelParams modelParams() {
         return ModelParams.defaults().withGpuLayers(gpuLayers);

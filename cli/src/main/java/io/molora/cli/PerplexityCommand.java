@@ -1,5 +1,7 @@
 package io.molora.cli;
 
+import io.molora.engine.RouterSpec;
+import io.molora.engine.Engine;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -100,8 +102,9 @@ final class PerplexityCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         List<Result> results = new ArrayList<>();
         String routing;
-        try (Model m = ModelFiles.load(model, specs);
-             AdapterSet set = specs.isEmpty() ? null : AdapterSet.load(m, specs)) {
+        try (Engine engine = model.open(specs, new RouterSpec.Base())) {
+            Model m = engine.model();
+            AdapterSet set = engine.adapters().orElse(null);
             List<AutoCloseable> resources = new ArrayList<>();
             try {
                 Router router = adapters.tokenRouter(m, set, resources);

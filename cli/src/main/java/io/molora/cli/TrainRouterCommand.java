@@ -1,5 +1,7 @@
 package io.molora.cli;
 
+import io.molora.engine.RouterSpec;
+import io.molora.engine.Engine;
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
 import io.molora.adapters.gate.Gate;
@@ -78,9 +80,10 @@ final class TrainRouterCommand implements Callable<Integer> {
         }
         List<AdapterSpec> specs = AdapterOptions.parse(lora, List.of());
         PrintWriter err = spec.commandLine().getErr();
-        try (Model m = ModelFiles.load(model, specs);
-             AdapterSet set = AdapterSet.load(m, specs);
-             TokenEmbeddings emb = TokenEmbeddings.open(m.path())) {
+        try (Engine engine = model.open(specs, new RouterSpec.Base());
+             TokenEmbeddings emb = TokenEmbeddings.open(engine.model().path())) {
+            Model m = engine.model();
+            AdapterSet set = engine.adapters().orElseThrow();
             List<int[]> seqs = new ArrayList<>();
             int[][] targets;
             if (corpus != null) {

@@ -2,13 +2,12 @@ package io.molora.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.molora.cli.RouteTrace.Route;
-import io.molora.runtime.RouteTable;
+import io.molora.engine.Route;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Rendering of routing traces: plain markers, ANSI colours, legend, counts, routes read from a route table. */
+/** Rendering of routing traces: plain markers, ANSI colours, legend, counts. */
 class RouteTraceTest {
     static Route one(int a) {
         return new Route(new int[] {a}, new float[] {1f});
@@ -17,13 +16,13 @@ class RouteTraceTest {
     @Test
     void plainMarkersAtEachChangeOfRoute() {
         RouteTrace t = new RouteTrace(List.of("code", "math"), false);
-        t.append("see ", RouteTrace.BASE);
+        t.append("see ", Route.BASE);
         t.append("```", one(0));
         t.append("x", one(0));
         t.append("", one(1));  // e.g. half a character: counted, not shown
         t.append("1", new Route(new int[] {1, 0}, new float[] {0.7f, 0.3f}));
-        t.append(" end", RouteTrace.BASE);
-        t.append("?", RouteTrace.UNKNOWN);
+        t.append(" end", Route.BASE);
+        t.append("?", Route.UNKNOWN);
         t.end();
         assertEquals("see [code]```x[math+code]1[base] end[?]?", t.take());
         assertEquals("", t.take(), "take() empties");
@@ -35,11 +34,11 @@ class RouteTraceTest {
     @Test
     void ansiColoursByHeaviestAdapterAndResets() {
         RouteTrace t = new RouteTrace(List.of("code", "math"), true);
-        t.append("a", RouteTrace.BASE);
+        t.append("a", Route.BASE);
         t.append("b", one(0));
         t.append("c", one(0));
         t.append("d", new Route(new int[] {1, 0}, new float[] {0.6f, 0.4f}));
-        t.append("e", RouteTrace.BASE);
+        t.append("e", Route.BASE);
         t.append("f", one(1));
         t.end();
         String g = "\u001b[32m";
@@ -48,19 +47,5 @@ class RouteTraceTest {
         assertEquals("a" + g + "bc" + r + b + "d" + r + "e" + b + "f" + r, t.take());
         assertEquals("routes: " + g + "code" + r + " " + b + "math" + r
                 + "  base: uncoloured, mixes: colour of the heaviest adapter", t.legend());
-    }
-
-    @Test
-    void routeFromATableSkipsEmptySlotsHeaviestFirst() {
-        try (RouteTable table = new RouteTable(2, 3)) {
-            table.set(0, 0, 2, 0.2f);
-            table.set(0, 1, RouteTable.NONE, 0f);
-            table.set(0, 2, 0, 0.8f);
-            table.set(1, RouteTable.NONE, 0f);
-            Route r = Route.of(table, 0);
-            assertEquals(List.of(0, 2), java.util.Arrays.stream(r.adapters()).boxed().toList());
-            assertEquals(0.8f, r.weights()[0]);
-            assertEquals(0, Route.of(table, 1).adapters().length);
-        }
     }
 }

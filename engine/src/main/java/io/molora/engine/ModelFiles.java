@@ -1,7 +1,6 @@
-package io.molora.cli;
+package io.molora.engine;
 
 import io.molora.adapters.AdapterMemory;
-import io.molora.adapters.AdapterSpec;
 import io.molora.gguf.GgufFile;
 import io.molora.gguf.GgufFormatException;
 import io.molora.gguf.ModelInfo;
@@ -14,18 +13,17 @@ import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.function.LongSupplier;
 
 /** Loads models only after the pure-Java GGUF reader has validated the file, so broken input never reaches native code. */
 final class ModelFiles {
     private ModelFiles() {}
 
-    /** Loads the model the flags name, fit-checked for the adapters that will be loaded with it. */
-    static Model load(ModelOptions options, List<AdapterSpec> adapters) {
+    /** Loads the model of {@code spec}, fit-checked for the adapters that will be loaded with it. */
+    static Model load(EngineSpec spec) {
         // as loaded plus the copies packed for per-token routing: what a GPU must hold for them
-        return load(options.model, options.modelParams(), options.contextParams(),
-                () -> AdapterMemory.deviceBytes(options.model, adapters, true));
+        return load(spec.model(), spec.modelParams(), spec.contextParams(),
+                () -> AdapterMemory.deviceBytes(spec.model(), spec.adapters(), true));
     }
 
     /**

@@ -1,0 +1,168 @@
+package io.molora.engine;
+
+import io.molora.adapters.AdapterSet;
+import io.molora.runtime.Context;
+import io.molora.runtime.ContextParams;
+import io.molora.runtime.GenerationResult;
+import io.molora.runtime.Generator;
+import io.molora.runtime.Model;
+import io.molora.runtime.Router;
+import io.molora.runtime.Sampler;
+import io.molora.runtime.TextDecoder;
+import io.molora.runtime.Tokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A model, its adapters and a router, opened through one path — what every command and a server build on. Files are
+ * validated (pure-Java GGUF reader) and the memory fit checked before native code loads anything; contexts get
+ * embeddings where the router reads hidden states, and every decode loop is built the same way, so a router works the
+ * same in a single generation, a chat and a batch.
+ *
+ * <p>One session at a time: the router keeps per-sequence state. Not thread-safe.
+ */
+public final class Engine implements AutoCloseable {
+    private final EngineSpec spec;
+    private final Model model;
+    private final AdapterSet adapters;
+    private final Routing routing;
+
+    private Engine(EngineSpec spec, Model model, AdapterSet adapters, Routing routing) {
+        this.spec = spec;
+        this.model = model;
+        this.adapters = adapters;
+        this.routing = routing;
+    }
+
+    /**
+     * Validates the model file, checks that model, adapters, KV cache and compute buffers fit the GPU (when layers are
+     * offloaded), loads the model, validates and loads the adapters against it, and builds the router. On failure
+     * nothing stays loaded.
+     */
+    public static Engine open(EngineSpec spec) {
+        Model model = ModelFiles.load(spec);
+        AdapterSet adapters = null;
+        try {
+            adapters = spec.adapters().isEmpty() ? null : AdapterSet.load(model, spec.adapters());
+            return new Engine(spec, model, adapters, Routers.create(spec.router(), model, adapters));
+        } catch (RuntimeException e) {
+            if (adapters != null) {
+                adapters.close();
+            }
+            model.close();
+            throw e;
+        }
+    }
+
+    public EngineSpec spec() {
+        return spec;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    /** The loaded adapters (route id i = {@code adapterNames().get(i)}), empty when none were given. */
+    public Optional<AdapterSet> adapters() {
+        return Optional.ofNullable(adapters);
+    }
+
+    public List<String> adapterNames() {
+        return adapters == null ? List.of() : adapters.names();
+    }
+
+    public Routing routing() {
+        return routing;
+    }
+
+    /** The spec's context settings, with embeddings on when the router reads hidden states. */
+    public ContextParams contextParams() {
+        ContextParams p = spec.contextParams();
+        return routing.needsHiddenStates() ? p.withEmbeddings(true) : p;
+    }
+
+    /**
+     * Generates for one prompt from position 0 of a fresh context, streaming tokens to {@code listener}. With a
+     * router that reads hidden states, a base pass over the prompt gives its states first (2N work for the prompt).
+     */
+    public GenerationResult generate(GenerationRequest request, GenerationListener listener) {
+        int[] tokens = model.tokenizer().tokenize(request.prompt(), true, true);
+        Router router = routing.router();
+        if (routing.needsHiddenStates()) {
+            routing.hiddenStates().prefill(0, tokens);
+        }
+        try (Context ctx = Context.create(model, contextParams());
+             Sampler sampler = new Sampler(request.sampling());
+             DecodePath path = decodePath(ctx, router, request.traceRoutes());
+             Generator generator = new Generator(ctx, sampler, 0, path.decoder())) {
+            boolean[] prefilled = {false};
+            Runnable announce = () -> {
+                if (!prefilled[0]) {
+                    prefilled[0] = true;
+                    listener.prefilled(request.traceRoutes() ? promptPieces(tokens, request.prompt(), path) : List.of());
+                }
+            };
+            GenerationResult r = generator.generate(tokens, request.maxTokens(), t -> {
+                announce.run();
+                listener.token(t, request.traceRoutes() ? path.route(0, t.id(), t.position()) : Route.UNKNOWN);
+            });
+            announce.run();
+            return r;
+        }
+    }
+
+    /** The prompt's pieces with the routes they were decoded with (SPM's leading space dropped, as in the prompt). */
+    private List<GenerationListener.Piece> promptPieces(int[] tokens, String prompt, DecodePath path) {
+        Tokenizer tok = model.tokenizer();
+        TextDecoder text = new TextDecoder();
+        List<GenerationListener.Piece> pieces = new ArrayList<>();
+        boolean first = true;
+        for (int i = 0; i < tokens.length; i++) {
+            String piece = text.push(tok.pieceBytes(tokens[i], false));
+            if (i == tokens.length - 1) {
+                piece += text.finish();
+            }
+            if (first && !piece.isEmpty()) {
+                first = false;
+                if (piece.startsWith(" ") && !prompt.startsWith(" ")) {
+                    piece = piece.substring(1);
+                }
+            }
+            pieces.add(new GenerationListener.Piece(piece, path.recorded(0, i)));
+        }
+        return pieces;
+    }
+
+    /** The decode path of {@code context} routed by {@code router} (null: plain), fed hidden states if it needs them. */
+    DecodePath decodePath(Context context, Router router, boolean recordRoutes) {
+        HiddenStateFeed hidden = router != null && router.needsHiddenStates() ? routing.hiddenStates() : null;
+        return DecodePath.open(context, adapters, router, hidden, recordRoutes);
+    }
+
+    /** A conversation's or request's text as tokens (BOS added once, even when the text starts with it). */
+    int[] tokenize(String text) {
+        int[] tokens = model.tokenizer().tokenize(text, true, true);
+        int bos = model.tokenizer().bos();
+        if (tokens.length > 1 && tokens[0] == bos && tokens[1] == bos) {
+            tokens = Arrays.copyOfRange(tokens, 1, tokens.length);
+        }
+        return tokens;
+    }
+
+    @Override
+    public void close() {
+        try {
+            routing.close();
+        } finally {
+            try {
+                if (adapters != null) {
+                    adapters.close();
+                }
+            } finally {
+                model.close();
+            }
+        }
+    }
+}
