@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import io.molora.engine.AdapterMix;
 import io.molora.engine.RouterSpec;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
@@ -70,6 +71,15 @@ final class AdapterOptions {
         }
         return router != null ? Optional.of(new RouterSpec.Learned(router))
                 : routes != null ? Optional.of(new RouterSpec.Vocabulary(routes)) : Optional.empty();
+    }
+
+    /** {@code NAME[,NAME...]|none} of a --adapter flag over the loaded adapters; an unknown name is a command-line error. */
+    static AdapterMix mix(String spec, List<String> loaded, CommandLine cmd) {
+        try {
+            return AdapterMix.parse(spec, loaded);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cmd, "--adapter " + spec + ": " + e.getMessage());
+        }
     }
 
     /** --router and --routes exclude each other. */

@@ -90,9 +90,7 @@ public final class Engine implements AutoCloseable {
     public GenerationResult generate(GenerationRequest request, GenerationListener listener) {
         int[] tokens = model.tokenizer().tokenize(request.prompt(), true, true);
         Router router = routing.router();
-        if (routing.needsHiddenStates()) {
-            routing.hiddenStates().prefill(0, tokens);
-        }
+        prefillHiddenStates(router, 0, tokens);
         try (Context ctx = Context.create(model, contextParams());
              Sampler sampler = new Sampler(request.sampling());
              DecodePath path = decodePath(ctx, router, request.traceRoutes());
@@ -133,6 +131,21 @@ public final class Engine implements AutoCloseable {
             pieces.add(new GenerationListener.Piece(piece, path.recorded(0, i)));
         }
         return pieces;
+    }
+
+    /** A chat on a context of its own (close it before the engine). */
+    public ChatSession chat(ChatSettings settings) {
+        return new ChatSession(this, settings);
+    }
+
+    /**
+     * Sequence {@code seq} starts with {@code tokens} from position 0: when {@code router} reads hidden states, a base
+     * pass over them gives their states (2N work for a prompt); otherwise nothing to do.
+     */
+    void prefillHiddenStates(Router router, int seq, int[] tokens) {
+        if (router != null && router.needsHiddenStates()) {
+            routing.hiddenStates().prefill(seq, tokens);
+        }
     }
 
     /** The decode path of {@code context} routed by {@code router} (null: plain), fed hidden states if it needs them. */

@@ -1,0 +1,229 @@
+package io.molora.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.molora.engine.AdapterMix;
+import io.molora.engine.ChatSession;
+import io.molora.engine.ChatTurn;
+import io.molora.runtime.ChatTemplate;
+import io.molora.runtime.StopReason;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.jline.reader.EndOfFileException;
+import org.jline.reader.LineReader;
+import org.jline.reader.LineReaderBuilder;
+import org.jline.reader.UserInterruptException;
+import org.jline.reader.impl.DefaultParser;
+import org.jline.terminal.Terminal;
+
+/**
+ * The chat's terminal side (JLine): reads lines (a trailing backslash continues), streams each reply with a status
+ * line, stops a reply on Ctrl-C, and runs the slash commands on the {@link ChatSession}.
+ */
+final class ChatRepl {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Terminal terminal;
+    private final PrintWriter out;
+    private final ChatSession session;
+    private final Path modelFile;
+    private volatile boolean interrupted;
+    private boolean showRoutes;
+
+    ChatRepl(Terminal terminal, ChatSession session, Path modelFile, boolean showRoutes) {
+        this.terminal = terminal;
+        this.out = terminal.writer();
+        this.session = session;
+        this.modelFile = modelFile;
+        this.showRoutes = showRoutes;
+    }
+
+    /** Reads and answers lines until Ctrl-D or /exit; {@code historyFile} empty or null: no history. */
+    void run(String historyFile) {
+        // plain text, not a shell line: no quotes, escapes or !-expansion (a trailing backslash is ours to handle)
+        DefaultParser parser = new DefaultParser();
+        parser.setEscapeChars(new char[0]);
+        parser.setQuoteChars(new char[0]);
+        LineReaderBuilder b = LineReaderBuilder.builder().terminal(terminal).appName("molora").parser(parser)
+                .option(LineReader.Option.DISABLE_EVENT_EXPANSION, true);
+        if (historyFile != null && !historyFile.isBlank()) {
+            b.variable(LineReader.HISTORY_FILE, Path.of(historyFile));
+        }
+        LineReader reader = b.build();
+        ChatTemplate template = session.template();
+        out.println("molora chat: " + modelFile.getFileName() + ", template "
+                + (template.fromModel() ? "from the model" : template.template())
+                + (session.adapterNames().isEmpty() ? "" : ", adapters " + String.join(", ", session.adapterNames()))
+                + ". /help for commands, Ctrl-C stops a reply, Ctrl-D exits.");
+        out.flush();
+        while (true) {
+            String input;
+            try {
+                input = readInput(reader);
+            } catch (UserInterruptException e) {
+                out.println("(Ctrl-D or /exit to quit)");
+                out.flush();
+                continue;
+            } catch (EndOfFileException e) {
+                out.println();
+                out.flush();
+                return;
+            }
+            String text = input.strip();
+            if (text.isEmpty()) {
+                continue;
+            }
+            if (text.startsWith("/")) {
+                if (!command(text)) {
+                    return;
+                }
+                continue;
+            }
+            turn(input);
+        }
+    }
+
+    /** A line, or several joined when each but the last ends with a backslash. */
+    private static String readInput(LineReader reader) {
+        StringBuilder sb = new StringBuilder();
+        String prompt = "> ";
+        while (true) {
+            String line = reader.readLine(prompt);
+            if (line.endsWith("\\")) {
+                sb.append(line, 0, line.length() - 1).append('\n');
+                prompt = ". ";
+            } else {
+                return sb.append(line).toString();
+            }
+        }
+    }
+
+    /** One turn, streamed; Ctrl-C stops the reply. Then the status line. */
+    private void turn(String userText) {
+        interrupted = false;
+        Terminal.SignalHandler previous = terminal.handle(Terminal.Signal.INT, s -> interrupted = true);
+        ChatTurn result;
+        try {
+            result = session.send(userText, t -> {
+                out.print(t.text());
+                out.flush();
+            }, () -> interrupted);
+        } finally {
+            terminal.handle(Terminal.Signal.INT, previous);
+        }
+        switch (result) {
+            case ChatTurn.TooLong l -> out.println("[the conversation (" + l.tokens() + " tokens) no longer fits in the "
+                    + "context of " + l.contextSize() + "; /reset to start over, or use a larger -c]");
+            case ChatTurn.Reply r -> out.println(status(r));
+        }
+        out.flush();
+    }
+
+    private String status(ChatTurn.Reply r) {
+        StringBuilder status = new StringBuilder();
+        status.append("\n[").append(r.prefilled()).append(" prompt tokens prefilled, ").append(r.reused())
+                .append(" reused from cache; ").append(r.tokens()).append(" tokens, ")
+                .append(String.format("%.1f tok/s", r.tokensPerSecond())).append("; stop: ")
+                .append(r.stopReason() == StopReason.CANCELLED ? "interrupted" : r.stopReason().name().toLowerCase());
+        if (!session.adapterNames().isEmpty()) {
+            status.append("; adapters: ").append(session.routedPerToken() ? "routed (--router/--routes)"
+                    : session.mix().isEmpty() ? "none" : String.join("+", session.mix().names()));
+        }
+        if (showRoutes && !r.routes().isEmpty()) {
+            status.append("; routes: ").append(String.join(" ",
+                    r.routes().entrySet().stream().map(e -> e.getKey() + "×" + e.getValue()).toList()));
+        }
+        return status.append("]").toString();
+    }
+
+    /** Runs a slash command; false to leave the chat. */
+    private boolean command(String text) {
+        String[] parts = text.split("\\s+", 2);
+        String arg = parts.length > 1 ? parts[1].strip() : "";
+        switch (parts[0]) {
+            case "/help" -> out.println(String.join("\n",
+                    "/adapters                 list the adapters (* = active)",
+                    "/adapters NAME[,NAME]|none switch adapters for the next replies (the cache is kept)",
+                    "/adapters routes          back to per-token routing (with --router or --routes)",
+                    "/routes on|off            show per-token routes in the status line",
+                    "/system [TEXT]            show or set the system prompt",
+                    "/reset                    forget the conversation (keeps the system prompt)",
+                    "/save FILE                save the conversation as JSON",
+                    "/exit                     leave (or Ctrl-D)"));
+            case "/adapters" -> adapters(arg);
+            case "/routes" -> {
+                if (arg.equals("on") || arg.equals("off")) {
+                    showRoutes = arg.equals("on");
+                    out.println("routes " + arg);
+                } else {
+                    out.println("usage: /routes on|off");
+                }
+            }
+            case "/system" -> {
+                if (arg.isEmpty()) {
+                    out.println(session.systemPrompt().orElse("(no system prompt)"));
+                } else {
+                    session.systemPrompt(arg);
+                    out.println("system prompt set");
+                }
+            }
+            case "/reset" -> {
+                session.reset();
+                out.println("conversation reset");
+            }
+            case "/save" -> {
+                if (arg.isEmpty()) {
+                    out.println("usage: /save FILE");
+                } else {
+                    save(Path.of(arg));
+                    out.println("saved " + session.messages().size() + " messages to " + arg);
+                }
+            }
+            case "/exit", "/quit" -> {
+                return false;
+            }
+            default -> out.println("unknown command " + parts[0] + " (/help lists them)");
+        }
+        out.flush();
+        return true;
+    }
+
+    private void adapters(String arg) {
+        if (session.adapterNames().isEmpty()) {
+            out.println("no adapters loaded (start with --lora NAME=PATH)");
+        } else if (arg.isEmpty()) {
+            for (String n : session.adapterNames()) {
+                out.println((session.mix().names().contains(n) && !session.routedPerToken() ? "* " : "  ") + n);
+            }
+        } else if (arg.equals("routes")) {
+            out.println(session.useTokenRouter() ? "adapters: routed per token"
+                    : "no token router loaded (start with --router FILE or --routes FILE)");
+        } else {
+            try {
+                session.useAdapters(AdapterMix.parse(arg, session.adapterNames()));
+                out.println("adapters: " + (session.mix().isEmpty() ? "none" : String.join("+", session.mix().names())));
+            } catch (IllegalArgumentException e) {
+                out.println(e.getMessage());
+            }
+        }
+    }
+
+    private void save(Path file) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("model", modelFile.toString());
+        root.put("template", session.template().fromModel() ? "model" : session.template().template());
+        ArrayNode ms = root.putArray("messages");
+        for (ChatTemplate.Message msg : session.messages()) {
+            ms.addObject().put("role", msg.role()).put("content", msg.content());
+        }
+        try {
+            Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save to " + file + ": " + e.getMessage(), e);
+        }
+    }
+}
