@@ -2,7 +2,11 @@ package io.molora.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.molora.engine.AdapterMix;
+import io.molora.engine.CompletionRequest;
+import io.molora.engine.Prompt;
 import io.molora.runtime.ChatTemplate;
+import io.molora.runtime.SamplerParams;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -15,43 +19,54 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * The requests of a batch run, read from JSONL files (OpenAI batch style) or plain text files. A line that cannot be
- * read becomes an item carrying an error that names its file and line; it never stops the run.
+ * The requests of a batch run, read from JSONL files (OpenAI batch style) or plain text files, with the run's defaults
+ * for what a request leaves out. A line that cannot be read becomes a {@link Failed} item naming its file and line;
+ * it never stops the run.
  */
 final class BatchInput {
     enum Format { AUTO, JSONL, TEXT, LINES }
 
-    /** One request; {@code error != null} for a line that could not be read. Null fields: use the run's default. */
-    record Item(String id, String file, int line, String prompt, List<ChatTemplate.Message> messages, Integer maxTokens,
-            Float temperature, Integer topK, Float topP, Float minP, Long seed, Map<String, Float> adapters,
-            String error) {
-        static Item failed(String id, String file, int line, String error) {
-            return new Item(id, file, line, null, null, null, null, null, null, null, null, null, error);
-        }
+    /** One line (or file) of input: a request, or what was wrong with it. */
+    sealed interface Item {
+        String id();
 
-        Item withError(String message) {
-            return failed(id, file, line, message);
+        String file();
+
+        int line();
+    }
+
+    /** A request read from {@code file}, line {@code line} (1 for a whole file). */
+    record Request(String file, int line, CompletionRequest request) implements Item {
+        @Override
+        public String id() {
+            return request.id();
         }
     }
+
+    /** A line that could not be read; {@code error} names its file and line. */
+    record Failed(String id, String file, int line, String error) implements Item {}
+
+    /** What a request that says nothing else gets: the run's token limit and sampling. */
+    record Defaults(int maxTokens, SamplerParams sampling) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private BatchInput() {}
 
     /** Every item of the given files and directories (a directory: its regular files, sorted by name). */
-    static List<Item> read(List<Path> inputs, Format format) {
+    static List<Item> read(List<Path> inputs, Format format, Defaults defaults) {
         List<Item> items = new ArrayList<>();
         for (Path input : inputs) {
             if (Files.isDirectory(input)) {
                 try (Stream<Path> files = Files.list(input)) {
                     for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
-                        readFile(f, format, items);
+                        readFile(f, format, defaults, items);
                     }
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot list input directory " + input + ": " + e.getMessage(), e);
                 }
             } else if (Files.isRegularFile(input)) {
-                readFile(input, format, items);
+                readFile(input, format, defaults, items);
             } else {
                 throw new IllegalArgumentException("input " + input + " not found");
             }
@@ -59,13 +74,13 @@ final class BatchInput {
         return items;
     }
 
-    private static void readFile(Path file, Format format, List<Item> items) {
+    private static void readFile(Path file, Format format, Defaults defaults, List<Item> items) {
         String name = file.toString();
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            items.add(Item.failed(name, name, 0, "cannot read " + name + ": " + e.getMessage()));
+            items.add(new Failed(name, name, 0, "cannot read " + name + ": " + e.getMessage()));
             return;
         }
         Format f = format;
@@ -76,14 +91,14 @@ final class BatchInput {
         switch (f) {
             case TEXT -> {
                 String prompt = text.strip();
-                items.add(prompt.isEmpty() ? Item.failed(name, name, 1, name + ": the file is empty")
-                        : prompt(name, name, 1, prompt));
+                items.add(prompt.isEmpty() ? new Failed(name, name, 1, name + ": the file is empty")
+                        : prompt(name, name, 1, prompt, defaults));
             }
             case LINES -> {
                 List<String> lines = text.lines().toList();
                 for (int i = 0; i < lines.size(); i++) {
                     if (!lines.get(i).isBlank()) {
-                        items.add(prompt(name + ":" + (i + 1), name, i + 1, lines.get(i).strip()));
+                        items.add(prompt(name + ":" + (i + 1), name, i + 1, lines.get(i).strip(), defaults));
                     }
                 }
             }
@@ -91,59 +106,66 @@ final class BatchInput {
                 List<String> lines = text.lines().toList();
                 for (int i = 0; i < lines.size(); i++) {
                     if (!lines.get(i).isBlank()) {
-                        items.add(jsonLine(lines.get(i), name, i + 1));
+                        items.add(jsonLine(lines.get(i), name, i + 1, defaults));
                     }
                 }
             }
         }
     }
 
-    private static Item prompt(String id, String file, int line, String prompt) {
-        return new Item(id, file, line, prompt, null, null, null, null, null, null, null, null, null);
+    private static Item prompt(String id, String file, int line, String prompt, Defaults defaults) {
+        return new Request(file, line, new CompletionRequest(id, new Prompt.Text(prompt),
+                maxTokens(defaults.maxTokens()), defaults.sampling()));
+    }
+
+    /** A token limit as the command line and JSON give it: negative = until end of text or a full slot. */
+    private static int maxTokens(int n) {
+        return n < 0 ? Integer.MAX_VALUE : n;
     }
 
     /** One JSONL line: {@code custom_id}, {@code prompt} or {@code messages}, options; or the same inside {@code body}. */
-    static Item jsonLine(String text, String file, int line) {
+    static Item jsonLine(String text, String file, int line, Defaults defaults) {
         String where = file + ":" + line;
         JsonNode root;
         try {
             root = JSON.readTree(text);
         } catch (IOException e) {
             String msg = e.getMessage() == null ? "malformed JSON" : e.getMessage().lines().findFirst().orElse("");
-            return Item.failed(where, file, line, where + ": not valid JSON: " + msg);
+            return new Failed(where, file, line, where + ": not valid JSON: " + msg);
         }
         if (root == null || !root.isObject()) {
-            return Item.failed(where, file, line, where + ": expected a JSON object");
+            return new Failed(where, file, line, where + ": expected a JSON object");
         }
         String id = root.hasNonNull("custom_id") ? root.get("custom_id").asText() : where;
         JsonNode body = root.has("body") && root.get("body").isObject() ? root.get("body") : root;
         try {
-            String prompt = null;
-            List<ChatTemplate.Message> messages = null;
+            Prompt prompt;
             if (body.hasNonNull("prompt")) {
                 if (!body.get("prompt").isTextual()) {
                     throw new IllegalArgumentException("\"prompt\" must be a string");
                 }
-                prompt = body.get("prompt").asText();
+                prompt = new Prompt.Text(body.get("prompt").asText());
             } else if (body.has("messages")) {
                 JsonNode ms = body.get("messages");
                 if (!ms.isArray() || ms.isEmpty()) {
                     throw new IllegalArgumentException("\"messages\" must be a non-empty array");
                 }
-                messages = new ArrayList<>();
+                List<ChatTemplate.Message> messages = new ArrayList<>();
                 for (JsonNode m : ms) {
                     if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
                         throw new IllegalArgumentException("each message needs a string \"role\" and \"content\"");
                     }
                     messages.add(new ChatTemplate.Message(m.get("role").asText(), m.get("content").asText()));
                 }
+                prompt = new Prompt.Chat(messages);
             } else {
                 throw new IllegalArgumentException("needs \"prompt\" or \"messages\"");
             }
-            Integer maxTokens = null;
+            int maxTokens = defaults.maxTokens();
             for (String key : List.of("max_tokens", "max_completion_tokens", "n_predict")) {
-                if (maxTokens == null && body.hasNonNull(key)) {
+                if (body.hasNonNull(key)) {
                     maxTokens = intField(body, key);
+                    break;
                 }
             }
             Map<String, Float> adapters = null;
@@ -177,12 +199,14 @@ final class BatchInput {
             if (body.has("router") || body.has("routes")) {
                 throw new IllegalArgumentException("per-request routers are not supported by this build yet");
             }
-            return new Item(id, file, line, prompt, messages, maxTokens, floatField(body, "temperature"),
-                    body.hasNonNull("top_k") ? Integer.valueOf(intField(body, "top_k")) : null, floatField(body, "top_p"),
-                    floatField(body, "min_p"), body.hasNonNull("seed") ? Long.valueOf(intField(body, "seed")) : null,
-                    adapters, null);
+            SamplerParams d = defaults.sampling();
+            SamplerParams sampling = new SamplerParams(floatField(body, "temperature", d.temperature()),
+                    body.hasNonNull("top_k") ? intField(body, "top_k") : d.topK(), floatField(body, "top_p", d.topP()),
+                    floatField(body, "min_p", d.minP()), body.hasNonNull("seed") ? intField(body, "seed") : d.seed());
+            CompletionRequest request = new CompletionRequest(id, prompt, maxTokens(maxTokens), sampling);
+            return new Request(file, line, adapters == null ? request : request.withAdapters(new AdapterMix(adapters)));
         } catch (IllegalArgumentException e) {
-            return Item.failed(id, file, line, where + ": " + e.getMessage());
+            return new Failed(id, file, line, where + ": " + e.getMessage());
         }
     }
 
@@ -194,9 +218,9 @@ final class BatchInput {
         return n.intValue();
     }
 
-    private static Float floatField(JsonNode body, String name) {
+    private static float floatField(JsonNode body, String name, float otherwise) {
         if (!body.hasNonNull(name)) {
-            return null;
+            return otherwise;
         }
         JsonNode n = body.get(name);
         if (!n.isNumber()) {

@@ -139,6 +139,16 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
+     * Completes {@code requests} several at once (continuous batching over {@code settings.parallel()} sequences of
+     * one context), reporting each result to {@code sink} as it completes.
+     *
+     * @throws IllegalArgumentException when the default mix names an adapter that is not loaded
+     */
+    public void complete(List<CompletionRequest> requests, CompletionSettings settings, CompletionSink sink) {
+        new BatchCompletion(this, settings, sink).run(requests);
+    }
+
+    /**
      * Sequence {@code seq} starts with {@code tokens} from position 0: when {@code router} reads hidden states, a base
      * pass over them gives their states (2N work for a prompt); otherwise nothing to do.
      */
