@@ -1,18 +1,12 @@
 package io.molora.cli;
 
-import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
-import io.molora.runtime.LlamaException;
-import io.molora.adapters.routers.SoftTopK;
-import io.molora.adapters.vocab.VocabRouter;
-import io.molora.runtime.Model;
-import io.molora.runtime.Router;
+import io.molora.engine.AdapterMix;
+import io.molora.engine.RouterSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import io.molora.engine.AdapterMix;
-import io.molora.engine.RouterSpec;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
@@ -79,38 +73,6 @@ final class AdapterOptions {
             return AdapterMix.parse(spec, loaded);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cmd, "--adapter " + spec + ": " + e.getMessage());
-        }
-    }
-
-    /** --router and --routes exclude each other. */
-    void checkRouters() {
-        if (router != null && routes != null) {
-            throw new LlamaException("--router and --routes both given; pick one router");
-        }
-    }
-
-    /**
-     * The token router of --router (learned gate, top-1) or --routes (vocabulary rules) over the loaded adapters, or
-     * null when neither is given. What must be closed after use is added to {@code resources}.
-     */
-    Router tokenRouter(Model model, AdapterSet set, List<AutoCloseable> resources) {
-        if (router == null && routes == null) {
-            return null;
-        }
-        if (set == null) {
-            throw new LlamaException((router != null ? "--router" : "--routes")
-                    + " needs the adapters it routes to (--lora NAME=PATH)");
-        }
-        try {
-            if (router != null) {
-                RouterCorpus.Learned learned = RouterCorpus.load(router, model, set.specs(), new SoftTopK(1, 1f, 0f));
-                resources.add(learned);
-                return learned.router();
-            }
-            return VocabRouter.load(routes, model.tokenizer(), set.names());
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot read " + (router != null ? router : routes) + ": "
-                    + e.getMessage(), e);
         }
     }
 }

@@ -1,36 +1,22 @@
 package io.molora.cli;
 
-import io.molora.engine.RouterSpec;
-import io.molora.engine.Engine;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
-import io.molora.adapters.eval.Perplexity;
-import io.molora.adapters.gate.RouterTraining;
-import io.molora.runtime.Context;
-import io.molora.runtime.ContextParams;
-import io.molora.runtime.Decoder;
-import io.molora.runtime.LlamaException;
-import io.molora.runtime.Model;
-import io.molora.runtime.Router;
-import io.molora.runtime.Tokenizer;
+import io.molora.engine.Engine;
+import io.molora.engine.ProgressReporter;
+import io.molora.engine.RouterSpec;
+import io.molora.engine.SetScore;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.IntConsumer;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -68,239 +54,58 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--json", description = "JSON on stdout instead of the table (with each record's NLL).")
     boolean json;
 
-    /** What one file or eval set scored. */
-    private record Result(String name, Perplexity.Score score, long decoded, double[] recordNll, int tokenizerMismatches) {}
-
     @Override
     public Integer call() throws IOException {
-        if (model.model == null) {
-            throw new ParameterException(spec.commandLine(), "Missing required option: '--model=FILE'");
-        }
+        CommandLine cmd = spec.commandLine();
+        model.require(cmd);
         if (adapters.showRoutes) {
-            throw new ParameterException(spec.commandLine(), "--show-routes is for generate, chat and complete");
+            throw new ParameterException(cmd, "--show-routes is for generate, chat and complete");
         }
-        List<AdapterSpec> specs = adapters.specs(spec.commandLine());
+        List<AdapterSpec> specs = adapters.specs(cmd);
         if (adapter != null && (adapters.router != null || adapters.routes != null)) {
-            throw new ParameterException(spec.commandLine(), "give --adapter NAME or a router (--router/--routes), not both");
+            throw new ParameterException(cmd, "give --adapter NAME or a router (--router/--routes), not both");
         }
         if ((adapter != null || adapters.router != null || adapters.routes != null) && specs.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), "--adapter, --router and --routes need the adapters (--lora NAME=PATH)");
-        }
-        if (adapters.router != null && adapters.routes != null) {
-            throw new ParameterException(spec.commandLine(), "give --routes (vocabulary) or --router (learned), not both");
+            throw new ParameterException(cmd, "--adapter, --router and --routes need the adapters (--lora NAME=PATH)");
         }
         if (adapter != null && specs.stream().noneMatch(s -> s.name().equals(adapter))) {
-            throw new ParameterException(spec.commandLine(), "--adapter " + adapter + " is not one of the --lora names "
+            throw new ParameterException(cmd, "--adapter " + adapter + " is not one of the --lora names "
                     + specs.stream().map(AdapterSpec::name).toList());
         }
+        RouterSpec router = adapter != null ? new RouterSpec.Fixed(adapter) : adapters.tokenRouter(cmd)
+                .orElse(specs.isEmpty() ? new RouterSpec.Base() : new RouterSpec.AllAdapters());
         for (Path f : files) {
             if (!Files.isRegularFile(f) || !Files.isReadable(f)) {
-                throw new ParameterException(spec.commandLine(), "-f " + f + ": not a readable file");
+                throw new ParameterException(cmd, "-f " + f + ": not a readable file");
             }
         }
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
-        List<Result> results = new ArrayList<>();
+        List<SetScore> results = new ArrayList<>();
         String routing;
-        try (Engine engine = model.open(specs, new RouterSpec.Base())) {
-            Model m = engine.model();
-            AdapterSet set = engine.adapters().orElse(null);
-            List<AutoCloseable> resources = new ArrayList<>();
-            try {
-                Router router = adapters.tokenRouter(m, set, resources);
-                RouterCorpus.HiddenSource hidden = resources.stream().filter(r -> r instanceof RouterCorpus.Learned)
-                        .map(r -> ((RouterCorpus.Learned) r).hidden()).findFirst().orElse(null);
-                routing = set == null ? "base" : adapter != null ? "adapter " + adapter
-                        : adapters.router != null ? "learned router " + adapters.router.getFileName()
-                        : adapters.routes != null ? "vocabulary router " + adapters.routes.getFileName()
-                        : "all adapters at once " + set.names();
-                for (Path f : files) {
-                    if (f.getFileName().toString().endsWith(".jsonl")) {
-                        results.addAll(scoreRecords(m, set, router, hidden, f, err));
-                    } else {
-                        if (hidden != null) {
-                            throw new LlamaException("a token+hidden router scores .jsonl records only (it needs a base "
-                                    + "pass over each record's tokens)");
-                        }
-                        results.add(scoreChunks(m, set, router, f, err));
-                    }
-                }
-            } finally {
-                for (AutoCloseable r : resources) {
-                    try {
-                        r.close();
-                    } catch (Exception e) {
-                        err.println("molora: closing " + r + ": " + e.getMessage());
-                    }
+        try (Engine engine = model.open(specs, router)) {
+            routing = engine.routing().describe();
+            ProgressReporter progress = Progress::bar;
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                if (name.endsWith(".jsonl")) {
+                    results.addAll(engine.perplexity(f.toString(), EvalRecords.read(f), progress));
+                } else {
+                    results.add(engine.perplexityOfText(f.toString(), name, Files.readString(f, StandardCharsets.UTF_8),
+                            progress));
                 }
             }
         }
-        print(out, routing, results);
+        print(cmd.getOut(), routing, results);
         return 0;
     }
 
-    /** A context for {@code sequences} sequences of up to {@code length} tokens in one decode. */
-    private Context context(Model m, int sequences, int length, boolean embeddings) {
-        ContextParams p = model.contextParams();
-        int batch = Math.max(length, Math.min(p.batchSize(), sequences * length));
-        int seqs = Math.max(1, Math.min(Math.min(sequences, 256), batch / length));
-        return Context.create(m, p.withContextSize(seqs * length).withBatch(batch, Math.min(p.ubatchSize(), batch))
-                .withMaxSequences(seqs).withEmbeddings(embeddings));
-    }
-
-    /** The decoder for this command's routing: the router's, one adapter fixed, all adapters, or none. */
-    private Decoder decoder(Context ctx, AdapterSet set, Router router, List<AutoCloseable> closeLater) {
-        if (router != null) {
-            var d = set.decoder(ctx, router);
-            closeLater.add(d);
-            return d;
-        }
-        if (set != null) {
-            if (adapter != null) {
-                int a = set.index(adapter);
-                ctx.setAdapters(List.of(set.adapters().get(a)), new float[] {set.scales()[a]});
-            } else {
-                ctx.setAdapters(set.adapters(), set.scales());
-            }
-        }
-        return Decoder.plain(ctx);
-    }
-
-    private List<Result> scoreRecords(Model m, AdapterSet set, Router router, RouterCorpus.HiddenSource hidden, Path f,
-            PrintWriter err) throws IOException {
-        ObjectMapper mapper = new ObjectMapper();
-        Tokenizer tok = m.tokenizer();
-        Map<String, List<int[]>> bySet = new LinkedHashMap<>();
-        Map<String, Integer> mismatches = new LinkedHashMap<>();
-        int line = 0;
-        for (String s : Files.readAllLines(f, StandardCharsets.UTF_8)) {
-            line++;
-            if (s.isBlank()) {
-                continue;
-            }
-            JsonNode r;
-            try {
-                r = mapper.readTree(s);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new LlamaException(f + ":" + line + ": not a JSON object (" + e.getOriginalMessage() + ")");
-            }
-            if (r == null || !r.isObject() || !r.path("text").isTextual()) {
-                throw new LlamaException(f + ":" + line + ": an eval record needs a \"text\" string");
-            }
-            String name = r.path("set").asText(f.getFileName().toString());
-            int[] ids = tok.tokenize(r.get("text").asText(), true, false);
-            if (r.path("ids").isArray() && !sameIds(r.get("ids"), ids)) {
-                mismatches.merge(name, 1, Integer::sum);
-            }
-            if (ids.length >= 2) {
-                bySet.computeIfAbsent(name, k -> new ArrayList<>()).add(ids);
-            }
-        }
-        if (bySet.isEmpty()) {
-            throw new LlamaException(f + ": no eval records of two tokens or more");
-        }
-        List<Result> results = new ArrayList<>();
-        for (var e : bySet.entrySet()) {
-            List<int[]> records = e.getValue();
-            int longest = records.stream().mapToInt(r -> r.length).max().orElse(2);
-            long decoded = records.stream().mapToLong(r -> r.length).sum();
-            // token+hidden routers: a base pass first (2N), its states fed to the gate as the records are decoded
-            float[][][] states = hidden == null ? null : RouterTraining.hiddenStates(m, records);
-            List<AutoCloseable> closeLater = new ArrayList<>();
-            long start = System.nanoTime();
-            double[] nll;
-            try (Context ctx = context(m, hidden == null ? records.size() : 1, longest, false);
-                 ProgressBar bar = progress(e.getKey(), records.size(), err)) {
-                Decoder d = decoder(ctx, set, router, closeLater);
-                IntConsumer done = bar == null ? n -> { } : bar::stepTo;
-                if (hidden != null) {
-                    nll = new double[records.size()];
-                    for (int q = 0; q < records.size(); q++) {
-                        float[][] s = states[q];
-                        hidden.source = (seq, pos) -> s[pos];
-                        nll[q] = Perplexity.records(ctx, d, List.of(records.get(q)), n -> { })[0];
-                        done.accept(q + 1);
-                    }
-                } else {
-                    nll = Perplexity.records(ctx, d, records, done);
-                }
-            } finally {
-                closeAll(closeLater);
-            }
-            double seconds = (System.nanoTime() - start) / 1e9;
-            double sum = 0;
-            long predicted = 0;
-            for (int q = 0; q < records.size(); q++) {
-                sum += nll[q];
-                predicted += records.get(q).length - 1;
-            }
-            results.add(new Result(e.getKey(), new Perplexity.Score(sum, predicted, seconds), decoded, nll,
-                    mismatches.getOrDefault(e.getKey(), 0)));
-        }
-        return results;
-    }
-
-    private Result scoreChunks(Model m, AdapterSet set, Router router, Path f, PrintWriter err) throws IOException {
-        String text = Files.readString(f, StandardCharsets.UTF_8);
-        Tokenizer tok = m.tokenizer();
-        int[] tokens = tok.tokenize(text, true, false);
-        int nCtx = model.contextSize > 0 ? model.contextSize : m.contextLengthTrained();
-        boolean addBos = tokens.length > 0 && tokens[0] == tok.bos();
-        int chunks = tokens.length / nCtx;
-        List<AutoCloseable> closeLater = new ArrayList<>();
-        Perplexity.Score score;
-        // llama-perplexity decodes n_batch / n_ctx chunks at once as separate sequences
-        try (Context ctx = context(m, Math.max(1, model.batchSize / nCtx), nCtx, false);
-             ProgressBar bar = progress(f.getFileName().toString(), chunks, err)) {
-            Decoder d = decoder(ctx, set, router, closeLater);
-            score = Perplexity.chunks(ctx, d, tokens, nCtx, tok.bos(), addBos, bar == null ? n -> { } : bar::stepTo);
-        } catch (IllegalArgumentException e) {
-            throw new LlamaException(f + ": " + e.getMessage());
-        } finally {
-            closeAll(closeLater);
-        }
-        return new Result(f.getFileName().toString(), score, (long) chunks * nCtx, null, 0);
-    }
-
-    private static boolean sameIds(JsonNode expected, int[] ids) {
-        if (expected.size() != ids.length) {
-            return false;
-        }
-        for (int i = 0; i < ids.length; i++) {
-            if (expected.get(i).asInt() != ids[i]) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** A progress bar on stderr when it is a terminal and the work is long enough to watch; null otherwise. */
-    private static ProgressBar progress(String task, int total, PrintWriter err) {
-        if (System.console() == null || total < 8) {
-            return null;
-        }
-        return new ProgressBarBuilder().setTaskName(task).setInitialMax(total).showSpeed()
-                .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
-    }
-
-    private static void closeAll(List<AutoCloseable> resources) {
-        for (AutoCloseable r : resources) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("closing " + r + ": " + e.getMessage(), e);
-            }
-        }
-    }
-
-    private void print(PrintWriter out, String routing, List<Result> results) throws IOException {
+    private void print(PrintWriter out, String routing, List<SetScore> results) throws IOException {
         if (json) {
             ObjectMapper mapper = new ObjectMapper();
             ObjectNode o = mapper.createObjectNode();
             o.put("model", model.model.toString());
             o.put("routing", routing);
             ObjectNode sets = o.putObject("sets");
-            for (Result r : results) {
+            for (SetScore r : results) {
                 ObjectNode s = sets.putObject(r.name());
                 s.put("perplexity", r.score().perplexity());
                 s.put("nll_per_token", r.score().nllPerToken());
@@ -308,10 +113,10 @@ final class PerplexityCommand implements Callable<Integer> {
                 s.put("tokens_decoded", r.decoded());
                 s.put("seconds", r.score().seconds());
                 s.put("tokens_per_second", r.score().tokensPerSecond(r.decoded()));
-                if (r.recordNll() != null) {
+                if (r.recordNll().isPresent()) {
                     s.put("tokenizer_mismatches", r.tokenizerMismatches());
                     ArrayNode a = s.putArray("record_nll");
-                    for (double v : r.recordNll()) {
+                    for (double v : r.recordNll().get()) {
                         a.add(v);
                     }
                 }
@@ -320,7 +125,7 @@ final class PerplexityCommand implements Callable<Integer> {
         } else {
             out.println("routing: " + routing);
             out.printf("%-24s %12s %10s %10s %10s%n", "set", "perplexity", "nll/token", "tokens", "tok/s");
-            for (Result r : results) {
+            for (SetScore r : results) {
                 out.printf("%-24s %12.4f %10.4f %10d %10.1f%n", r.name(), r.score().perplexity(),
                         r.score().nllPerToken(), r.score().tokens(), r.score().tokensPerSecond(r.decoded()));
                 if (r.tokenizerMismatches() > 0) {

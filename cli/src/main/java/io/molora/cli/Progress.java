@@ -1,14 +1,38 @@
 package io.molora.cli;
 
+import io.molora.engine.ProgressReporter;
 import java.io.PrintWriter;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
-/** The progress of a batch run: its counters, and their display (a bar on a terminal, periodic lines otherwise). */
+/**
+ * Progress on stderr: a bar per task on a terminal; a batch run's counters and their display (a bar on a terminal,
+ * periodic lines otherwise).
+ */
 final class Progress {
     private Progress() {}
+
+    /** A progress bar on stderr when it is a terminal and the work is long enough to watch; nothing otherwise. */
+    static ProgressReporter.Counter bar(String task, int total) {
+        if (System.console() == null || total < 8) {
+            return ProgressReporter.none().start(task, total);
+        }
+        ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).showSpeed()
+                .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+        return new ProgressReporter.Counter() {
+            @Override
+            public void stepTo(long done) {
+                bar.stepTo(done);
+            }
+
+            @Override
+            public void close() {
+                bar.close();
+            }
+        };
+    }
 
     /** Counters shared with the progress display. */
     static final class Stats {

@@ -48,40 +48,4 @@ final class RouterCorpus {
         }
         return out;
     }
-
-    /** Where a hidden-state router reads its states; set once the decode loop exists. */
-    static final class HiddenSource implements HiddenStates {
-        HiddenStates source;
-
-        @Override
-        public float[] at(int seq, int pos) {
-            return source == null ? null : source.at(seq, pos);
-        }
-    }
-
-    /**
-     * A router file's gate over this model's token embeddings (checked against the adapters and the base);
-     * {@code hidden} is non-null when the gate also reads the previous position's hidden state.
-     */
-    record Learned(Router router, TokenEmbeddings embeddings, HiddenSource hidden) implements AutoCloseable {
-        @Override
-        public void close() {
-            embeddings.close();
-        }
-    }
-
-    static Learned load(Path routerFile, Model model, List<AdapterSpec> specs, SoftTopK decision) throws IOException {
-        TokenEmbeddings emb = TokenEmbeddings.open(model.path());
-        try {
-            var gate = RouterFile.load(routerFile, specs, emb);
-            if (RouterFile.read(routerFile).identity().features().equals(RouterFile.FEATURES_TOKEN_HIDDEN)) {
-                HiddenSource hidden = new HiddenSource();
-                return new Learned(new LearnedRouter(gate, emb, hidden, decision, 1f), emb, hidden);
-            }
-            return new Learned(new LearnedRouter(gate, emb, decision, 1f), emb, null);
-        } catch (IOException | RuntimeException e) {
-            emb.close();
-            throw e;
-        }
-    }
 }

@@ -51,6 +51,11 @@ final class DecodePath implements AutoCloseable {
         return new DecodePath(routed, recorder, decoder);
     }
 
+    /** Straight through: no adapters, or whatever adapters the context has set. */
+    static DecodePath plain(Context context) {
+        return new DecodePath(null, null, Decoder.plain(context));
+    }
+
     Decoder decoder() {
         return decoder;
     }

@@ -149,6 +149,22 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
+     * Perplexity of eval records, per set: {@code [BOS] + tokens} each, every token after BOS predicted from its
+     * prefix, several records per decode. {@code source} names the input in messages.
+     */
+    public List<SetScore> perplexity(String source, List<EvalRecord> records, ProgressReporter progress) {
+        return new Scoring(this).records(source, records, progress);
+    }
+
+    /**
+     * Perplexity of a text by llama-perplexity's protocol: chunks of the context size (the model's trained length
+     * for 0), the second half of each scored, {@code batchSize / contextSize} chunks per decode.
+     */
+    public SetScore perplexityOfText(String source, String name, String text, ProgressReporter progress) {
+        return new Scoring(this).text(source, name, text, progress);
+    }
+
+    /**
      * Sequence {@code seq} starts with {@code tokens} from position 0: when {@code router} reads hidden states, a base
      * pass over them gives their states (2N work for a prompt); otherwise nothing to do.
      */
