@@ -10,10 +10,13 @@ import io.molora.runtime.Router;
 import io.molora.runtime.Sampler;
 import io.molora.runtime.TextDecoder;
 import io.molora.runtime.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * A model, its adapters and a router, opened through one path — what every command and a server build on. Files are
@@ -162,6 +165,25 @@ public final class Engine implements AutoCloseable {
      */
     public SetScore perplexityOfText(String source, String name, String text, ProgressReporter progress) {
         return new Scoring(this).text(source, name, text, progress);
+    }
+
+    /**
+     * Trains a learned router over the engine's adapters and saves it to {@code output}; returns its accuracy on the
+     * training tokens. Without labels each token's target is the choice (base or one adapter) that best predicts the
+     * next token: the corpus is decoded once per adapter and once without. {@code log} gets progress lines.
+     */
+    public double trainRouter(Corpus corpus, RouterTrainingSettings settings, Path output, Consumer<String> log)
+            throws IOException {
+        return new RouterJobs(this, log).train(corpus, settings, output);
+    }
+
+    /**
+     * Evaluates a router file on a held-out corpus: perplexities of base, each adapter, the best single adapter per
+     * sequence, the router and the per-token oracle; routing accuracy against the oracle (and the labels).
+     */
+    public RouterEvaluation evaluateRouter(Path routerFile, Corpus corpus, int seqLen, Consumer<String> log)
+            throws IOException {
+        return new RouterJobs(this, log).evaluate(routerFile, corpus, seqLen);
     }
 
     /**

@@ -1,25 +1,41 @@
-package io.molora.cli;
+package io.molora.engine;
 
-import io.molora.adapters.AdapterSpec;
-import io.molora.adapters.gate.HiddenStates;
-import io.molora.adapters.gate.LearnedRouter;
-import io.molora.adapters.gate.RouterFile;
-import io.molora.adapters.gate.TokenEmbeddings;
-import io.molora.adapters.routers.SoftTopK;
-import io.molora.runtime.Model;
-import io.molora.runtime.Router;
 import io.molora.runtime.Tokenizer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.Stream;
 
-/** Corpora for train-router / eval-router, and loading a learned router for generation. */
-final class RouterCorpus {
-    private RouterCorpus() {}
+/** The text a router is trained or evaluated on: one mixed corpus, or corpora labelled with the adapter they suit. */
+public sealed interface Corpus {
+    /** Text without labels: each token's target is the choice that best predicts the next token. */
+    record Mixed(Path source) implements Corpus {
+        public Mixed {
+            Objects.requireNonNull(source, "source");
+        }
+    }
+
+    /** Text by domain: every token of a domain's files is labelled with its adapter ("none": the base model). */
+    record Labelled(List<Domain> domains) implements Corpus {
+        public Labelled {
+            domains = List.copyOf(domains);
+            if (domains.isEmpty()) {
+                throw new IllegalArgumentException("a labelled corpus needs at least one domain");
+            }
+        }
+    }
+
+    record Domain(String adapter, Path source) {
+        public Domain {
+            Objects.requireNonNull(adapter, "adapter");
+            Objects.requireNonNull(source, "source");
+        }
+    }
 
     /** Token sequences of a text file or of every file under a directory (sorted), cut into chunks of len tokens. */
     static List<int[]> sequences(Tokenizer tok, Path source, int len) throws IOException {
@@ -39,7 +55,7 @@ final class RouterCorpus {
             for (int from = 0; from + 1 < t.length; from += len) {
                 int to = Math.min(t.length, from + len);
                 if (to - from >= 2) {
-                    out.add(java.util.Arrays.copyOfRange(t, from, to));
+                    out.add(Arrays.copyOfRange(t, from, to));
                 }
             }
         }

@@ -1,0 +1,43 @@
+package io.molora.engine;
+
+import io.molora.adapters.gate.RouterFile;
+
+/**
+ * How {@link Engine#trainRouter} trains a gate.
+ *
+ * @param hidden   hidden units (0: a linear gate)
+ * @param features what the gate reads per token
+ * @param seqLen   tokens per training sequence
+ */
+public record RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features,
+        int seqLen) {
+    /** The gate's input per token. */
+    public enum Features {
+        /** The token's embedding: no extra pass, at training or at routing time. */
+        TOKEN(RouterFile.FEATURES_TOKEN),
+        /** The token's embedding and the previous position's final hidden state (one base pass over the text). */
+        TOKEN_HIDDEN(RouterFile.FEATURES_TOKEN_HIDDEN);
+
+        private final String fileName;
+
+        Features(String fileName) {
+            this.fileName = fileName;
+        }
+
+        /** As router files record it. */
+        public String fileName() {
+            return fileName;
+        }
+
+        static Features of(String fileName) {
+            return fileName.equals(TOKEN_HIDDEN.fileName) ? TOKEN_HIDDEN : TOKEN;
+        }
+    }
+
+    public RouterTrainingSettings {
+        if (hidden < 0 || epochs < 1 || seqLen < 2 || !(learningRate > 0)) {
+            throw new IllegalArgumentException("hidden >= 0, epochs >= 1, seqLen >= 2 and a positive learning rate, got "
+                    + hidden + ", " + epochs + ", " + seqLen + ", " + learningRate);
+        }
+    }
+}
