@@ -16,7 +16,9 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -99,6 +101,19 @@ class CliTest {
 
         assertEquals(2, run("generate", "--no-such-flag").exit());
         assertEquals(2, run("generate", "-p", "hi").exit(), "missing -m is a command-line error");
+    }
+
+    @Test
+    void routerAndRoutesTogetherIsACommandLineErrorInEveryCommand() {
+        String[] both = {"-m", model.toString(), "--lora", "code=" + adapter, "--router", "r.gguf", "--routes", "v.json"};
+        for (String[] command : new String[][] {{"generate", "-p", "hi"}, {"chat"}, {"complete", "-o", "out.jsonl", "in"},
+                {"perplexity", "-f", "text.txt"}}) {
+            List<String> args = new ArrayList<>(List.of(command));
+            args.addAll(List.of(both));
+            Run r = run(args.toArray(String[]::new));
+            assertEquals(2, r.exit(), command[0] + ": " + r.err());
+            assertTrue(r.err().contains("not both"), command[0] + ": " + r.err());
+        }
     }
 
     @Test
