@@ -32,6 +32,9 @@ public final class GgufWriter {
 
     private record Declared(String name, GgmlType type, long[] shape, long byteSize, TensorSource source) {}
 
+    /** An empty file: no metadata, no tensors. */
+    public GgufWriter() {}
+
     public GgufWriter put(String key, GgufValue value) {
         Objects.requireNonNull(value, "value");
         if (key == null || key.isEmpty()) {

@@ -16,6 +16,9 @@ public final class TextDecoder {
             .onUnmappableCharacter(CodingErrorAction.REPLACE);
     private ByteBuffer pending = ByteBuffer.allocate(0);
 
+    /** Nothing pending. */
+    public TextDecoder() {}
+
     /** Returns the text completed by these bytes (possibly empty). */
     public String push(byte[] piece) {
         ByteBuffer in = ByteBuffer.allocate(pending.remaining() + piece.length);

@@ -1,0 +1,7 @@
+/** The application layer: {@code Engine.open}, one router factory, generation, chat, batch completion, scoring. */
+module io.molora.engine {
+    requires transitive io.molora.adapters;
+    requires io.molora.gguf;
+
+    exports io.molora.engine;
+}
