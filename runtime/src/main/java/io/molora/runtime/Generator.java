@@ -87,22 +87,15 @@ public final class Generator implements AutoCloseable {
         }
     }
 
-    int sampleLast() {
-        return sampler.sample(context, -1);
+    /** The decode step of a stream of at most {@code maxTokens} tokens over the whole context. */
+    DecodeStep step(int maxTokens) {
+        return new DecodeStep(context, sampler, maxTokens, context.contextSize());
     }
 
     void decodeOne(int token, int position) {
         batch.clear();
         batch.add(token, position, sequence, true);
         decoder.decode(batch);
-    }
-
-    Tokenizer tokenizer() {
-        return context.model().tokenizer();
-    }
-
-    Context context() {
-        return context;
     }
 
     @Override

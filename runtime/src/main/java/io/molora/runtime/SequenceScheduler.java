@@ -212,7 +212,8 @@ public final class SequenceScheduler implements AutoCloseable {
             return null;
         }
         context.removeTokens(s, 0, -1);
-        Slot<J> slot = new Slot<>(job, prompt, new Sampler(job.sampling()));
+        Sampler sampler = new Sampler(job.sampling());
+        Slot<J> slot = new Slot<>(job, prompt, sampler, new DecodeStep(context, sampler, job.maxTokens(), slotLimit));
         listener.started(job, s);
         if (job.maxTokens() == 0) {
             slot.close();
@@ -222,36 +223,21 @@ public final class SequenceScheduler implements AutoCloseable {
         return slot;
     }
 
-    /** Samples the slot's next token; true when the job is finished. */
+    /** Samples the slot's next token (stop check and text as a single stream does them); true when the job is finished. */
     private <J extends Job> boolean step(Slot<J> slot, int s, Listener<J> listener) {
-        int token = slot.sampler.sample(context, slot.outputIndex);
-        long now = System.nanoTime();
+        DecodeStep.Outcome o = slot.step.next(slot.outputIndex, slot.position);
         if (slot.firstToken == 0) {
-            slot.firstToken = now;
+            slot.firstToken = System.nanoTime();
         }
-        int tokenPosition = slot.position;
-        slot.tokens.add(token);
-        Tokenizer tokenizer = context.model().tokenizer();
-        StopReason stop = null;
-        if (tokenizer.isEndOfGeneration(token)) {
-            stop = StopReason.END_OF_GENERATION;
-        } else if (slot.tokens.size() >= slot.job.maxTokens()) {
-            stop = StopReason.MAX_TOKENS;
-        } else if (slot.position >= slotLimit) {
-            stop = StopReason.CONTEXT_FULL;
-        }
-        String piece = stop == StopReason.END_OF_GENERATION ? "" : slot.text.push(tokenizer.pieceBytes(token, false));
-        if (stop != null) {
-            piece += slot.text.finish();
-        }
-        slot.textSoFar.append(piece);
-        listener.token(slot.job, s, new GeneratedToken(token, piece, tokenPosition), slot.outputIndex);
-        if (stop != null) {
+        slot.tokens.add(o.token().id());
+        slot.textSoFar.append(o.token().text());
+        listener.token(slot.job, s, o.token(), slot.outputIndex);
+        if (o.stop() != null) {
             slot.close();
-            listener.finished(slot.job, s, slot.outcome(stop));
+            listener.finished(slot.job, s, slot.outcome(o.stop()));
             return true;
         }
-        slot.pending = token;
+        slot.pending = o.token().id();
         slot.generatingNext = true;
         return false;
     }
@@ -265,10 +251,10 @@ public final class SequenceScheduler implements AutoCloseable {
         final J job;
         final int[] prompt;
         final Sampler sampler;
+        final DecodeStep step;
         final long start = System.nanoTime();
         long firstToken;
         final List<Integer> tokens = new ArrayList<>();
-        final TextDecoder text = new TextDecoder();
         final StringBuilder textSoFar = new StringBuilder();
         int prefilled;
         /** The next free position of the sequence (where the pending token goes). */
@@ -278,10 +264,11 @@ public final class SequenceScheduler implements AutoCloseable {
         int outputIndex = -1;
         boolean closed;
 
-        Slot(J job, int[] prompt, Sampler sampler) {
+        Slot(J job, int[] prompt, Sampler sampler, DecodeStep step) {
             this.job = job;
             this.prompt = prompt;
             this.sampler = sampler;
+            this.step = step;
         }
 
         boolean generating() {

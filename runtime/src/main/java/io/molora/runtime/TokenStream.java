@@ -12,16 +12,14 @@ import java.util.NoSuchElementException;
  */
 public final class TokenStream implements Iterator<GeneratedToken>, AutoCloseable {
     private final Generator generator;
-    private final int maxTokens;
-    private final TextDecoder text = new TextDecoder();
-    private int produced;
+    private final DecodeStep step;
     private int position;
     private StopReason stopReason;
 
     TokenStream(Generator generator, int startPosition, int maxTokens) {
         this.generator = generator;
+        this.step = generator.step(maxTokens);
         this.position = startPosition;
-        this.maxTokens = maxTokens;
         if (maxTokens == 0) {
             stopReason = StopReason.MAX_TOKENS;
         }
@@ -37,33 +35,20 @@ public final class TokenStream implements Iterator<GeneratedToken>, AutoCloseabl
         if (stopReason != null) {
             throw new NoSuchElementException("generation ended: " + stopReason);
         }
-        // 1. sample from the logits of the last decode
-        int token = generator.sampleLast();
-        int tokenPosition = position;
-        produced++;
-        // 2. the stop checks
-        Tokenizer tokenizer = generator.tokenizer();
-        if (tokenizer.isEndOfGeneration(token)) {
-            stopReason = StopReason.END_OF_GENERATION;
-        } else if (produced >= maxTokens) {
-            stopReason = StopReason.MAX_TOKENS;
-        } else if (position + 1 > generator.context().contextSize()) {
-            stopReason = StopReason.CONTEXT_FULL;
-        } else {
-            // 3. decode the token so the next step has logits
-            generator.decodeOne(token, position);
+        // sample from the logits of the last decode, stop check, detokenize
+        DecodeStep.Outcome o = step.next(-1, position);
+        stopReason = o.stop();
+        if (stopReason == null) {
+            // decode the token so the next step has logits
+            generator.decodeOne(o.token().id(), position);
             position++;
         }
-        String piece = stopReason == StopReason.END_OF_GENERATION ? "" : text.push(tokenizer.pieceBytes(token, false));
-        if (stopReason != null) {
-            piece += text.finish();
-        }
-        return new GeneratedToken(token, piece, tokenPosition);
+        return o.token();
     }
 
     /** Tokens generated so far. */
     public int count() {
-        return produced;
+        return step.produced();
     }
 
     /** The next free position of the sequence (the generated tokens that were decoded are before it). */

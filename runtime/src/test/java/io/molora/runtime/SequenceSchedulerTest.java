@@ -111,4 +111,29 @@ class SequenceSchedulerTest {
             assertEquals(-1, ctx.lastPosition(1));
         }
     }
+
+    @Test
+    void aFullSlotStopsWhereAFullContextStopsAStream() {
+        try (Model m = Model.load(modelPath, NativeTestSupport.modelParams());
+             Context ctx = Context.create(m, ContextParams.defaults().withContextSize(256))) {
+            int n = ctx.contextSize();
+            int[] prompt = m.tokenizer().tokenize("word ".repeat(n), true, false);
+            prompt = java.util.Arrays.copyOf(prompt, n - 4);  // room for a few tokens, not for 100
+            GenerationResult alone;
+            try (Sampler sampler = new Sampler(SamplerParams.greedy()); Generator g = new Generator(ctx, sampler)) {
+                alone = g.generate(prompt, 100, t -> { });
+            }
+            assertEquals(StopReason.CONTEXT_FULL, alone.stopReason());
+            ctx.clearMemory();
+            List<SequenceScheduler.Outcome> done = new ArrayList<>();
+            try (SequenceScheduler s = new SequenceScheduler(ctx, Decoder.plain(ctx), 1)) {
+                assertEquals(n, s.slotLimit());
+                ArrayDeque<Job> queue = new ArrayDeque<>(List.of(new Job("full", prompt, 100)));
+                s.run(queue::poll, (job, slot, o) -> done.add(o));
+            }
+            assertEquals(StopReason.CONTEXT_FULL, done.get(0).stopReason());
+            assertArrayEquals(alone.tokens(), done.get(0).tokens());
+            assertEquals(alone.text(), done.get(0).text());
+        }
+    }
 }
