@@ -54,6 +54,7 @@ public final class ChatSession implements AutoCloseable {
             s = new Sampler(settings.sampling());
             this.template = settings.template().map(ChatTemplate::named).orElseGet(() -> ChatTemplate.of(engine.model()));
             if (names.isEmpty()) {
+                settings.adapters().ifPresent(m -> m.ids(names));  // a mix of adapters that are not loaded: refused
                 fixed = null;
                 mixed = null;
                 router = null;
