@@ -7,12 +7,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.AdapterSpec;
 import io.molora.adapters.eval.Perplexity;
+import io.molora.adapters.eval.SpanLabels;
 import io.molora.adapters.gate.RouterTraining;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
 import io.molora.runtime.Decoder;
 import io.molora.runtime.LlamaException;
 import io.molora.runtime.Model;
+import io.molora.runtime.RouteTable;
+import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
 import io.molora.runtime.Tokenizer;
 import java.io.IOException;
@@ -63,11 +66,23 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--adapter", paramLabel = "NAME", description = "Score with this one --lora adapter on every token.")
     String adapter;
 
+    @Option(names = "--span-routes", description = {"Route each token to the adapter named by its label: the domain of its",
+            "span (records with \"spans\") or the record's set (the span-label oracle)."})
+    boolean spanRoutes;
+
+    @Option(names = "--no-base-pass", description = {"With a token+hidden --router: no base pass for hidden states (N work;",
+            "the gate sees no previous state)."})
+    boolean noBasePass;
+
+    @Option(names = "--token-nll", description = "With --json: each record's per-token NLL too.")
+    boolean tokenNll;
+
     @Option(names = "--json", description = "JSON on stdout instead of the table (with each record's NLL).")
     boolean json;
 
     /** What one file or eval set scored. */
-    private record Result(String name, Perplexity.Score score, long decoded, double[] recordNll, int tokenizerMismatches) {}
+    private record Result(String name, Perplexity.Score score, long decoded, double[][] tokenNll, int tokenizerMismatches,
+            Double labelAccuracy) {}
 
     @Override
     public Integer call() throws IOException {
@@ -78,11 +93,18 @@ final class PerplexityCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--show-routes is for generate, chat and complete");
         }
         List<AdapterSpec> specs = adapters.specs(spec.commandLine());
-        if (adapter != null && (adapters.router != null || adapters.routes != null)) {
-            throw new ParameterException(spec.commandLine(), "give --adapter NAME or a router (--router/--routes), not both");
+        int routings = (adapter != null ? 1 : 0) + (adapters.router != null ? 1 : 0) + (adapters.routes != null ? 1 : 0)
+                + (spanRoutes ? 1 : 0);
+        if (routings > 1) {
+            throw new ParameterException(spec.commandLine(),
+                    "give one of --adapter NAME, --router FILE, --routes FILE and --span-routes");
         }
-        if ((adapter != null || adapters.router != null || adapters.routes != null) && specs.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), "--adapter, --router and --routes need the adapters (--lora NAME=PATH)");
+        if (routings == 1 && specs.isEmpty()) {
+            throw new ParameterException(spec.commandLine(),
+                    "--adapter, --router, --routes and --span-routes need the adapters (--lora NAME=PATH)");
+        }
+        if (noBasePass && adapters.router == null) {
+            throw new ParameterException(spec.commandLine(), "--no-base-pass is for a token+hidden --router");
         }
         if (adapters.router != null && adapters.routes != null) {
             throw new ParameterException(spec.commandLine(), "give --routes (vocabulary) or --router (learned), not both");
@@ -110,8 +132,12 @@ final class PerplexityCommand implements Callable<Integer> {
                 routing = set == null ? "base" : adapter != null ? "adapter " + adapter
                         : adapters.router != null ? "learned router " + adapters.router.getFileName()
                         : adapters.routes != null ? "vocabulary router " + adapters.routes.getFileName()
+                        : spanRoutes ? "span labels"
                         : "all adapters at once " + set.names();
                 for (Path f : files) {
+                    if (spanRoutes && !f.getFileName().toString().endsWith(".jsonl")) {
+                        throw new LlamaException(f + ": --span-routes scores .jsonl eval records only");
+                    }
                     if (f.getFileName().toString().endsWith(".jsonl")) {
                         results.addAll(scoreRecords(m, set, router, hidden, f, err));
                     } else {
@@ -163,11 +189,15 @@ final class PerplexityCommand implements Callable<Integer> {
         return Decoder.plain(ctx);
     }
 
+    /** One eval record: its tokens, and each token's adapter label when the record has one (spans, or its set). */
+    private record Record(int[] ids, int[] labels) {}
+
     private List<Result> scoreRecords(Model m, AdapterSet set, Router router, RouterCorpus.HiddenSource hidden, Path f,
             PrintWriter err) throws IOException {
         ObjectMapper mapper = new ObjectMapper();
         Tokenizer tok = m.tokenizer();
-        Map<String, List<int[]>> bySet = new LinkedHashMap<>();
+        List<String> names = set == null ? List.of() : set.names();
+        Map<String, List<Record>> bySet = new LinkedHashMap<>();
         Map<String, Integer> mismatches = new LinkedHashMap<>();
         int line = 0;
         for (String s : Files.readAllLines(f, StandardCharsets.UTF_8)) {
@@ -185,56 +215,93 @@ final class PerplexityCommand implements Callable<Integer> {
                 throw new LlamaException(f + ":" + line + ": an eval record needs a \"text\" string");
             }
             String name = r.path("set").asText(f.getFileName().toString());
-            int[] ids = tok.tokenize(r.get("text").asText(), true, false);
+            String text = r.get("text").asText();
+            int[] ids = tok.tokenize(text, true, false);
             if (r.path("ids").isArray() && !sameIds(r.get("ids"), ids)) {
                 mismatches.merge(name, 1, Integer::sum);
             }
             if (ids.length >= 2) {
-                bySet.computeIfAbsent(name, k -> new ArrayList<>()).add(ids);
+                bySet.computeIfAbsent(name, k -> new ArrayList<>()).add(new Record(ids, labels(f, line, r, tok, ids,
+                        text, name, names)));
             }
         }
         if (bySet.isEmpty()) {
             throw new LlamaException(f + ": no eval records of two tokens or more");
         }
+        if (spanRoutes && bySet.values().stream().flatMap(List::stream).anyMatch(r -> r.labels() == null)) {
+            throw new LlamaException(f + ": --span-routes needs every record labelled: \"spans\", or a \"set\" named "
+                    + "like an adapter " + names);
+        }
         List<Result> results = new ArrayList<>();
         for (var e : bySet.entrySet()) {
-            List<int[]> records = e.getValue();
+            List<Record> recs = e.getValue();
+            List<int[]> records = recs.stream().map(Record::ids).toList();
             int longest = records.stream().mapToInt(r -> r.length).max().orElse(2);
             long decoded = records.stream().mapToLong(r -> r.length).sum();
             // token+hidden routers: a base pass first (2N), its states fed to the gate as the records are decoded
-            float[][][] states = hidden == null ? null : RouterTraining.hiddenStates(m, records);
+            float[][][] states = hidden == null || noBasePass ? null : RouterTraining.hiddenStates(m, records);
+            int[] first = {0};  // the record on sequence 0 of the decode under way
+            if (hidden != null) {
+                hidden.source = states == null ? (seq, pos) -> null : (seq, pos) -> states[first[0] + seq][pos];
+            }
+            Router chosen = !spanRoutes ? router : (batch, routes) -> {
+                for (int i = 0, n = batch.size(); i < n; i++) {
+                    routes.set(i, recs.get(first[0] + batch.sequence(i)).labels()[batch.position(i)], 1f);
+                }
+            };
+            long[] agree = {0, 0};  // tokens routed to their label, tokens with a label
             List<AutoCloseable> closeLater = new ArrayList<>();
             long start = System.nanoTime();
-            double[] nll;
-            try (Context ctx = context(m, hidden == null ? records.size() : 1, longest, false);
+            double[][] nll;
+            try (Context ctx = context(m, records.size(), longest, false);
                  ProgressBar bar = progress(e.getKey(), records.size(), err)) {
-                Decoder d = decoder(ctx, set, router, closeLater);
-                IntConsumer done = bar == null ? n -> { } : bar::stepTo;
-                if (hidden != null) {
-                    nll = new double[records.size()];
-                    for (int q = 0; q < records.size(); q++) {
-                        float[][] s = states[q];
-                        hidden.source = (seq, pos) -> s[pos];
-                        nll[q] = Perplexity.records(ctx, d, List.of(records.get(q)), n -> { })[0];
-                        done.accept(q + 1);
-                    }
-                } else {
-                    nll = Perplexity.records(ctx, d, records, done);
+                Decoder d = decoder(ctx, set, chosen, closeLater);
+                if (d instanceof RoutedDecoder routed) {
+                    d = batch -> {
+                        routed.decode(batch);
+                        RouteTable routes = routed.lastRoutes();
+                        for (int i = 0, n = batch.size(); i < n; i++) {
+                            int[] labels = recs.get(first[0] + batch.sequence(i)).labels();
+                            if (labels != null && batch.position(i) > 0) {
+                                agree[0] += routes.adapter(i, 0) == labels[batch.position(i)] ? 1 : 0;
+                                agree[1]++;
+                            }
+                        }
+                    };
                 }
+                nll = Perplexity.tokenNll(ctx, d, records, q -> first[0] = q, bar == null ? n -> { } : bar::stepTo);
             } finally {
                 closeAll(closeLater);
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             double sum = 0;
             long predicted = 0;
-            for (int q = 0; q < records.size(); q++) {
-                sum += nll[q];
-                predicted += records.get(q).length - 1;
+            for (double[] r : nll) {
+                for (double v : r) {
+                    sum += v;
+                }
+                predicted += r.length;
             }
             results.add(new Result(e.getKey(), new Perplexity.Score(sum, predicted, seconds), decoded, nll,
-                    mismatches.getOrDefault(e.getKey(), 0)));
+                    mismatches.getOrDefault(e.getKey(), 0), agree[1] == 0 ? null : (double) agree[0] / agree[1]));
         }
         return results;
+    }
+
+    /** A record's per-token adapter labels: from its "spans", else its set when an adapter has that name, else null. */
+    private static int[] labels(Path f, int line, JsonNode r, Tokenizer tok, int[] ids, String text, String set,
+            List<String> names) {
+        if (r.path("spans").isArray()) {
+            List<SpanLabels.Span> spans = new ArrayList<>();
+            for (JsonNode s : r.get("spans")) {
+                if (!s.isArray() || s.size() != 3 || !s.get(0).canConvertToInt() || !s.get(1).canConvertToInt()) {
+                    throw new LlamaException(f + ":" + line + ": a span is [start, end, \"domain\"], got " + s);
+                }
+                spans.add(new SpanLabels.Span(s.get(0).asInt(), s.get(1).asInt(), s.get(2).asText()));
+            }
+            return SpanLabels.labels(tok, ids, text, spans, names);
+        }
+        return names.contains(set) ? SpanLabels.constant(ids.length, names.indexOf(set)) : null;
     }
 
     private Result scoreChunks(Model m, AdapterSet set, Router router, Path f, PrintWriter err) throws IOException {
@@ -256,7 +323,7 @@ final class PerplexityCommand implements Callable<Integer> {
         } finally {
             closeAll(closeLater);
         }
-        return new Result(f.getFileName().toString(), score, (long) chunks * nCtx, null, 0);
+        return new Result(f.getFileName().toString(), score, (long) chunks * nCtx, null, 0, null);
     }
 
     private static boolean sameIds(JsonNode expected, int[] ids) {
@@ -305,21 +372,33 @@ final class PerplexityCommand implements Callable<Integer> {
                 s.put("tokens_decoded", r.decoded());
                 s.put("seconds", r.score().seconds());
                 s.put("tokens_per_second", r.score().tokensPerSecond(r.decoded()));
-                if (r.recordNll() != null) {
+                if (r.labelAccuracy() != null) {
+                    s.put("label_accuracy", r.labelAccuracy());
+                }
+                if (r.tokenNll() != null) {
                     s.put("tokenizer_mismatches", r.tokenizerMismatches());
                     ArrayNode a = s.putArray("record_nll");
-                    for (double v : r.recordNll()) {
-                        a.add(v);
+                    ArrayNode t = tokenNll ? s.putArray("token_nll") : null;
+                    for (double[] rec : r.tokenNll()) {
+                        a.add(java.util.Arrays.stream(rec).sum());
+                        if (t != null) {
+                            ArrayNode row = t.addArray();
+                            for (double v : rec) {
+                                row.add(v);
+                            }
+                        }
                     }
                 }
             }
             out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(o));
         } else {
             out.println("routing: " + routing);
-            out.printf("%-24s %12s %10s %10s %10s%n", "set", "perplexity", "nll/token", "tokens", "tok/s");
+            out.printf("%-24s %12s %10s %10s %10s %10s%n", "set", "perplexity", "nll/token", "tokens", "tok/s",
+                    "on label");
             for (Result r : results) {
-                out.printf("%-24s %12.4f %10.4f %10d %10.1f%n", r.name(), r.score().perplexity(),
-                        r.score().nllPerToken(), r.score().tokens(), r.score().tokensPerSecond(r.decoded()));
+                out.printf("%-24s %12.4f %10.4f %10d %10.1f %10s%n", r.name(), r.score().perplexity(),
+                        r.score().nllPerToken(), r.score().tokens(), r.score().tokensPerSecond(r.decoded()),
+                        r.labelAccuracy() == null ? "" : String.format("%.1f%%", 100 * r.labelAccuracy()));
                 if (r.tokenizerMismatches() > 0) {
                     out.printf("  (%d records' \"ids\" differ from this model's tokenization of their text)%n",
                             r.tokenizerMismatches());
