@@ -132,10 +132,12 @@ def t_prose_code_math(rng: random.Random, sentences: List[str], snippets: List[s
 TEMPLATES = [t_code_math, t_prose_math, t_prose_code, t_math_code, t_prose_code_math]
 
 
-def build(corpus, seed: int, count: int) -> List[Dict]:
+def build(corpus, seed: int, count: int, split: str = "test") -> List[Dict]:
+    """Mixed lines from one split's code and prose (the held-out test split for the eval set; the train split for
+    the routers' training text, the valid split to choose between routers)."""
     rng = random.Random(seed)
-    snippets = sorted(set(code_snippets(corpus.docs["code"]["test"])))
-    sentences = sorted(set(prose_sentences(corpus.docs["prose"]["test"])))
+    snippets = sorted(set(code_snippets(corpus.docs["code"][split])))
+    sentences = sorted(set(prose_sentences(corpus.docs["prose"][split])))
     out: List[Dict] = []
     i = 0
     tries = 0

@@ -187,7 +187,7 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
                select: Optional[str] = None, log_every: int = 100) -> Dict:
     """AdamW with warmup + cosine over `total` steps: max_steps to begin with (the caller's plan), cut down to
     the steps that still fit in max_seconds at the pace measured after 20 steps and then every 100 (the
-    machine may be shared), never raised. With `select`, eval_fn's value for that key picks the best
+    machine may be shared), and raised again, up to max_steps, when the pace recovers. With `select`, eval_fn's value for that key picks the best
     evaluated state (of `params`), which is restored at the end."""
     dev = device()
     model.to(dev).train()
@@ -223,8 +223,8 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
         if max_seconds > 0 and mark and (step == 25 or (step > 25 and step % 100 == 0)):
             per_step = (now() - mark[1]) / (step - mark[0])
             fit = step + int((max_seconds - (now() - t0)) / per_step)
-            if fit < total or not plans:
-                new_total = max(step + 1, min(total, fit))
+            if fit != total or not plans:
+                new_total = max(step + 1, min(max_steps, fit))
                 plans.append({"step": step, "ms_per_step": round(per_step * 1000, 1), "total": new_total})
                 if new_total != total or len(plans) == 1:
                     log(f"  {per_step * 1000:.0f} ms/step ({batch_size * sampler.seq_len / per_step:,.0f} tokens/s)"

@@ -91,11 +91,12 @@ final class BenchCommand implements Callable<Integer> {
             description = "Also run native-build's C++ decode loop on the same files: Java overhead as a ratio.")
     boolean nativeReference;
 
-    @Option(names = {"-ngl", "--gpu-layers"}, defaultValue = "-1",
+    @Option(names = {"-ngl", "--gpu-layers"}, defaultValue = "-1", converter = OptionRanges.Layers.class,
             description = "Layers offloaded to the GPU (-1 = all, the default; a CPU build ignores it).")
     int gpuLayers;
 
-    @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "Threads (0 = all cores).")
+    @Option(names = {"-t", "--threads"}, defaultValue = "0", converter = OptionRanges.Threads.class,
+            description = "Threads (0 = all cores).")
     int threads;
 
     @Option(names = "--verbose", description = "Stack traces on errors.")

@@ -6,7 +6,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Properties;
+import picocli.CommandLine;
 import picocli.CommandLine.IDefaultValueProvider;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
@@ -60,7 +62,23 @@ final class ConfigDefaults implements IDefaultValueProvider {
         }
         String command = option.command() == null ? "" : option.command().name();
         String key = option.longestName().replaceFirst("^-+", "");
-        String v = props.getProperty(command + "." + key);
-        return v != null ? v : props.getProperty(key);
+        String name = props.getProperty(command + "." + key) != null ? command + "." + key : key;
+        String v = props.getProperty(name);
+        if (v != null) {
+            check(option, name, v);
+        }
+        return v;
+    }
+
+    /** A value the option's own converter refuses is a bad command line that names the file and the key. */
+    private static void check(OptionSpec option, String key, String value) {
+        for (ITypeConverter<?> c : option.converters()) {
+            try {
+                c.convert(value);
+            } catch (Exception e) {
+                throw new CommandLine.ParameterException(option.command().commandLine(), "config file " + path() + ": "
+                        + key + "=" + value + ": " + e.getMessage());
+            }
+        }
     }
 }

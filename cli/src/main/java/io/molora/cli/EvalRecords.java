@@ -2,6 +2,7 @@ package io.molora.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.molora.adapters.eval.SpanLabels;
 import io.molora.engine.EvalRecord;
 import io.molora.runtime.LlamaException;
 import java.io.IOException;
@@ -16,7 +17,10 @@ import java.util.Optional;
 final class EvalRecords {
     private EvalRecords() {}
 
-    /** Eval records, one JSON object a line: {@code text}, and optionally {@code set} (default: the file name) and {@code ids}. */
+    /**
+     * Eval records, one JSON object a line: {@code text}, and optionally {@code set} (default: the file name),
+     * {@code ids} and {@code spans} ({@code [[start, end, "domain"], ...]}, code points).
+     */
     static List<EvalRecord> read(Path f) throws IOException {
         ObjectMapper mapper = new ObjectMapper();
         List<EvalRecord> records = new ArrayList<>();
@@ -35,6 +39,17 @@ final class EvalRecords {
             if (r == null || !r.isObject() || !r.path("text").isTextual()) {
                 throw new LlamaException(f + ":" + line + ": an eval record needs a \"text\" string");
             }
+            Optional<List<SpanLabels.Span>> spans = Optional.empty();
+            if (r.path("spans").isArray()) {
+                List<SpanLabels.Span> list = new ArrayList<>();
+                for (JsonNode sp : r.get("spans")) {
+                    if (!sp.isArray() || sp.size() != 3 || !sp.get(0).canConvertToInt() || !sp.get(1).canConvertToInt()) {
+                        throw new LlamaException(f + ":" + line + ": a span is [start, end, \"domain\"], got " + sp);
+                    }
+                    list.add(new SpanLabels.Span(sp.get(0).asInt(), sp.get(1).asInt(), sp.get(2).asText()));
+                }
+                spans = Optional.of(list);
+            }
             Optional<int[]> ids = Optional.empty();
             if (r.path("ids").isArray()) {
                 int[] expected = new int[r.get("ids").size()];
@@ -43,7 +58,8 @@ final class EvalRecords {
                 }
                 ids = Optional.of(expected);
             }
-            records.add(new EvalRecord(r.path("set").asText(f.getFileName().toString()), r.get("text").asText(), ids));
+            records.add(new EvalRecord(r.path("set").asText(f.getFileName().toString()), r.get("text").asText(), ids,
+                    spans));
         }
         return records;
     }

@@ -23,23 +23,24 @@ final class ModelOptions {
 
     @Option(names = {"-ngl", "--gpu-layers", "--n-gpu-layers"}, paramLabel = "N",
             description = "Layers to offload to the GPU (-1 = all, the default: a GPU is used when there is one).",
-            defaultValue = "-1")
+            defaultValue = "-1", converter = OptionRanges.Layers.class)
     int gpuLayers;
 
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "N",
-            description = "Context size in tokens (0 = from the model; default: ${DEFAULT-VALUE}).", defaultValue = "4096")
+            description = "Context size in tokens (0 = from the model; default: ${DEFAULT-VALUE}).", defaultValue = "4096",
+            converter = OptionRanges.NonNegative.class)
     int contextSize;
 
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", description = "Logical batch size (default: ${DEFAULT-VALUE}).",
-            defaultValue = "2048")
+            defaultValue = "2048", converter = OptionRanges.Positive.class)
     int batchSize;
 
     @Option(names = {"-ub", "--ubatch-size"}, paramLabel = "N", description = "Physical batch size (default: ${DEFAULT-VALUE}).",
-            defaultValue = "512")
+            defaultValue = "512", converter = OptionRanges.Positive.class)
     int ubatchSize;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads (0 = all cores; default: ${DEFAULT-VALUE}).",
-            defaultValue = "0")
+            defaultValue = "0", converter = OptionRanges.Threads.class)
     int threads;
 
     @Option(names = {"-fa", "--flash-attn"}, paramLabel = "on|off|auto",

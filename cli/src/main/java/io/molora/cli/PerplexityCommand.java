@@ -7,14 +7,18 @@ import io.molora.adapters.AdapterSpec;
 import io.molora.engine.Engine;
 import io.molora.engine.ProgressReporter;
 import io.molora.engine.RouterSpec;
+import io.molora.engine.ScoringOptions;
 import io.molora.engine.SetScore;
+import io.molora.runtime.LlamaException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -32,7 +36,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "perplexity", mixinStandardHelpOptions = true,
         description = {"Perplexity of the model, with --adapter NAME fixed, all --lora adapters at once, or routed per",
-            "token (--router / --routes). .jsonl eval records are scored per set (BOS + tokens, every token after BOS",
+            "token (--router / --routes / --span-routes). .jsonl eval records are scored per set (BOS + tokens, every token after BOS",
             "predicted); other files as llama-perplexity does (-c-token chunks, the second half of each scored)."})
 final class PerplexityCommand implements Callable<Integer> {
     @Spec
@@ -51,6 +55,17 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--adapter", paramLabel = "NAME", description = "Score with this one --lora adapter on every token.")
     String adapter;
 
+    @Option(names = "--span-routes", description = {"Route each token to the adapter named by its label: the domain of its",
+            "span (records with \"spans\") or the record's set (the span-label oracle)."})
+    boolean spanRoutes;
+
+    @Option(names = "--no-base-pass", description = {"With a token+hidden --router: no base pass for hidden states (N work;",
+            "the gate sees no previous state)."})
+    boolean noBasePass;
+
+    @Option(names = "--token-nll", description = "With --json: each record's per-token NLL too.")
+    boolean tokenNll;
+
     @Option(names = "--json", description = "JSON on stdout instead of the table (with each record's NLL).")
     boolean json;
 
@@ -62,18 +77,25 @@ final class PerplexityCommand implements Callable<Integer> {
             throw new ParameterException(cmd, "--show-routes is for generate, chat and complete");
         }
         List<AdapterSpec> specs = adapters.specs(cmd);
-        if (adapter != null && (adapters.router != null || adapters.routes != null)) {
-            throw new ParameterException(cmd, "give --adapter NAME or a router (--router/--routes), not both");
+        Optional<RouterSpec> tokenRouter = adapters.tokenRouter(cmd);  // --router with --routes: as in every command
+        int routings = (adapter != null ? 1 : 0) + (adapters.router != null ? 1 : 0) + (adapters.routes != null ? 1 : 0)
+                + (spanRoutes ? 1 : 0);
+        if (routings > 1) {
+            throw new ParameterException(cmd, "give one of --adapter NAME, --router FILE, --routes FILE and --span-routes");
         }
-        if ((adapter != null || adapters.router != null || adapters.routes != null) && specs.isEmpty()) {
-            throw new ParameterException(cmd, "--adapter, --router and --routes need the adapters (--lora NAME=PATH)");
+        if (routings == 1 && specs.isEmpty()) {
+            throw new ParameterException(cmd,
+                    "--adapter, --router, --routes and --span-routes need the adapters (--lora NAME=PATH)");
+        }
+        if (noBasePass && adapters.router == null) {
+            throw new ParameterException(cmd, "--no-base-pass is for a token+hidden --router");
         }
         if (adapter != null && specs.stream().noneMatch(s -> s.name().equals(adapter))) {
             throw new ParameterException(cmd, "--adapter " + adapter + " is not one of the --lora names "
                     + specs.stream().map(AdapterSpec::name).toList());
         }
-        RouterSpec router = adapter != null ? new RouterSpec.Fixed(adapter) : adapters.tokenRouter(cmd)
-                .orElse(specs.isEmpty() ? new RouterSpec.Base() : new RouterSpec.AllAdapters());
+        RouterSpec router = adapter != null ? new RouterSpec.Fixed(adapter) : spanRoutes ? new RouterSpec.Base()
+                : tokenRouter.orElse(specs.isEmpty() ? new RouterSpec.Base() : new RouterSpec.AllAdapters());
         for (Path f : files) {
             if (!Files.isRegularFile(f) || !Files.isReadable(f)) {
                 throw new ParameterException(cmd, "-f " + f + ": not a readable file");
@@ -82,12 +104,16 @@ final class PerplexityCommand implements Callable<Integer> {
         List<SetScore> results = new ArrayList<>();
         String routing;
         try (Engine engine = model.open(specs, router)) {
-            routing = engine.routing().describe();
+            routing = spanRoutes ? "span labels" : engine.routing().describe();
             ProgressReporter progress = Progress::bar;
             for (Path f : files) {
                 String name = f.getFileName().toString();
+                if (spanRoutes && !name.endsWith(".jsonl")) {
+                    throw new LlamaException(f + ": --span-routes scores .jsonl eval records only");
+                }
                 if (name.endsWith(".jsonl")) {
-                    results.addAll(engine.perplexity(f.toString(), EvalRecords.read(f), progress));
+                    results.addAll(engine.perplexity(f.toString(), EvalRecords.read(f),
+                            new ScoringOptions(spanRoutes, !noBasePass), progress));
                 } else {
                     results.add(engine.perplexityOfText(f.toString(), name, Files.readString(f, StandardCharsets.UTF_8),
                             progress));
@@ -113,21 +139,31 @@ final class PerplexityCommand implements Callable<Integer> {
                 s.put("tokens_decoded", r.decoded());
                 s.put("seconds", r.score().seconds());
                 s.put("tokens_per_second", r.score().tokensPerSecond(r.decoded()));
-                if (r.recordNll().isPresent()) {
+                r.labelAccuracy().ifPresent(a -> s.put("label_accuracy", a));
+                if (r.tokenNll().isPresent()) {
                     s.put("tokenizer_mismatches", r.tokenizerMismatches());
                     ArrayNode a = s.putArray("record_nll");
-                    for (double v : r.recordNll().get()) {
-                        a.add(v);
+                    ArrayNode t = tokenNll ? s.putArray("token_nll") : null;
+                    for (double[] rec : r.tokenNll().get()) {
+                        a.add(Arrays.stream(rec).sum());
+                        if (t != null) {
+                            ArrayNode row = t.addArray();
+                            for (double v : rec) {
+                                row.add(v);
+                            }
+                        }
                     }
                 }
             }
             out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(o));
         } else {
             out.println("routing: " + routing);
-            out.printf("%-24s %12s %10s %10s %10s%n", "set", "perplexity", "nll/token", "tokens", "tok/s");
+            out.printf("%-24s %12s %10s %10s %10s %10s%n", "set", "perplexity", "nll/token", "tokens", "tok/s",
+                    "on label");
             for (SetScore r : results) {
-                out.printf("%-24s %12.4f %10.4f %10d %10.1f%n", r.name(), r.score().perplexity(),
-                        r.score().nllPerToken(), r.score().tokens(), r.score().tokensPerSecond(r.decoded()));
+                out.printf("%-24s %12.4f %10.4f %10d %10.1f %10s%n", r.name(), r.score().perplexity(),
+                        r.score().nllPerToken(), r.score().tokens(), r.score().tokensPerSecond(r.decoded()),
+                        r.labelAccuracy().isPresent() ? String.format("%.1f%%", 100 * r.labelAccuracy().getAsDouble()) : "");
                 if (r.tokenizerMismatches() > 0) {
                     out.printf("  (%d records' \"ids\" differ from this model's tokenization of their text)%n",
                             r.tokenizerMismatches());

@@ -79,12 +79,52 @@ class PerplexityCommandTest {
     }
 
     @Test
+    void spanRoutesFollowTheLabelsAndRoutersAreScoredAgainstThem() throws IOException {
+        Path records = Files.writeString(dir.resolve("mixed.jsonl"),
+                "{\"set\": \"mixed\", \"text\": \"Write code: def f(x): return 2*x\", "
+                + "\"spans\": [[0, 12, \"prose\"], [12, 32, \"code\"]]}\n"
+                + "{\"set\": \"code\", \"text\": \"def g(y): return y - 1\"}\n");
+        Path code = NativeTestSupport.writeLora(dir, LoraSpec.attention("code", 4, 1));
+        Path prose = NativeTestSupport.writeLora(dir, LoraSpec.attention("prose", 4, 2));
+        String[] common = {"perplexity", "-m", model.toString(), "-f", records.toString(), "--json",
+                "--lora", "code=" + code, "--lora", "prose=" + prose};
+        CliTest.Run spans = CliTest.run(concat(common, "--span-routes", "--token-nll"));
+        assertEquals(0, spans.exit(), spans.err());
+        JsonNode sets = new ObjectMapper().readTree(spans.out()).get("sets");
+        assertEquals(1.0, sets.get("mixed").get("label_accuracy").asDouble(), "span routes are the labels");
+        assertEquals(1.0, sets.get("code").get("label_accuracy").asDouble(), "a set named like an adapter labels all");
+        JsonNode tokens = sets.get("mixed").get("token_nll").get(0);
+        assertEquals(sets.get("mixed").get("tokens_scored").asInt(), tokens.size());
+        // span routing is its own thing: neither adapter alone gives the same mixed-line NLL
+        for (String a : List.of("code", "prose")) {
+            CliTest.Run one = CliTest.run(concat(common, "--adapter", a));
+            assertEquals(0, one.exit(), one.err());
+            double nll = new ObjectMapper().readTree(one.out()).get("sets").get("mixed").get("nll_per_token").asDouble();
+            assertTrue(Math.abs(nll - sets.get("mixed").get("nll_per_token").asDouble()) > 1e-4, a);
+        }
+        // a vocabulary router that sends everything to code agrees with the labels on the code tokens only
+        Path vocab = Files.writeString(dir.resolve("vocab.json"), "{\"default\": \"code\", \"rules\": []}");
+        CliTest.Run routed = CliTest.run(concat(common, "--routes", vocab.toString()));
+        assertEquals(0, routed.exit(), routed.err());
+        double acc = new ObjectMapper().readTree(routed.out()).get("sets").get("mixed").get("label_accuracy").asDouble();
+        assertTrue(acc > 0.3 && acc < 0.9, "accuracy of all-code routing on a half-code line: " + acc);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
     void badCommandLinesExitTwo() {
         assertEquals(2, CliTest.run("perplexity", "-m", model.toString()).exit(), "no -f");
         assertEquals(2, CliTest.run("perplexity", "-m", model.toString(), "-f", dir.resolve("missing.txt").toString()).exit());
         CliTest.Run r = CliTest.run("perplexity", "-m", model.toString(), "-f", text.toString(), "--adapter", "code");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--lora"), r.err());
+        assertEquals(2, CliTest.run("perplexity", "-m", model.toString(), "-f", text.toString(), "--span-routes",
+                "--adapter", "x").exit());
     }
 
     @Test

@@ -155,8 +155,9 @@ public final class Engine implements AutoCloseable {
      * Perplexity of eval records, per set: {@code [BOS] + tokens} each, every token after BOS predicted from its
      * prefix, several records per decode. {@code source} names the input in messages.
      */
-    public List<SetScore> perplexity(String source, List<EvalRecord> records, ProgressReporter progress) {
-        return new Scoring(this).records(source, records, progress);
+    public List<SetScore> perplexity(String source, List<EvalRecord> records, ScoringOptions options,
+            ProgressReporter progress) {
+        return new Scoring(this).records(source, records, options, progress);
     }
 
     /**

@@ -31,6 +31,12 @@ final class HiddenStateFeed implements HiddenStates {
         prompts.put(seq, states);
     }
 
+    /** No states at all: the router sees none (its gate falls back to its training mean). */
+    void clear() {
+        prompts.clear();
+        decoded = (seq, pos) -> null;
+    }
+
     /** Where the states past the prompt come from: the tracker of the decode loop now running. */
     void follow(HiddenStates source) {
         decoded = source;

@@ -1,11 +1,14 @@
 package io.molora.engine;
 
 import io.molora.adapters.eval.Perplexity;
+import io.molora.adapters.eval.SpanLabels;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
 import io.molora.runtime.Decoder;
 import io.molora.runtime.LlamaException;
 import io.molora.runtime.Model;
+import io.molora.runtime.RouteTable;
+import io.molora.runtime.Router;
 import io.molora.runtime.Tokenizer;
 import io.molora.adapters.gate.RouterTraining;
 import java.util.ArrayList;
@@ -14,11 +17,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 
 /**
  * Perplexity with the engine's routing ({@link Engine#perplexity} and {@link Engine#perplexityOfText}): one adapter or
- * all adapters are set the way llama.cpp's {@code --lora} sets them, other routers route per token. A router that
- * reads hidden states gets them from a base pass over each record (all of a record's tokens are known in advance).
+ * all adapters are set the way llama.cpp's {@code --lora} sets them, other routers route per token, or each token goes
+ * to its label (span routes). A router that reads hidden states gets them from a base pass over each record (all of a
+ * record's tokens are known in advance). Records are packed several per decode; routed runs are scored against the
+ * records' labels.
  */
 final class Scoring {
     private final Engine engine;
@@ -27,9 +33,13 @@ final class Scoring {
         this.engine = engine;
     }
 
-    List<SetScore> records(String source, List<EvalRecord> input, ProgressReporter progress) {
+    /** One record as scored: its tokens, and each token's adapter label (null: the record has none). */
+    private record Labelled(int[] ids, int[] labels) {}
+
+    List<SetScore> records(String source, List<EvalRecord> input, ScoringOptions options, ProgressReporter progress) {
         Tokenizer tok = engine.model().tokenizer();
-        Map<String, List<int[]>> bySet = new LinkedHashMap<>();
+        List<String> names = engine.adapterNames();
+        Map<String, List<Labelled>> bySet = new LinkedHashMap<>();
         Map<String, Integer> mismatches = new LinkedHashMap<>();
         for (EvalRecord r : input) {
             int[] ids = tok.tokenize(r.text(), true, false);
@@ -37,48 +47,81 @@ final class Scoring {
                 mismatches.merge(r.set(), 1, Integer::sum);
             }
             if (ids.length >= 2) {
-                bySet.computeIfAbsent(r.set(), k -> new ArrayList<>()).add(ids);
+                bySet.computeIfAbsent(r.set(), k -> new ArrayList<>()).add(new Labelled(ids, labels(r, ids, names)));
             }
         }
         if (bySet.isEmpty()) {
             throw new LlamaException(source + ": no eval records of two tokens or more");
         }
+        if (options.spanRoutes() && bySet.values().stream().flatMap(List::stream).anyMatch(r -> r.labels() == null)) {
+            throw new LlamaException(source + ": span routes need every record labelled: \"spans\", or a \"set\" named "
+                    + "like an adapter " + names);
+        }
         HiddenStateFeed hidden = engine.routing().needsHiddenStates() ? engine.routing().hiddenStates() : null;
-        Model m = engine.model();
         List<SetScore> results = new ArrayList<>();
         for (var e : bySet.entrySet()) {
-            List<int[]> records = e.getValue();
+            List<Labelled> recs = e.getValue();
+            List<int[]> records = recs.stream().map(Labelled::ids).toList();
             int longest = records.stream().mapToInt(r -> r.length).max().orElse(2);
             long decoded = records.stream().mapToLong(r -> r.length).sum();
             // token+hidden routers: a base pass first (2N), its states fed to the gate as the records are decoded
-            float[][][] states = hidden == null ? null : RouterTraining.hiddenStates(m, records);
-            long start = System.nanoTime();
-            double[] nll;
-            try (Context ctx = context(hidden == null ? records.size() : 1, longest);
-                 DecodePath path = decodePath(ctx);
-                 ProgressReporter.Counter counter = progress.start(e.getKey(), records.size())) {
-                if (hidden != null) {
-                    nll = new double[records.size()];
-                    for (int q = 0; q < records.size(); q++) {
-                        hidden.set(0, states[q]);
-                        nll[q] = Perplexity.records(ctx, path.decoder(), List.of(records.get(q)), n -> { })[0];
-                        counter.stepTo(q + 1);
-                    }
-                } else {
-                    nll = Perplexity.records(ctx, path.decoder(), records, counter::stepTo);
+            float[][][] states = hidden == null || !options.basePass() ? null
+                    : RouterTraining.hiddenStates(engine.model(), records);
+            int[] first = {0};  // the record on sequence 0 of the decode under way
+            Router labelRouter = (batch, routes) -> {
+                for (int i = 0, n = batch.size(); i < n; i++) {
+                    routes.set(i, recs.get(first[0] + batch.sequence(i)).labels()[batch.position(i)], 1f);
                 }
+            };
+            long[] agree = {0, 0};  // tokens routed to their label, tokens with a label
+            long start = System.nanoTime();
+            double[][] nll;
+            try (Context ctx = context(records.size(), longest);
+                 DecodePath path = decodePath(ctx, options.spanRoutes() ? labelRouter : null);
+                 ProgressReporter.Counter counter = progress.start(e.getKey(), records.size())) {
+                Decoder d = !path.routed() ? path.decoder() : batch -> {
+                    path.decoder().decode(batch);
+                    RouteTable routes = path.lastRoutes();
+                    for (int i = 0, n = batch.size(); i < n; i++) {
+                        int[] labels = recs.get(first[0] + batch.sequence(i)).labels();
+                        if (labels != null && batch.position(i) > 0) {
+                            agree[0] += routes.adapter(i, 0) == labels[batch.position(i)] ? 1 : 0;
+                            agree[1]++;
+                        }
+                    }
+                };
+                nll = Perplexity.tokenNll(ctx, d, records, q -> {
+                    first[0] = q;
+                    if (hidden != null) {
+                        hidden.clear();
+                        for (int s = 0; states != null && s < ctx.params().maxSequences() && q + s < records.size(); s++) {
+                            hidden.set(s, states[q + s]);
+                        }
+                    }
+                }, counter::stepTo);
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             double sum = 0;
             long predicted = 0;
-            for (int q = 0; q < records.size(); q++) {
-                sum += nll[q];
-                predicted += records.get(q).length - 1;
+            for (double[] r : nll) {
+                for (double v : r) {
+                    sum += v;
+                }
+                predicted += r.length;
             }
             results.add(new SetScore(e.getKey(), new Perplexity.Score(sum, predicted, seconds), decoded,
-                    Optional.of(nll), mismatches.getOrDefault(e.getKey(), 0)));
+                    Optional.of(nll), mismatches.getOrDefault(e.getKey(), 0),
+                    agree[1] == 0 ? OptionalDouble.empty() : OptionalDouble.of((double) agree[0] / agree[1])));
         }
         return results;
+    }
+
+    /** A record's per-token adapter labels: from its spans, else its set when an adapter has that name, else null. */
+    private int[] labels(EvalRecord r, int[] ids, List<String> names) {
+        if (r.spans().isPresent()) {
+            return SpanLabels.labels(engine.model().tokenizer(), ids, r.text(), r.spans().get(), names);
+        }
+        return names.contains(r.set()) ? SpanLabels.constant(ids.length, names.indexOf(r.set())) : null;
     }
 
     SetScore text(String source, String name, String text, ProgressReporter progress) {
@@ -96,13 +139,13 @@ final class Scoring {
         Perplexity.Score score;
         // llama-perplexity decodes n_batch / n_ctx chunks at once as separate sequences
         try (Context ctx = context(Math.max(1, p.batchSize() / nCtx), nCtx);
-             DecodePath path = decodePath(ctx);
+             DecodePath path = decodePath(ctx, null);
              ProgressReporter.Counter counter = progress.start(name, chunks)) {
             score = Perplexity.chunks(ctx, path.decoder(), tokens, nCtx, tok.bos(), addBos, counter::stepTo);
         } catch (IllegalArgumentException e) {
             throw new LlamaException(source + ": " + e.getMessage());
         }
-        return new SetScore(name, score, (long) chunks * nCtx, Optional.empty(), 0);
+        return new SetScore(name, score, (long) chunks * nCtx, Optional.empty(), 0, OptionalDouble.empty());
     }
 
     /** A context for {@code sequences} sequences of up to {@code length} tokens in one decode. */
@@ -115,14 +158,16 @@ final class Scoring {
     }
 
     /**
-     * One adapter or all of them set on the context (stock llama.cpp), a router's per-token routes, or plain. Hidden
-     * states come from the base passes, so no tracking: the context needs no embeddings.
+     * Routed by {@code override} when given; else one adapter or all of them set on the context (stock llama.cpp), the
+     * engine's router's per-token routes, or plain. Hidden states come from the base passes (or none), so no
+     * tracking: the context needs no embeddings.
      */
-    private DecodePath decodePath(Context ctx) {
+    private DecodePath decodePath(Context ctx, Router override) {
         Routing routing = engine.routing();
-        if (routing.applyStatically(ctx)) {
+        if (override == null && routing.applyStatically(ctx)) {
             return DecodePath.plain(ctx);
         }
-        return DecodePath.open(ctx, engine.adapters().orElse(null), routing.router(), null, false);
+        return DecodePath.open(ctx, engine.adapters().orElse(null), override != null ? override : routing.router(),
+                null, false);
     }
 }

@@ -133,8 +133,8 @@ class EngineTest {
 
             // perplexity of eval records, states from a base pass over each
             Path text = Files.writeString(dir.resolve("t.txt"), "x");
-            List<SetScore> scores = e.perplexity(text.toString(), List.of(new EvalRecord("s", "Once upon a time there",
-                    Optional.empty())), ProgressReporter.none());
+            List<SetScore> scores = e.perplexity(text.toString(), List.of(new EvalRecord("s", "Once upon a time there")),
+                    ScoringOptions.defaults(), ProgressReporter.none());
             assertTrue(Double.isFinite(scores.get(0).score().perplexity()));
         }
     }

@@ -47,7 +47,24 @@ public final class Perplexity {
      * @param onRecordDone called with the number of records finished so far
      */
     public static double[] records(Context ctx, Decoder decoder, List<int[]> records, IntConsumer onRecordDone) {
+        double[][] perToken = tokenNll(ctx, decoder, records, first -> { }, onRecordDone);
         double[] nll = new double[records.size()];
+        for (int q = 0; q < nll.length; q++) {
+            for (double v : perToken[q]) {
+                nll[q] += v;
+            }
+        }
+        return nll;
+    }
+
+    /**
+     * As {@link #records}, token by token: {@code nll[r][p]} is the negative log-likelihood of token p+1 of record r.
+     * Record r of a decode sits on sequence {@code r - first}; {@code beforeDecode} gets {@code first} before each
+     * decode, so a router that keeps per-record state (routes, hidden states) can follow the packing.
+     */
+    public static double[][] tokenNll(Context ctx, Decoder decoder, List<int[]> records, IntConsumer beforeDecode,
+            IntConsumer onRecordDone) {
+        double[][] nll = new double[records.size()][];
         int maxSeq = ctx.params().maxSequences();
         int capacity = ctx.batchSize();
         for (int[] r : records) {
@@ -71,13 +88,14 @@ public final class Perplexity {
                     next++;
                 }
                 // 2. decode from an empty cache
+                beforeDecode.accept(first);
                 ctx.clearMemory();
                 decoder.decode(batch);
                 // 3. score: position p of a record sits at batch index (record's first index) + p
                 int at = 0;
                 for (int q = first; q < next; q++) {
                     int[] r = records.get(q);
-                    nll[q] = -sumLogProbs(ctx, at, r, 1, r.length - 1);
+                    nll[q] = negLogProbs(ctx, at, r, 1, r.length - 1);
                     at += r.length;
                 }
                 onRecordDone.accept(next);
@@ -134,15 +152,24 @@ public final class Perplexity {
         return new Score(nll, count, (System.nanoTime() - start) / 1e9);
     }
 
-    /** Sum over j < n of log p(targets[from + j]) under the logits of batch index {@code first + j}, in parallel. */
+    /** Sum over j < n of log p(targets[from + j]) under the logits of batch index {@code first + j}. */
     private static double sumLogProbs(Context ctx, int first, int[] targets, int from, int n) {
+        double sum = 0;
+        for (double v : negLogProbs(ctx, first, targets, from, n)) {
+            sum -= v;
+        }
+        return sum;
+    }
+
+    /** -log p(targets[from + j]) under the logits of batch index {@code first + j}, j < n, computed in parallel. */
+    private static double[] negLogProbs(Context ctx, int first, int[] targets, int from, int n) {
         int vocab = ctx.vocabSize();
         MemorySegment[] views = new MemorySegment[n];
         for (int j = 0; j < n; j++) {
             views[j] = ctx.logitsView(first + j);
         }
         return IntStream.range(0, n).parallel()
-                .mapToDouble(j -> logSoftmaxAt(views[j], vocab, targets[from + j])).sum();
+                .mapToDouble(j -> -logSoftmaxAt(views[j], vocab, targets[from + j])).toArray();
     }
 
     /** log softmax(logits)[target], in double precision as llama-perplexity computes it. */

@@ -1,6 +1,7 @@
 package io.molora.adapters.gate;
 
 import io.molora.adapters.AdapterSet;
+import io.molora.adapters.eval.Perplexity;
 import io.molora.runtime.Batch;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
@@ -9,8 +10,6 @@ import io.molora.runtime.LoraAdapter;
 import io.molora.runtime.Model;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -86,22 +85,10 @@ public final class RouterTraining {
             }
             decoder.decode(b);
             for (int i = 0; i < tokens.length - 1; i++) {
-                lp[i] = logSoftmaxAt(ctx.logitsView(i), ctx.vocabSize(), tokens[i + 1]);
+                lp[i] = (float) Perplexity.logSoftmaxAt(ctx.logitsView(i), ctx.vocabSize(), tokens[i + 1]);
             }
         }
         return lp;
-    }
-
-    static float logSoftmaxAt(MemorySegment logits, int n, int target) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int v = 0; v < n; v++) {
-            max = Math.max(max, logits.getAtIndex(ValueLayout.JAVA_FLOAT, v));
-        }
-        double sum = 0;
-        for (int v = 0; v < n; v++) {
-            sum += Math.exp(logits.getAtIndex(ValueLayout.JAVA_FLOAT, v) - max);
-        }
-        return (float) (logits.getAtIndex(ValueLayout.JAVA_FLOAT, target) - max - Math.log(sum));
     }
 
     /** The oracle target of every position but the last: argmax over choices of {@code logProbs[c][s][p]}. */

@@ -58,7 +58,7 @@ class PerplexityTest {
             packed = Perplexity.records(ctx, Decoder.plain(ctx), records, n -> progress[0] = n);
             assertEquals(records.size(), progress[0]);
         }
-        try (Context ctx = Context.create(model, exact.withContextSize(64).withBatch(1, 1))) {
+        try (Context ctx = Context.create(model, exact.withContextSize(64).withBatch(1, 1).withThreads(1, 1))) {
             for (int q = 0; q < records.size(); q++) {
                 double alone = aloneNll(ctx, records.get(q));
                 assertEquals(alone, packed[q], 1e-5 * Math.abs(alone), "record " + q);

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""The proof table of the testbed family, measured through molora on the committed files: writes docs/TESTBED.md.
+
+    python3 testbed/table.py
+
+Every number comes from `molora perplexity --json` over models/testbed/testbed-eval.jsonl (held-out text: never used
+to train or to choose anything) and from the family's manifest (the PyTorch side of the cross-check). Needs only the
+system python3 and ./molora.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DOMAINS = ("code", "prose", "math")
+SETS = ("code", "prose", "math", "mixed")
+
+
+def molora(exe: str, args: List[str]) -> Dict:
+    p = subprocess.run([exe, "perplexity"] + args + ["--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"molora perplexity {' '.join(args)} failed: {p.stderr.strip()[-2000:]}")
+    return json.loads(p.stdout)["sets"]
+
+
+class Row:
+    """One line of the table: per set the NLL sum, tokens scored, tokens decoded, seconds, label accuracy."""
+
+    def __init__(self, name: str, how: str):
+        self.name, self.how = name, how
+        self.sets: Dict[str, Dict] = {}
+
+    @staticmethod
+    def measured(name: str, how: str, sets: Dict) -> "Row":
+        r = Row(name, how)
+        for s in SETS:
+            x = sets[s]
+            r.sets[s] = {"nll": x["nll_per_token"] * x["tokens_scored"], "tokens": x["tokens_scored"],
+                         "decoded": x["tokens_decoded"], "seconds": x["seconds"], "acc": x.get("label_accuracy")}
+        return r
+
+    @staticmethod
+    def derived(name: str, how: str, nll_by_set: Dict[str, float], tokens: Dict[str, int]) -> "Row":
+        r = Row(name, how)
+        for s in SETS:
+            r.sets[s] = {"nll": nll_by_set[s], "tokens": tokens[s], "decoded": None, "seconds": None, "acc": None}
+        return r
+
+    def nll(self, s: str) -> float:
+        return self.sets[s]["nll"] / self.sets[s]["tokens"]
+
+    def ppl(self, s: str) -> float:
+        return math.exp(self.nll(s))
+
+    def tokens_per_second(self) -> Optional[float]:
+        if any(self.sets[s]["seconds"] is None for s in SETS):
+            return None
+        return sum(self.sets[s]["decoded"] for s in SETS) / sum(self.sets[s]["seconds"] for s in SETS)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--family", default=str(ROOT / "models" / "testbed"))
+    ap.add_argument("--molora", default=str(ROOT / "molora"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "TESTBED.md"))
+    ap.add_argument("--json", default=None, help="also write every number here")
+    args = ap.parse_args(argv)
+    fam = Path(args.family)
+    manifest = json.loads((fam / "manifest.json").read_text(encoding="utf-8"))
+    routers = json.loads((fam / "routers.json").read_text(encoding="utf-8"))
+    evalf = str(fam / "testbed-eval.jsonl")
+    model = ["-m", str(fam / "testbed-base.gguf"), "-f", evalf, "-t", "0"]
+    loras = [a for d in DOMAINS for a in ("--lora", f"{d}={fam / f'testbed-lora-{d}.gguf'}")]
+    t0 = time.time()
+
+    # 1. single passes, with every token's NLL (for the per-sequence best and the per-token oracle)
+    passes = {"base": molora(args.molora, model + ["--token-nll"])}
+    for d in DOMAINS:
+        passes[d] = molora(args.molora, model + loras + ["--adapter", d, "--token-nll"])
+    rows: List[Row] = [Row.measured("base", "no adapter", passes["base"])]
+    rows += [Row.measured(f"{d} adapter alone", f"--adapter {d}", passes[d]) for d in DOMAINS]
+    tokens = {s: passes["base"][s]["tokens_scored"] for s in SETS}
+    best_seq, oracle = {}, {}
+    for s in SETS:
+        recs = [passes[c][s]["token_nll"] for c in passes]
+        n_rec = len(recs[0])
+        best_seq[s] = sum(min(sum(r[q]) for r in recs) for q in range(n_rec))
+        oracle[s] = sum(min(r[q][p] for r in recs) for q in range(n_rec) for p in range(len(recs[0][q])))
+    rows.append(Row.derived("best single adapter per sequence", "min over base and each adapter, per record",
+                            best_seq, tokens))
+    rows.append(Row.measured("all adapters at once (uniform)", "three --lora, no router",
+                             molora(args.molora, model + loras)))
+    rows.append(Row.measured("vocabulary router (hand-written)", "--routes vocab-router.json",
+                             molora(args.molora, model + loras + ["--routes", str(fam / "vocab-router.json")])))
+    learned: List[Row] = []
+    for kind in ("unlabelled", "labelled"):
+        chosen = routers["chosen"][kind]
+        features = routers["tried"][chosen]["features"]
+        f = str(fam / f"router-{kind}.gguf")
+        label = f"learned router, {kind} ({features})"
+        if features == "token+hidden":
+            learned.append(Row.measured(label + ", base pass (2N)", f"--router router-{kind}.gguf",
+                                        molora(args.molora, model + loras + ["--router", f])))
+            learned.append(Row.measured(label + ", no base pass (N)", f"--router router-{kind}.gguf --no-base-pass",
+                                        molora(args.molora, model + loras + ["--router", f, "--no-base-pass"])))
+        else:
+            learned.append(Row.measured(label, f"--router router-{kind}.gguf",
+                                        molora(args.molora, model + loras + ["--router", f])))
+    rows += learned
+    span = Row.measured("span-label oracle", "--span-routes (each token by its span's domain)",
+                        molora(args.molora, model + loras + ["--span-routes"]))
+    rows.append(span)
+    rows.append(Row.derived("per-token loss oracle (ceiling)", "min over base and each adapter, per token",
+                            oracle, tokens))
+    seconds = time.time() - t0
+
+    # 2. targets
+    base = rows[0]
+    checks = []
+    for d in DOMAINS:
+        own = next(r for r in rows if r.name == f"{d} adapter alone")
+        gain = 1 - own.ppl(d) / base.ppl(d)
+        checks.append((f"{d} adapter lowers {d} perplexity by >= 15 %", gain >= 0.15, f"{100 * gain:.1f} %"))
+    best_learned = min(learned, key=lambda r: r.nll("mixed"))
+    competitors = [r for r in rows if r.name in ("base", "best single adapter per sequence",
+                                                 "all adapters at once (uniform)")
+                   or r.name.endswith("adapter alone")]
+    beaten = [r.name for r in competitors if best_learned.nll("mixed") < r.nll("mixed")]
+    checks.append(("best learned router beats base, each adapter, the uniform mix and the per-sequence best on mixed",
+                   len(beaten) == len(competitors),
+                   f"{best_learned.name}: {best_learned.nll('mixed'):.4f} NLL/token; beats {len(beaten)} of "
+                   f"{len(competitors)}"))
+    share = (base.nll("mixed") - best_learned.nll("mixed")) / max(1e-12, base.nll("mixed") - span.nll("mixed"))
+    checks.append(("best learned router reaches >= 90 % of the span-label oracle's NLL gain over base on mixed",
+                   share >= 0.9, f"{100 * share:.1f} %"))
+
+    # 3. cross-check with PyTorch (same records, same protocol)
+    torch_ppl = manifest["perplexity_pytorch"]
+    cross = []
+    for s in SETS:
+        pt = torch_ppl["base"][s]
+        pt16 = torch_ppl.get("base-f16-rounded", {}).get(s)
+        ours = base.ppl(s)
+        cross.append((s, pt, pt16, ours, 100 * (ours / pt - 1)))
+
+    text = render(rows, checks, cross, manifest, routers, seconds)
+    Path(args.out).write_text(text, encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps({r.name: {s: {"ppl": r.ppl(s), "nll_per_token": r.nll(s),
+                                                            "label_accuracy": r.sets[s]["acc"]} for s in SETS}
+                                               for r in rows}, indent=2) + "\n", encoding="utf-8")
+    print(text)
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, seconds: float) -> str:
+    cfg = manifest["config"]
+    files = manifest.get("files", {})
+    out = ["# The testbed family: per-token routing on real text",
+           "",
+           "*Generated by `python3 testbed/table.py` from the committed files in `models/testbed/` "
+           f"(this run: {seconds:.0f} s on the machine that made it). Do not edit by hand.*",
+           "",
+           "A small Llama-architecture base and three LoRA adapters (code, prose, math) trained by `testbed/run.py` on "
+           "this project's 2-core CPU box, converted by llama.cpp's own `convert_hf_to_gguf.py` and "
+           "`convert_lora_to_gguf.py`; routers trained by `molora train-router` on the train splits "
+           "(`testbed/routers.py`). Every number below is measured by `molora perplexity` over "
+           "`models/testbed/testbed-eval.jsonl`: held-out records (never trained on, never used to choose anything), "
+           "scored as `[BOS] + tokens`, each token after BOS predicted from its prefix.",
+           "",
+           f"Base: hidden {cfg['model']['hidden_size']}, {cfg['model']['num_hidden_layers']} layers; adapters rank "
+           f"{cfg['lora']['r']}, alpha {cfg['lora']['alpha']}. Config, seeds, corpora, token counts, loss curves and "
+           "throughput: `models/testbed/manifest.json`; routers tried and chosen: `models/testbed/routers.json`.",
+           "",
+           "## Perplexity (NLL/token)",
+           "",
+           "| routing | how | code | prose | math | mixed | on label (mixed) | tok/s |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [f"{r.ppl(s):.3f} ({r.nll(s):.4f})" for s in SETS]
+        acc = r.sets["mixed"]["acc"]
+        tps = r.tokens_per_second()
+        out.append(f"| {r.name} | {r.how} | " + " | ".join(cells)
+                   + f" | {'' if acc is None else f'{100 * acc:.1f} %'} | {'' if tps is None else f'{tps:,.0f}'} |")
+    out += ["",
+            "*On label*: the share of tokens on the mixed lines whose top route is the adapter of their span's domain. "
+            "*tok/s*: tokens decoded per second over the four sets (derived rows take their passes' time).",
+            "",
+            "## Targets",
+            "",
+            "| target | met | measured |",
+            "|---|---|---|"]
+    out += [f"| {name} | {'yes' if ok else '**no**'} | {m} |" for name, ok, m in checks]
+    out += ["",
+            "## Cross-check: molora against PyTorch",
+            "",
+            "| set | PyTorch fp32 | PyTorch, weights rounded to f16 | molora (GGUF) | difference |",
+            "|---|---|---|---|---|"]
+    for s, pt, pt16, ours, diff in cross:
+        out.append(f"| {s} | {pt:.4f} | {'' if pt16 is None else f'{pt16:.4f}'} | {ours:.4f} | {diff:+.2f} % |")
+    out += ["",
+            "Same records, same protocol; molora tokenizes each record's text itself.",
+            "",
+            "## Reproduce",
+            "",
+            "    python3 -m venv .cache/testbed-venv && .cache/testbed-venv/bin/pip install -r testbed/requirements.txt",
+            "    .cache/testbed-venv/bin/python testbed/run.py --out models/testbed --llama-src .cache/llama-src",
+            "    python3 testbed/routers.py      # the routers, by molora train-router, on the train splits",
+            "    python3 testbed/table.py        # this page",
+            ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
