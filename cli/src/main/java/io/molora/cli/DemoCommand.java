@@ -18,14 +18,21 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * The main job for a first run: generates text with a built-in model. Until the project's trained testbed model
- * exists, the built-in one is a small RANDOM-WEIGHT llama model with llama.cpp's real llama-spm tokenizer, so its text
- * is noise: it proves the whole chain (GGUF writer → llama.cpp → Java decode loop) works. {@code -m} uses a real model.
+ * The main job for a first run. With the project's trained testbed family in {@code models/testbed/} (base + code,
+ * prose and math adapters + learned routers, see docs/TESTBED.md): a prompt that mixes domains, every token routed by
+ * the learned router, the text coloured by adapter (markers when stdout is not a terminal) and the tokens each adapter
+ * served; {@code --no-routing} runs the same prompt on the base alone. Without the family (or with {@code --random}),
+ * the built-in small RANDOM-WEIGHT model proves the chain (GGUF writer → llama.cpp → Java decode loop); its text is
+ * noise. {@code -m} uses any GGUF model.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Generate text with the built-in model (a small random-weight model: its text is noise)",
-                "or with -m FILE, a real GGUF model."})
+        description = {"Generate with the testbed family, routed per token by its learned router (coloured by",
+                "adapter), or with -m FILE, or the built-in random-weight model (--random; its text is noise)."})
 final class DemoCommand implements Callable<Integer> {
+    /** A request that mixes prose, code and arithmetic. */
+    static final String MIXED_PROMPT = "Write a Python function that returns the number of seats in a train with 12 "
+            + "cars of 48 seats each.\n";
+
     @Spec
     CommandSpec spec;
 
@@ -35,25 +42,49 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling;
 
-    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", defaultValue = "Once upon a time",
-            description = "The prompt (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT",
+            description = "The prompt (default: a mixed code/prose/math request; \"Once upon a time\" otherwise).")
     String prompt;
 
-    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "48",
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "64",
             description = "Tokens to generate (default: ${DEFAULT-VALUE}).")
     int nPredict;
 
+    @Option(names = "--no-routing", description = "The testbed base alone: no adapters, no router.")
+    boolean noRouting;
+
+    @Option(names = "--random", description = "The built-in random-weight model instead of the testbed family.")
+    boolean random;
+
     @Override
     public Integer call() throws IOException {
+        var out = spec.commandLine().getOut();
         var err = spec.commandLine().getErr();
-        if (model.model == null) {
-            model.model = builtInModel();
-            err.println("molora: built-in model " + model.model.getFileName()
-                    + " has RANDOM weights: expect noise, not language (use -m FILE for a real model)");
-            err.flush();
+        Path family = random || model.model != null ? null : TestbedFamily.find();
+        if (family == null) {
+            if (model.model == null) {
+                model.model = builtInModel();
+                err.println("molora: built-in model " + model.model.getFileName()
+                        + " has RANDOM weights: expect noise, not language (use -m FILE for a real model)");
+                err.flush();
+            }
+            return GenerateCommand.Generation.run(out, err, model, sampling, prompt == null ? "Once upon a time" : prompt,
+                    nPredict, List.of(), new RouterSpec.Base(), false);
         }
-        return GenerateCommand.Generation.run(spec.commandLine().getOut(), err, model, sampling, prompt, nPredict,
-                List.of(), new RouterSpec.Base(), false);
+        model.model = family.resolve(TestbedFamily.BASE);
+        String text = prompt == null ? MIXED_PROMPT : prompt;
+        if (noRouting) {
+            err.println("molora: the testbed base alone, no adapters (" + family + ")");
+            err.flush();
+            return GenerateCommand.Generation.run(out, err, model, sampling, text, nPredict, List.of(),
+                    new RouterSpec.Base(), false);
+        }
+        Path router = TestbedFamily.router(family);
+        err.println("molora: the testbed family (" + family + "): base + " + String.join(", ", TestbedFamily.DOMAINS)
+                + " adapters, every token routed by " + router.getFileName());
+        err.flush();
+        return GenerateCommand.Generation.run(out, err, model, sampling, text, nPredict, TestbedFamily.adapters(family),
+                new RouterSpec.Learned(router), true);
     }
 
     /** Writes the built-in model once into the cache (seeded, so every machine gets the same bytes). */

@@ -1,0 +1,148 @@
+package io.molora.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The committed testbed family (models/testbed, docs/TESTBED.md) on real text, through the real CLI: the adapters
+ * specialise, the learned router pays off on mixed lines, molora computes what PyTorch computed, and train-router
+ * learns a useful router from a slice of the training text. Small fixed subsets of the held-out eval set (the first
+ * records of each set), so the class runs in seconds.
+ */
+class TestbedFamilyTest {
+    private static final int PER_SET = 32;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+    private static Path family;
+    private static Path subset;
+    private static List<String> loras;
+
+    @BeforeAll
+    static void family() throws IOException {
+        family = Path.of(System.getProperty("molora.repo.root", "..")).resolve("models/testbed").toAbsolutePath();
+        assertTrue(Files.isRegularFile(family.resolve("manifest.json")), "no testbed family at " + family);
+        Map<String, Integer> taken = new HashMap<>();
+        List<String> lines = new ArrayList<>();
+        for (String line : Files.readAllLines(family.resolve("testbed-eval.jsonl"), StandardCharsets.UTF_8)) {
+            String set = JSON.readTree(line).get("set").asText();
+            if (taken.merge(set, 1, Integer::sum) <= PER_SET) {
+                lines.add(line);
+            }
+        }
+        subset = Files.write(dir.resolve("subset.jsonl"), lines, StandardCharsets.UTF_8);
+        loras = new ArrayList<>();
+        for (String d : TestbedFamily.DOMAINS) {
+            loras.add("--lora");
+            loras.add(d + "=" + family.resolve("testbed-lora-" + d + ".gguf"));
+        }
+    }
+
+    private static JsonNode perplexity(Path file, String... extra) throws IOException {
+        List<String> args = new ArrayList<>(List.of("perplexity", "-m", family.resolve(TestbedFamily.BASE).toString(),
+                "-f", file.toString(), "--json"));
+        if (extra.length > 0) {
+            args.addAll(loras);
+            args.addAll(List.of(extra));
+        }
+        CliTest.Run r = CliTest.run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        return JSON.readTree(r.out()).get("sets");
+    }
+
+    @Test
+    void moloraComputesThePerplexityPyTorchComputed() throws IOException {
+        JsonNode torch = JSON.readTree(family.resolve("manifest.json").toFile()).get("perplexity_pytorch").get("base");
+        JsonNode ours = perplexity(family.resolve("testbed-eval.jsonl"));
+        for (String set : List.of("code", "prose", "math", "mixed")) {
+            double pt = torch.get(set).asDouble();
+            double m = ours.get(set).get("perplexity").asDouble();
+            assertTrue(Math.abs(m / pt - 1) <= 0.01, set + ": molora " + m + " vs PyTorch " + pt);
+            assertEquals(0, ours.get(set).get("tokenizer_mismatches").asInt(), set + ": tokenization differs");
+        }
+    }
+
+    @Test
+    void eachAdapterLowersItsOwnDomainsPerplexity() throws IOException {
+        JsonNode base = perplexity(subset);
+        for (String d : TestbedFamily.DOMAINS) {
+            double own = perplexity(subset, "--adapter", d).get(d).get("perplexity").asDouble();
+            double b = base.get(d).get("perplexity").asDouble();
+            assertTrue(own < 0.9 * b, d + " adapter: " + own + " vs base " + b);
+        }
+    }
+
+    @Test
+    void theLearnedRouterBeatsTheBestSingleAdapterPerSequenceOnMixedLines() throws IOException {
+        String router = TestbedFamily.router(family).toString();
+        double routed = perplexity(subset, "--router", router).get("mixed").get("nll_per_token").asDouble();
+        // the best of base and each adapter, chosen per record after seeing its loss
+        List<JsonNode> passes = new ArrayList<>(List.of(perplexity(subset).get("mixed")));
+        for (String d : TestbedFamily.DOMAINS) {
+            passes.add(perplexity(subset, "--adapter", d).get("mixed"));
+        }
+        double best = 0;
+        for (int q = 0; q < passes.get(0).get("record_nll").size(); q++) {
+            double min = Double.POSITIVE_INFINITY;
+            for (JsonNode p : passes) {
+                min = Math.min(min, p.get("record_nll").get(q).asDouble());
+            }
+            best += min;
+        }
+        best /= passes.get(0).get("tokens_scored").asLong();
+        assertTrue(routed < best, "learned router " + routed + " vs best single per sequence " + best + " NLL/token");
+    }
+
+    @Test
+    void trainRouterOnATrainingSliceLearnsARouterThatBeatsBase() throws IOException {
+        Path router = dir.resolve("slice-router.gguf");
+        List<String> args = new ArrayList<>(List.of("train-router", "-m", family.resolve(TestbedFamily.BASE).toString(),
+                "--corpus", family.resolve("router-train-slice.txt").toString(), "--epochs", "8", "-o", router.toString()));
+        args.addAll(loras);
+        CliTest.Run r = CliTest.run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        double base = perplexity(subset).get("mixed").get("nll_per_token").asDouble();
+        double routed = perplexity(subset, "--router", router.toString()).get("mixed").get("nll_per_token").asDouble();
+        assertTrue(routed < base, "router trained on the slice " + routed + " vs base " + base + " NLL/token");
+    }
+
+    @Test
+    void theDemoRoutesTheFamilyAndShowsWhichAdapterServedWhat() {
+        System.setProperty("molora.home", family.getParent().getParent().toString());
+        try {
+            CliTest.Run routed = CliTest.run("demo", "-n", "24", "--temp", "0");
+            assertEquals(0, routed.exit(), routed.err());
+            assertTrue(routed.err().contains("every token routed by router-"), routed.err());
+            assertTrue(routed.err().contains("tokens per route"), routed.err());
+            // not a terminal: the trace marks each run of one route, and more than one adapter serves this prompt
+            long adaptersSeen = TestbedFamily.DOMAINS.stream().filter(d -> routed.out().contains("[" + d + "]")).count();
+            assertTrue(adaptersSeen >= 2, "routes shown: " + routed.out());
+
+            CliTest.Run base = CliTest.run("demo", "-n", "24", "--temp", "0", "--no-routing");
+            assertEquals(0, base.exit(), base.err());
+            assertTrue(base.out().startsWith(DemoCommand.MIXED_PROMPT), base.out());
+            assertTrue(!base.err().contains("tokens per route") && !base.out().contains("[code]"), base.out());
+
+            CliTest.Run random = CliTest.run("demo", "-n", "4", "--random");
+            assertEquals(0, random.exit(), random.err());
+            assertTrue(random.err().contains("RANDOM weights"), random.err());
+        } finally {
+            System.clearProperty("molora.home");
+        }
+    }
+}
