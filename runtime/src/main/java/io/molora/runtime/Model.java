@@ -48,6 +48,7 @@ public final class Model implements AutoCloseable {
             llama_model_params.n_gpu_layers(p, params.gpuLayers());
             llama_model_params.load_mode(p, params.useMmap() ? LLAMA_LOAD_MODE_MMAP() : LLAMA_LOAD_MODE_NONE());
             llama_model_params.vocab_only(p, params.vocabOnly());
+            llama_model_params.use_extra_bufts(p, Backend.extraBufferTypes());
             // struct llama_model *
             MemorySegment model = llama_model_load_from_file(arena.allocateFrom(path.toString()), p);
             if (model.equals(MemorySegment.NULL)) {
