@@ -39,6 +39,11 @@ public final class LoraAdapter implements AutoCloseable {
      */
     public static LoraAdapter load(Model model, String name, Path path) {
         checkFits(model.path(), name, path);
+        return loadUnchecked(model, name, path);
+    }
+
+    /** The native load alone, for tests that show what {@link #checkFits} prevents. */
+    static LoraAdapter loadUnchecked(Model model, String name, Path path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment adapter = llama_adapter_lora_init(model.pointer(), arena.allocateFrom(path.toString()));
             if (adapter.equals(MemorySegment.NULL)) {

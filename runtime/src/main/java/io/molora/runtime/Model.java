@@ -41,6 +41,11 @@ public final class Model implements AutoCloseable {
      */
     public static Model load(Path path, ModelParams params) {
         checkModelFile(path);
+        return loadUnchecked(path, params);
+    }
+
+    /** The native load alone, for tests that show what {@link #checkModelFile} prevents. */
+    static Model loadUnchecked(Path path, ModelParams params) {
         Backend.init();
         try (Arena arena = Arena.ofConfined()) {
             // struct llama_model_params
