@@ -19,9 +19,10 @@ import java.util.Optional;
  * <li>every pair is complete and targets a tensor X that exists in the base model;</li>
  * <li>for token_embd (A and B flipped, see llm_build_inp_embd): X.ne[0] == B.ne[1],
  *     X.ne[1] == A.ne[1], and A.ne[0] == B.ne[0] for the matmul;</li>
- * <li>otherwise: X.ne[0] == A.ne[0], X.ne[1] == B.ne[1] and A.ne[1] == B.ne[0].</li>
+ * <li>otherwise: X.ne[0] == A.ne[0], X.ne[1] == B.ne[1] and A.ne[1] == B.ne[0];</li>
+ * <li>A and B are of a type ggml's CPU backend can multiply ({@link ModelCheck#MATMUL_TYPES}): llama.cpp loads
+ *     any type and aborts at the first decode on one it cannot.</li>
  * </ul>
- * llama.cpp places no restriction on the tensor types of A and B, so neither does this check.
  */
 public final class LoraCompatibility {
 
@@ -92,6 +93,12 @@ public final class LoraCompatibility {
                         + (pair.a() == null ? name + ".lora_a" : name + ".lora_b")));
             } else {
                 smallestRank = Math.min(smallestRank, pair.rank());
+                for (GgufTensorInfo t : new GgufTensorInfo[] {pair.a(), pair.b()}) {
+                    if (!ModelCheck.MATMUL_TYPES.contains(t.type())) {
+                        problems.add(new Problem(t.name(), "type " + t.type() + ": ggml's CPU backend has no matrix"
+                                + " product for it (it aborts at the first decode)"));
+                    }
+                }
             }
         }
         Optional<GgufValue> alphaValue = adapter.get("adapter.lora.alpha");

@@ -29,6 +29,8 @@ import java.util.regex.Pattern;
  *     token types as long as the tokens, every byte token of an SPM vocabulary present (a missing one makes
  *     tokenizing throw through the C API), BOS/EOS ids valid when the tokenizer adds them (GGML_ASSERT).</li>
  * </ul>
+ * Tensor types: one-row tensors (norms, biases) F32, matrices of a type the CPU backend can multiply
+ * ({@link #MATMUL_TYPES}); llama.cpp checks shapes, not types, and ggml aborts on the first op that cannot take one.
  * For {@code llama} (the graph builder in {@code src/models/llama.cpp} and the ggml ops it uses): head counts
  * positive and the same for every layer, KV heads dividing heads, key width = value width = rope dimensions (a
  * GGML_ASSERT in the graph), an even head width (ggml's rope), causal attention, no pooling, no separate output
@@ -41,6 +43,13 @@ public final class ModelCheck {
     public static final int MAX_EXPERTS = 1024;
     /** Largest context length accepted: llama.cpp pads n_ctx to 256 in uint32 and uses it as an int. */
     public static final long MAX_CONTEXT = Integer.MAX_VALUE - 255L;
+    /**
+     * Tensor types ggml's CPU backend can multiply (the type_traits_cpu entries with a vec_dot): all but the integer
+     * types, F64 and the Q8_1 / Q8_K intermediates.
+     */
+    public static final Set<GgmlType> MATMUL_TYPES = java.util.Collections.unmodifiableSet(java.util.EnumSet.complementOf(
+            java.util.EnumSet.of(GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64, GgmlType.Q8_1,
+                    GgmlType.Q8_K)));
     /** Tokenizers whose llama.cpp code paths these rules cover. */
     public static final Set<String> TOKENIZERS = Set.of("llama", "gpt2");
 
@@ -113,6 +122,7 @@ public final class ModelCheck {
         }
         Hparams h = hyperparameters(arch);
         int vocabSize = vocabulary();
+        tensorTypes();
         if (arch.equals("llama") && h != null) {
             llama(h, vocabSize);
         }
@@ -198,6 +208,25 @@ public final class ModelCheck {
             }
         } else if (groups != 0) {
             problem(p + "expert_group_count", groups, "must be 0 when the model has no experts");
+        }
+    }
+
+    // ---- the tensor types the ggml CPU ops take ----
+
+    /**
+     * llama.cpp checks a weight's shape but not whether the ops it feeds take its type: a norm weight of I32 or F16
+     * aborts in ggml's binary ops ("unsupported types"), a matrix of I32 finds no dot product.
+     */
+    private void tensorTypes() {
+        for (GgufTensorInfo t : file.tensors()) {
+            boolean oneRow = t.elementCount() == t.dim(0);
+            if (oneRow && t.type() != GgmlType.F32) {
+                problem(t.name(), t.type().name(), "a one-row tensor (norm, bias, rope factors) must be F32: ggml adds"
+                        + " and multiplies it with F32 activations and aborts on any other type");
+            } else if (!oneRow && !MATMUL_TYPES.contains(t.type())) {
+                problem(t.name(), t.type().name(), "ggml's CPU backend has no matrix product for " + t.type()
+                        + " (it aborts at the first decode)");
+            }
         }
     }
 

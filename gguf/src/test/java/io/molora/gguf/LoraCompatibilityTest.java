@@ -131,6 +131,15 @@ class LoraCompatibilityTest {
     }
 
     @Test
+    void loraTensorsMustBeOfATypeTheCpuCanMultiply() throws Exception {
+        List<LoraCompatibility.Problem> p = check(w -> {
+            w.addTensor("blk.0.ffn_down.weight.lora_a", GgmlType.I32, new long[] {64, 4}, zeros(64 * 4));
+            w.addTensor("blk.0.ffn_down.weight.lora_b", GgmlType.F32, new long[] {4, 32}, zeros(4 * 32));
+        });
+        onlyProblem(p, "blk.0.ffn_down.weight.lora_a", "type I32: ggml's CPU backend has no matrix product for it");
+    }
+
+    @Test
     void theAdapterAloneIsCheckedWithoutABase() throws Exception {
         Path file = dir.resolve("alone.gguf");
         GgufWriter w = adapter().put("adapter.lora.alpha", GgufValue.of(Float.NaN));

@@ -240,6 +240,29 @@ class ModelCheckTest {
                         m -> editTokens(m, t -> t.add("\u2581extra"))));
     }
 
+    @Test
+    void tensorTypesTheCpuOpsCannotTakeAreRefused() throws IOException {
+        // same byte sizes, so the reader accepts them: F32 -> I32 for a norm and a matrix, F16 -> ... for a norm
+        Path file = dir.resolve("types.gguf");
+        try (GgufFile f = GgufFile.open(valid)) {
+            GgufWriter w = new GgufWriter().putAll(f.metadata());
+            for (GgufTensorInfo t : f.tensors()) {
+                GgmlType type = switch (t.name()) {
+                    case "output_norm.weight", "blk.0.attn_q.weight" -> GgmlType.I32;
+                    default -> t.type();
+                };
+                w.addTensor(t.name(), type, t.shape(), TensorSources.ofSegment(f.tensorData(t)));
+            }
+            w.write(file);
+        }
+        List<String> found = problems(file);
+        assertTrue(found.contains("output_norm.weight = I32: a one-row tensor (norm, bias, rope factors) must be F32:"
+                + " ggml adds and multiplies it with F32 activations and aborts on any other type"), found.toString());
+        assertTrue(found.contains("blk.0.attn_q.weight = I32: ggml's CPU backend has no matrix product for I32 (it"
+                + " aborts at the first decode)"), found.toString());
+        assertEquals(2, found.size(), found.toString());
+    }
+
     private static Arguments rule(String expected, Consumer<Map<String, GgufValue>> edit) {
         return Arguments.of(expected, edit);
     }
