@@ -26,14 +26,17 @@ import java.util.Map;
  * <li>{@code adapter<TAB>BASE<TAB>PATH}: load the adapter onto BASE (kept loaded between jobs), apply it at scale 1 on
  *     a fresh context and do the same decode and three tokens.</li>
  * </ul>
- * {@code rawmodel} and {@code rawadapter} do the same without molora's Java checks (the campaign's control runs).
+ * An optional last field repeats the prompt that many times. {@code rawmodel} and {@code rawadapter} do the same
+ * without molora's Java checks (the campaign's control runs).
  * The answer, after {@link #MARK}, is {@code ok<TAB>detail} or {@code refused<TAB>message} (molora or llama.cpp refused cleanly). A job
  * that aborts or crashes the process gives no answer: the parent sees the process end and names the file.
  */
 public final class LoadProbe {
     /** Starts every answer line: llama.cpp may print to the same stdout. */
-    static final String MARK = "@@probe ";
+    public static final String MARK = "@@probe ";
     private static final String PROMPT = "Hello world!\n  <s> 123 \u00fcn\u00efc\u00f6d\u00e9 \u65e5\u672c \ud83d\ude42 </s>";
+
+    private static String prompt = PROMPT;
 
     private LoadProbe() {}
 
@@ -49,6 +52,9 @@ public final class LoadProbe {
             String answer;
             try {
                 boolean raw = job[0].startsWith("raw");
+                // an optional last field repeats the prompt: longer than a ubatch (512 tokens) at 60
+                int repeat = job.length > (job[0].endsWith("model") ? 2 : 3) ? Integer.parseInt(job[job.length - 1]) : 1;
+                prompt = PROMPT.repeat(repeat);
                 answer = "ok\t" + (job[0].endsWith("model") ? model(Path.of(job[1]), raw)
                         : adapter(bases.computeIfAbsent(Path.of(job[1]), LoadProbe::loadBase), Path.of(job[2]), raw));
             } catch (RuntimeException e) {
@@ -85,7 +91,7 @@ public final class LoadProbe {
     /** Prompt decode, then three greedy tokens, each rendered: the steps of every generation. */
     private static String run(Model m, Context ctx) {
         Tokenizer tok = m.tokenizer();
-        int[] prompt = tok.tokenize(PROMPT, true, true);
+        int[] prompt = tok.tokenize(LoadProbe.prompt, true, true);
         if (prompt.length == 0) {
             prompt = new int[] {0};
         }
