@@ -151,6 +151,9 @@ class HostileModelFilesTest {
                         m -> m.put("llama.expert_used_count", GgufValue.ofUint32(2))),
                 finding("duplicate-token", "tokenizer.ggml.tokens[1000] = '<unk>': appears twice",
                         m -> tokens(m, t -> t.set(1000, t.get(0)))),
+                // found by the load campaign: llama.cpp reads a token up to its first NUL byte
+                finding("nul-in-token", "tokenizer.ggml.tokens[1000] = '<unk>': appears twice",
+                        m -> tokens(m, t -> t.set(1000, t.get(0) + "\u0000tail"))),
                 finding("no-newline-byte", "tokenizer.ggml.tokens = '<0x0A>' missing",
                         m -> tokens(m, t -> t.set(t.indexOf("<0x0A>"), "<0x0A>?"))));
     }

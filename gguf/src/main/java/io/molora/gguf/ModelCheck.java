@@ -264,10 +264,12 @@ public final class ModelCheck {
             problem("tokenizer.ggml.tokens", tokensValue.get(), "must hold at least one token");
             return -1;
         }
-        // llama.cpp maps text -> id and asserts that no two ids share a text; an empty token reads as "[EMPTY_<id>]"
+        // llama.cpp maps text -> id and asserts that no two ids share a text; it reads each token as a C string (up to
+        // the first NUL byte), and an empty one as "[EMPTY_<id>]"
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < n; i++) {
-            String t = tokens.get(i).isEmpty() ? "[EMPTY_" + i + "]" : tokens.get(i);
+            String t = asCString(tokens.get(i));
+            t = t.isEmpty() ? "[EMPTY_" + i + "]" : t;
             if (!seen.add(t)) {
                 problem("tokenizer.ggml.tokens[" + i + "]", quote(t), "appears twice in the vocabulary"
                         + " (llama.cpp asserts every token text is unique)");
@@ -294,7 +296,8 @@ public final class ModelCheck {
         if (model.equals("llama")) {
             // an SPM tokenizer falls back to <0xXX> byte tokens for text outside the vocabulary; llama.cpp looks them up
             // with std::map::at, whose exception would cross the C API (std::terminate)
-            Set<String> all = new HashSet<>(tokens);
+            Set<String> all = new HashSet<>();
+            tokens.forEach(t -> all.add(asCString(t)));
             for (int b = 0; b < 256; b++) {
                 String byteToken = String.format(Locale.ROOT, "<0x%02X>", b);
                 if (!all.contains(byteToken)) {
@@ -589,6 +592,12 @@ public final class ModelCheck {
 
     private void problem(String key, Object value, String rule) {
         problems.add(new Problem(key, value instanceof GgufValue g ? render(g) : String.valueOf(value), rule));
+    }
+
+    /** What C code reads of a GGUF string: up to its first NUL byte. */
+    private static String asCString(String s) {
+        int nul = s.indexOf('\0');
+        return nul < 0 ? s : s.substring(0, nul);
     }
 
     private static long orZero(Long v) {

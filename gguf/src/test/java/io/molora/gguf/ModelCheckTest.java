@@ -217,6 +217,8 @@ class ModelCheckTest {
                     t.set(6, "[EMPTY_7]");
                     t.set(7, "");
                 })),
+                rule("tokenizer.ggml.tokens[263] = '\u2581a': appears twice in the vocabulary", // the load campaign
+                        m -> editTokens(m, t -> t.set(263, "\u2581a\u0000world"))),
                 rule("tokenizer.ggml.tokens = '<0x0A>' missing: an SPM ('llama') vocabulary needs all 256 byte tokens",
                         m -> editTokens(m, t -> t.set(3 + 10, "newline"))),
                 rule("tokenizer.ggml.scores = FLOAT32[10]: must hold a score for each of the 264 tokens",
