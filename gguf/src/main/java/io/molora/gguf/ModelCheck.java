@@ -221,8 +221,9 @@ public final class ModelCheck {
         for (GgufTensorInfo t : file.tensors()) {
             boolean oneRow = t.elementCount() == t.dim(0);
             if (oneRow && t.type() != GgmlType.F32) {
-                problem(t.name(), t.type().name(), "a one-row tensor (norm, bias, rope factors) must be F32: ggml adds"
-                        + " and multiplies it with F32 activations and aborts on any other type");
+                problem(t.name(), t.type().name(), "a tensor of one row must be F32: llama.cpp uses those as norms,"
+                        + " biases and rope factors, which ggml adds and multiplies with F32 activations, aborting on"
+                        + " any other type");
             } else if (!oneRow && !MATMUL_TYPES.contains(t.type())) {
                 problem(t.name(), t.type().name(), "ggml's CPU backend has no matrix product for " + t.type()
                         + " (it aborts at the first decode)");

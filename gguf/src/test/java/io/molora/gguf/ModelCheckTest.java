@@ -258,8 +258,9 @@ class ModelCheckTest {
             w.write(file);
         }
         List<String> found = problems(file);
-        assertTrue(found.contains("output_norm.weight = I32: a one-row tensor (norm, bias, rope factors) must be F32:"
-                + " ggml adds and multiplies it with F32 activations and aborts on any other type"), found.toString());
+        assertTrue(found.contains("output_norm.weight = I32: a tensor of one row must be F32: llama.cpp uses those as"
+                + " norms, biases and rope factors, which ggml adds and multiplies with F32 activations, aborting on any"
+                + " other type"), found.toString());
         assertTrue(found.contains("blk.0.attn_q.weight = I32: ggml's CPU backend has no matrix product for I32 (it"
                 + " aborts at the first decode)"), found.toString());
         assertEquals(2, found.size(), found.toString());

@@ -287,7 +287,7 @@ public final class LoadCampaign {
             }
             ModelCheck.Problem p = ModelCheck.check(f).get(0);
             String key = p.key().replaceAll("\\[\\d+]", "[i]");
-            return key + (key.startsWith("tokenizer.ggml.tokens") ? "" : " (" + numbers(p.rule())
+            return key + (key.startsWith("tokenizer.ggml.tokens[") ? "" : " (" + numbers(p.rule())
                     .replaceAll(" but is .*", "") + ")");
         } catch (IOException | RuntimeException e) {
             return "other: " + e.getMessage();
@@ -300,7 +300,7 @@ public final class LoadCampaign {
 
     /** Numbers as N, so that counts group by rule: not digits inside names (FLOAT32, gpt2, v0.5.0). */
     private static String numbers(String s) {
-        return s.replaceAll("(?<![A-Za-z.\\d])-?\\d+(\\.\\d+)?(E-?\\d+)?", "N");
+        return s.replaceAll("(?<![A-Za-z._\\d])-?\\d+(\\.\\d+)?(E-?\\d+)?", "N");
     }
 
     // ---- the children: one for checked loads, one for the control runs, each with its own hs_err folder ----
