@@ -211,6 +211,29 @@ class HostileModelFilesTest {
                 "2", "-t", "1"), "blk.0.attn_q.weight.lora_a: type I32: ggml's CPU backend has no matrix product");
     }
 
+    @Test
+    void tensorDataOffGgmlsAlignmentIsRefused() throws Exception {
+        // found by the load campaign: general.alignment = 2 put the mapped tensor data off ggml's 32-byte alignment
+        Path file;
+        for (int pad = 0; ; pad++) {
+            String name = "x".repeat(pad);
+            file = variant(model, "align-8", m -> {
+                m.put("general.alignment", GgufValue.ofUint32(8));
+                m.put("general.name", GgufValue.of(name));
+            });
+            try (GgufFile f = GgufFile.open(file)) {
+                if (f.dataOffset() % 32 != 0) {
+                    break;
+                }
+            }
+        }
+        Child raw = unchecked("align-8", "rawmodel\t" + file);
+        assertEquals(134, raw.exit(), raw.err());
+        assertTrue(raw.err().contains("buffer pointer must be aligned"), raw.err());
+        refusedInOneLine(cli("align-8", "generate", "-m", file.toString(), "-p", "hi", "-n", "2", "-t", "1"),
+                "general.alignment = 8: must be a multiple of 32");
+    }
+
     static Stream<Arguments> adapters() {
         return Stream.of(
                 finding("alpha-f64", "adapter.lora.alpha must be FLOAT32 but is FLOAT64",

@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
  *     token types as long as the tokens, every byte token of an SPM vocabulary present (a missing one makes
  *     tokenizing throw through the C API), BOS/EOS ids valid when the tokenizer adds them (GGML_ASSERT).</li>
  * </ul>
- * Tensor types: one-row tensors (norms, biases) F32, matrices of a type the CPU backend can multiply
+ * Tensor data: {@code general.alignment} a multiple of 32 (ggml asserts 32-byte aligned buffers over the mapped
+ * file). Tensor types: one-row tensors (norms, biases) F32, matrices of a type the CPU backend can multiply
  * ({@link #MATMUL_TYPES}); llama.cpp checks shapes, not types, and ggml aborts on the first op that cannot take one.
  * For {@code llama} (the graph builder in {@code src/models/llama.cpp} and the ggml ops it uses): head counts
  * positive and the same for every layer, KV heads dividing heads, key width = value width = rope dimensions (a
@@ -50,6 +51,8 @@ public final class ModelCheck {
     public static final Set<GgmlType> MATMUL_TYPES = java.util.Collections.unmodifiableSet(java.util.EnumSet.complementOf(
             java.util.EnumSet.of(GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64, GgmlType.Q8_1,
                     GgmlType.Q8_K)));
+    /** ggml's TENSOR_ALIGNMENT (ggml/src/ggml-impl.h). */
+    static final int TENSOR_ALIGNMENT = 32;
     /** Tokenizers whose llama.cpp code paths these rules cover. */
     public static final Set<String> TOKENIZERS = Set.of("llama", "gpt2");
 
@@ -218,6 +221,11 @@ public final class ModelCheck {
      * aborts in ggml's binary ops ("unsupported types"), a matrix of I32 finds no dot product.
      */
     private void tensorTypes() {
+        // llama.cpp maps the tensor data in place, and ggml asserts that a buffer made from it starts 32-byte aligned
+        if (file.alignment() % TENSOR_ALIGNMENT != 0) {
+            problem(GgufParser.ALIGNMENT_KEY, file.alignment(), "must be a multiple of " + TENSOR_ALIGNMENT + ": llama.cpp"
+                    + " maps tensor data in place and ggml asserts 32-byte aligned buffers");
+        }
         for (GgufTensorInfo t : file.tensors()) {
             boolean oneRow = t.elementCount() == t.dim(0);
             if (oneRow && t.type() != GgmlType.F32) {

@@ -173,6 +173,8 @@ class ModelCheckTest {
                         m -> m.put("llama.attention.layer_norm_rms_epsilon", GgufValue.of(1e-5))),
                 rule("llama.attention.layer_norm_rms_epsilon: missing",
                         m -> m.remove("llama.attention.layer_norm_rms_epsilon")),
+                rule("general.alignment = 16: must be a multiple of 32", // the load campaign
+                        m -> m.put("general.alignment", GgufValue.ofUint32(16))),
                 rule("general.architecture = 'lama': not an architecture llama.cpp v0.5.0 knows",
                         m -> m.put("general.architecture", GgufValue.of("lama"))),
                 // the llama graph
