@@ -1,15 +1,11 @@
 package io.molora.adapters;
 
-import io.molora.gguf.GgufFile;
-import io.molora.gguf.GgufFormatException;
-import io.molora.gguf.LoraCompatibility;
 import io.molora.runtime.Context;
 import io.molora.runtime.LlamaException;
 import io.molora.runtime.LoraAdapter;
 import io.molora.runtime.Model;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -18,8 +14,8 @@ import java.util.stream.Collectors;
 
 /**
  * Several LoRA adapters loaded for one model, by name. Each file is checked against the base model with the pure-Java
- * GGUF reader before llama.cpp sees it; if any adapter does not fit, none is loaded. Adapter {@code i} of the set is
- * route id {@code i}.
+ * GGUF reader before llama.cpp sees it ({@link LoraAdapter#checkFits}); if any adapter does not fit, none is loaded.
+ * Adapter {@code i} of the set is route id {@code i}.
  */
 public final class AdapterSet implements AutoCloseable {
     private final List<AdapterSpec> specs;
@@ -30,7 +26,7 @@ public final class AdapterSet implements AutoCloseable {
         this.adapters = List.copyOf(adapters);
     }
 
-    /** Validates every adapter against {@code model}'s file, then loads them all (or none). */
+    /** Loads every adapter, each validated against {@code model}'s file first; all of them or none. */
     public static AdapterSet load(Model model, List<AdapterSpec> specs) {
         Set<String> names = new HashSet<>();
         for (AdapterSpec s : specs) {
@@ -38,14 +34,7 @@ public final class AdapterSet implements AutoCloseable {
                 throw new IllegalArgumentException("adapter name '" + s.name() + "' is given twice");
             }
         }
-        // the base model's tensor table is read once for all adapters
-        try (GgufFile base = GgufFile.open(model.path())) {
-            for (AdapterSpec s : specs) {
-                checkFits(base, model, s);
-            }
-        } catch (IOException e) {
-            throw new LlamaException("cannot read model " + model.path() + ": " + e.getMessage(), e);
-        }
+        // LoraAdapter.load checks each file against the base model before llama.cpp sees it
         List<LoraAdapter> loaded = new ArrayList<>();
         try {
             for (AdapterSpec s : specs) {
@@ -56,24 +45,6 @@ public final class AdapterSet implements AutoCloseable {
             throw e;
         }
         return new AdapterSet(specs, loaded);
-    }
-
-    /** Throws a one-line error naming the tensor and shapes when the adapter does not fit the base model. */
-    static void checkFits(GgufFile base, Model model, AdapterSpec spec) {
-        Model.checkGgufFile(spec.path(), "adapter '" + spec.name() + "'");
-        try (GgufFile adapter = GgufFile.open(spec.path())) {
-            List<LoraCompatibility.Problem> problems = LoraCompatibility.check(base, adapter);
-            if (!problems.isEmpty()) {
-                String first = problems.get(0).toString();
-                throw new LlamaException("adapter '" + spec.name() + "' (" + spec.path() + ") does not fit model "
-                        + model.path().getFileName() + ": " + first
-                        + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problem(s))" : ""));
-            }
-        } catch (GgufFormatException e) {
-            throw new LlamaException("adapter '" + spec.name() + "' is not valid GGUF: " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new LlamaException("cannot read adapter '" + spec.name() + "': " + e.getMessage(), e);
-        }
     }
 
     public int size() {

@@ -1,9 +1,11 @@
 package io.molora.adapters;
 
+import io.molora.gguf.LoraCompatibility;
 import java.nio.file.Path;
 
 /**
- * One adapter to load: a name routes refer to, its GGUF file, and its user scale (llama.cpp's {@code --lora-scaled}).
+ * One adapter to load: a name routes refer to, its GGUF file, and its user scale (llama.cpp's {@code --lora-scaled}),
+ * finite and at most {@link LoraCompatibility#MAX_SCALE} in magnitude.
  */
 public record AdapterSpec(String name, Path path, float scale) {
     public AdapterSpec {
@@ -14,7 +16,12 @@ public record AdapterSpec(String name, Path path, float scale) {
             throw new IllegalArgumentException("'" + name + "' is reserved for \"no adapter\"");
         }
         if (!Float.isFinite(scale)) {
-            throw new IllegalArgumentException("scale of adapter '" + name + "' must be a finite number");
+            throw new IllegalArgumentException("scale of adapter '" + name + "' must be a finite number, got " + scale);
+        }
+        if (Math.abs(scale) > LoraCompatibility.MAX_SCALE) {
+            // real adapters run at about 0.1 to 10; at 1e30 every logit overflows and the model writes nothing
+            throw new IllegalArgumentException("scale of adapter '" + name + "' must be between -"
+                    + LoraCompatibility.MAX_SCALE + " and " + LoraCompatibility.MAX_SCALE + ", got " + scale);
         }
     }
 

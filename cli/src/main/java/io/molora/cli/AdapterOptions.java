@@ -37,14 +37,25 @@ final class AdapterOptions {
         }
     }
 
-    /** NAME=PATH arguments, then NAME=PATH:S ones, as adapter specs; IllegalArgumentException for a malformed one. */
+    /**
+     * NAME=PATH arguments, then NAME=PATH:S ones, as adapter specs; IllegalArgumentException naming the option for a
+     * malformed one or a scale that is not finite or beyond +-1e4.
+     */
     static List<AdapterSpec> parse(List<String> lora, List<String> loraScaled) {
         List<AdapterSpec> specs = new ArrayList<>();
         for (String s : lora) {
-            specs.add(AdapterSpec.parse(s));
+            try {
+                specs.add(AdapterSpec.parse(s));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("Invalid value for option '--lora': " + e.getMessage(), e);
+            }
         }
         for (String s : loraScaled) {
-            specs.add(AdapterSpec.parseScaled(s));
+            try {
+                specs.add(AdapterSpec.parseScaled(s));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("Invalid value for option '--lora-scaled': " + e.getMessage(), e);
+            }
         }
         return specs;
     }

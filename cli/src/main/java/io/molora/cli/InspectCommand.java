@@ -6,8 +6,11 @@ import io.molora.gguf.AdapterInfo;
 import io.molora.gguf.GgmlType;
 import io.molora.gguf.GgufFile;
 import io.molora.gguf.GgufFormatException;
+import io.molora.gguf.GgufValue;
+import io.molora.gguf.GgufValueType;
 import io.molora.gguf.LoraCompatibility;
 import io.molora.gguf.LoraPair;
+import io.molora.gguf.ModelCheck;
 import io.molora.gguf.ModelInfo;
 import io.molora.gguf.TypeUsage;
 import java.io.IOException;
@@ -30,8 +33,9 @@ import picocli.CommandLine.Model.CommandSpec;
  * model by the rules llama.cpp applies when loading it.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Describe a GGUF model or LoRA adapter (pure Java, no native code).",
-                "With --model BASE, check that the adapter FILE fits BASE; exit code 1 when it does not."})
+        description = {"Describe a GGUF model or LoRA adapter (pure Java, no native code) and list what would stop "
+                + "llama.cpp from loading it; exit code 1 when anything would.",
+                "With --model BASE, also check that the adapter FILE fits BASE."})
 final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -52,26 +56,45 @@ final class InspectCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         Map<String, Object> report = new LinkedHashMap<>();
-        List<LoraCompatibility.Problem> problems = List.of();
+        List<String> problems = List.of();
         try (GgufFile gguf = open(file)) {
             report.put("file", file.toString());
             report.put("gguf_version", gguf.version());
             report.put("file_size", gguf.fileSize());
-            String type = gguf.string("general.type").orElse("model");
+            String type = gguf.get("general.type").filter(v -> v.type() == GgufValueType.STRING)
+                    .map(GgufValue::asString).orElse("model");
             report.put("type", type);
+            List<String> found = new ArrayList<>();
+            // the problems first: describing reads some of the keys they are about
             if ("adapter".equals(type)) {
-                describeAdapter(AdapterInfo.of(gguf), report);
+                LoraCompatibility.checkAdapter(gguf).forEach(p -> found.add(p.toString()));
             } else {
-                describeModel(ModelInfo.of(gguf), report);
+                ModelCheck.check(gguf).forEach(p -> found.add(p.toString()));
+            }
+            try {
+                if ("adapter".equals(type)) {
+                    describeAdapter(AdapterInfo.of(gguf), report);
+                } else {
+                    describeModel(ModelInfo.of(gguf), report);
+                }
+            } catch (GgufFormatException e) {
+                if (found.isEmpty()) {
+                    throw e;
+                }
             }
             if (base != null) {
                 try (GgufFile baseFile = open(base)) {
-                    problems = LoraCompatibility.check(baseFile, gguf);
+                    for (LoraCompatibility.Problem p : LoraCompatibility.check(baseFile, gguf)) {
+                        if (!found.contains(p.toString())) {
+                            found.add(p.toString());
+                        }
+                    }
                 }
                 report.put("base_model", base.toString());
-                report.put("compatible", problems.isEmpty());
-                report.put("problems", problems.stream().map(LoraCompatibility.Problem::toString).toList());
+                report.put("compatible", found.isEmpty());
             }
+            problems = found;
+            report.put("problems", problems);
         } catch (GgufFormatException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }

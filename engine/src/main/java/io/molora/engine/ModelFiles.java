@@ -78,9 +78,12 @@ final class ModelFiles {
 
     private static final java.util.regex.Pattern LAYER = java.util.regex.Pattern.compile("blk\\.(\\d+)\\.");
 
-    /** Parses the whole file (header, metadata, tensor table, data bounds); throws a one-line error if anything is off. */
+    /**
+     * Parses the whole file (header, metadata, tensor table, data bounds) and checks what llama.cpp would assert on
+     * ({@link Model#checkModelFile}); throws a one-line error if anything is off.
+     */
     static ModelInfo validate(Path path, String role) {
-        Model.checkGgufFile(path, role);
+        Model.checkModelFile(path);
         try (GgufFile file = GgufFile.open(path)) {
             return ModelInfo.of(file);
         } catch (GgufFormatException e) {

@@ -12,14 +12,17 @@ import java.util.Optional;
  * <li>general.type is the string "adapter", adapter.type the string "lora", and
  *     general.architecture equals the base model's;</li>
  * <li>adapter.lora.alpha, when present, is FLOAT32 (llama.cpp's gguf_get_val_f32 aborts
- *     otherwise); adapter.alora_invocation_tokens, when present, is an array of UINT32;</li>
+ *     otherwise), finite, and alpha / rank, the scale it gives each pair, at most {@value #MAX_SCALE} in
+ *     magnitude (NaN or 1e30 turn every logit into NaN or infinity: the model writes nothing);
+ *     adapter.alora_invocation_tokens, when present, is an array of UINT32;</li>
  * <li>every tensor ends in .lora_a, .lora_b or _norm.weight (norms are ignored);</li>
  * <li>every pair is complete and targets a tensor X that exists in the base model;</li>
  * <li>for token_embd (A and B flipped, see llm_build_inp_embd): X.ne[0] == B.ne[1],
  *     X.ne[1] == A.ne[1], and A.ne[0] == B.ne[0] for the matmul;</li>
- * <li>otherwise: X.ne[0] == A.ne[0], X.ne[1] == B.ne[1] and A.ne[1] == B.ne[0].</li>
+ * <li>otherwise: X.ne[0] == A.ne[0], X.ne[1] == B.ne[1] and A.ne[1] == B.ne[0];</li>
+ * <li>A and B are of a type ggml's CPU backend can multiply ({@link ModelCheck#MATMUL_TYPES}): llama.cpp loads
+ *     any type and aborts at the first decode on one it cannot.</li>
  * </ul>
- * llama.cpp places no restriction on the tensor types of A and B, so neither does this check.
  */
 public final class LoraCompatibility {
 
@@ -31,29 +34,87 @@ public final class LoraCompatibility {
         }
     }
 
+    /**
+     * The largest scale molora applies to an adapter, as a user scale ({@code --lora-scaled}) or as alpha / rank:
+     * real adapters use about 0.1 to 10; far beyond that the logits overflow to infinity and generation stops.
+     */
+    public static final float MAX_SCALE = 1e4f;
+
     private LoraCompatibility() {}
 
     /** All problems found; an empty list means llama.cpp will accept the adapter for this model. */
     public static List<Problem> check(GgufFile base, GgufFile adapter) {
         List<Problem> problems = new ArrayList<>();
-        checkMetadata(base, adapter, problems);
+        String baseArch = stringOrProblem(base, "general.architecture", problems);
+        AdapterInfo info = checkAdapter(adapter, problems);
+        String adapterArch = adapter.get("general.architecture").filter(v -> v.type() == GgufValueType.STRING)
+                .map(GgufValue::asString).orElse(null);
+        if (adapterArch == null || !adapterArch.equals(baseArch)) {
+            problems.add(new Problem("", "architecture mismatch: adapter is '" + nullToEmpty(adapterArch)
+                    + "', base model is '" + nullToEmpty(baseArch) + "'"));
+        }
+        if (info != null) {
+            for (LoraPair pair : info.pairs()) {
+                if (pair.complete()) {
+                    checkPair(base, pair, problems);
+                }
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * The problems an adapter has whatever the base model: its metadata, its alpha, its tensor names and pairs.
+     * {@code molora inspect ADAPTER} reports these; {@link #check} adds the base model's side.
+     */
+    public static List<Problem> checkAdapter(GgufFile adapter) {
+        List<Problem> problems = new ArrayList<>();
+        checkAdapter(adapter, problems);
+        return problems;
+    }
+
+    private static AdapterInfo checkAdapter(GgufFile adapter, List<Problem> problems) {
+        checkMetadata(adapter, problems);
         AdapterInfo info;
         try {
             info = AdapterInfo.of(adapter);
         } catch (GgufFormatException e) {
             problems.add(new Problem("", e.getMessage()));
-            return problems;
+            return null;
         }
         for (String t : info.unexpectedTensors()) {
             problems.add(new Problem(t, "unexpected suffix: LoRA tensors must end in .lora_a or .lora_b"));
         }
+        long smallestRank = Long.MAX_VALUE;
         for (LoraPair pair : info.pairs()) {
-            checkPair(base, pair, problems);
+            if (!pair.complete()) {
+                String name = pair.baseTensor();
+                problems.add(new Problem(name, "LoRA pair is missing "
+                        + (pair.a() == null ? name + ".lora_a" : name + ".lora_b")));
+            } else {
+                smallestRank = Math.min(smallestRank, pair.rank());
+                for (GgufTensorInfo t : new GgufTensorInfo[] {pair.a(), pair.b()}) {
+                    if (!ModelCheck.MATMUL_TYPES.contains(t.type())) {
+                        problems.add(new Problem(t.name(), "type " + t.type() + ": ggml's CPU backend has no matrix"
+                                + " product for it (it aborts at the first decode)"));
+                    }
+                }
+            }
         }
-        return problems;
+        Optional<GgufValue> alphaValue = adapter.get("adapter.lora.alpha");
+        if (alphaValue.isPresent() && alphaValue.get().type() == GgufValueType.FLOAT32) {
+            float alpha = (Float) alphaValue.get().value();
+            if (!Float.isFinite(alpha)) {
+                problems.add(new Problem("", "adapter.lora.alpha = " + alpha + ": must be a finite number"));
+            } else if (smallestRank != Long.MAX_VALUE && Math.abs(alpha) / smallestRank > MAX_SCALE) {
+                problems.add(new Problem("", "adapter.lora.alpha = " + alpha + ": alpha / rank (rank " + smallestRank
+                        + ") must be at most " + MAX_SCALE + " in magnitude"));
+            }
+        }
+        return info;
     }
 
-    private static void checkMetadata(GgufFile base, GgufFile adapter, List<Problem> problems) {
+    private static void checkMetadata(GgufFile adapter, List<Problem> problems) {
         String generalType = stringOrProblem(adapter, "general.type", problems);
         if (!"adapter".equals(generalType)) {
             problems.add(new Problem("", "general.type must be 'adapter' but is '" + nullToEmpty(generalType) + "'"));
@@ -62,12 +123,7 @@ public final class LoraCompatibility {
         if (!"lora".equals(adapterType)) {
             problems.add(new Problem("", "adapter.type must be 'lora' but is '" + nullToEmpty(adapterType) + "'"));
         }
-        String adapterArch = stringOrProblem(adapter, "general.architecture", problems);
-        String baseArch = stringOrProblem(base, "general.architecture", problems);
-        if (adapterArch == null || !adapterArch.equals(baseArch)) {
-            problems.add(new Problem("", "architecture mismatch: adapter is '" + nullToEmpty(adapterArch)
-                    + "', base model is '" + nullToEmpty(baseArch) + "'"));
-        }
+        stringOrProblem(adapter, "general.architecture", problems);
         adapter.get("adapter.lora.alpha").ifPresent(v -> {
             if (v.type() != GgufValueType.FLOAT32) {
                 problems.add(new Problem("", "adapter.lora.alpha must be FLOAT32 but is " + v.type()));
@@ -94,10 +150,6 @@ public final class LoraCompatibility {
 
     private static void checkPair(GgufFile base, LoraPair pair, List<Problem> problems) {
         String name = pair.baseTensor();
-        if (!pair.complete()) {
-            problems.add(new Problem(name, "LoRA pair is missing " + (pair.a() == null ? name + ".lora_a" : name + ".lora_b")));
-            return;
-        }
         Optional<GgufTensorInfo> target = base.tensor(name);
         if (target.isEmpty()) {
             problems.add(new Problem(name, "targets a tensor that does not exist in the base model"));

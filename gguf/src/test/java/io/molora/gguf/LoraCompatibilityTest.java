@@ -107,6 +107,52 @@ class LoraCompatibilityTest {
     }
 
     @Test
+    void alphaMustBeFiniteAndNotAbsurd() throws Exception {
+        // rank 4: alpha / rank is the scale every pair gets at --lora (scale 1)
+        for (float alpha : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            List<LoraCompatibility.Problem> p = check(w -> {
+                w.put("adapter.lora.alpha", GgufValue.of(alpha));
+                pair(w, "blk.0.ffn_down.weight", new long[] {64, 4}, new long[] {4, 32});
+            });
+            onlyProblem(p, "", "adapter.lora.alpha = " + alpha + ": must be a finite number");
+        }
+        List<LoraCompatibility.Problem> huge = check(w -> {
+            w.put("adapter.lora.alpha", GgufValue.of(1e30f));
+            pair(w, "blk.0.ffn_down.weight", new long[] {64, 4}, new long[] {4, 32});
+        });
+        onlyProblem(huge, "", "adapter.lora.alpha = 1.0E30: alpha / rank (rank 4) must be at most 10000.0");
+        // 4e4 / 4 = 1e4 exactly is allowed; negative alpha too (it flips the update's sign)
+        for (float alpha : new float[] {4e4f, -4e4f, 0f}) {
+            assertEquals(List.of(), check(w -> {
+                w.put("adapter.lora.alpha", GgufValue.of(alpha));
+                pair(w, "blk.0.ffn_down.weight", new long[] {64, 4}, new long[] {4, 32});
+            }), "alpha " + alpha);
+        }
+    }
+
+    @Test
+    void loraTensorsMustBeOfATypeTheCpuCanMultiply() throws Exception {
+        List<LoraCompatibility.Problem> p = check(w -> {
+            w.addTensor("blk.0.ffn_down.weight.lora_a", GgmlType.I32, new long[] {64, 4}, zeros(64 * 4));
+            w.addTensor("blk.0.ffn_down.weight.lora_b", GgmlType.F32, new long[] {4, 32}, zeros(4 * 32));
+        });
+        onlyProblem(p, "blk.0.ffn_down.weight.lora_a", "type I32: ggml's CPU backend has no matrix product for it");
+    }
+
+    @Test
+    void theAdapterAloneIsCheckedWithoutABase() throws Exception {
+        Path file = dir.resolve("alone.gguf");
+        GgufWriter w = adapter().put("adapter.lora.alpha", GgufValue.of(Float.NaN));
+        pair(w, "blk.9.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+        w.write(file);
+        try (GgufFile a = GgufFile.open(file)) {
+            // no base: the NaN is found, the target that no base has is not a problem yet
+            List<LoraCompatibility.Problem> p = LoraCompatibility.checkAdapter(a);
+            onlyProblem(p, "", "adapter.lora.alpha = NaN");
+        }
+    }
+
+    @Test
     void incompletePair() throws Exception {
         var p = check(w -> w.addTensor("blk.0.attn_q.weight.lora_a", GgmlType.F32, new long[] {32, 4}, zeros(128)));
         onlyProblem(p, "blk.0.attn_q.weight", "missing blk.0.attn_q.weight.lora_b");

@@ -76,6 +76,23 @@ public final class Backend {
         threshold = level;
     }
 
+    /**
+     * Whether model weights may go to the CPU backend's extra buffer types (llama.cpp's {@code use_extra_bufts}: weight
+     * repacking, and the AMX buffer on CPUs that report AMX). Off when this build uses AMX: on the AMX-reporting
+     * cloud VMs molora is tested on, the AMX kernels fault (SIGILL or SIGSEGV) on the first matrix product of any
+     * Q8_0, Q4_0 or other AMX-eligible tensor, taking the JVM with them, and stock llama-simple crashes the same way.
+     * {@code -Dmolora.amx=on} turns them back on for hardware where AMX works.
+     */
+    public static boolean extraBufferTypes() {
+        init();
+        return AmxCheck.EXTRA_BUFFERS;
+    }
+
+    private static final class AmxCheck {
+        static final boolean EXTRA_BUFFERS = "on".equals(System.getProperty("molora.amx"))
+                || !llama_print_system_info().reinterpret(Long.MAX_VALUE).getString(0).contains("AMX_INT8 = 1");
+    }
+
     public static boolean supportsGpuOffload() {
         init();
         return llama_supports_gpu_offload();

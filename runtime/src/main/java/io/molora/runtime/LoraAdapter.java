@@ -2,9 +2,14 @@ package io.molora.runtime;
 
 import static io.molora.bindings.llama.llama_h.*;
 
+import io.molora.gguf.GgufFile;
+import io.molora.gguf.GgufFormatException;
+import io.molora.gguf.LoraCompatibility;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * A LoRA adapter loaded for a model ({@code struct llama_adapter_lora *}). llama.cpp frees adapters with their model,
@@ -28,11 +33,17 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     /**
-     * Loads an adapter file made by llama.cpp's convert_lora_to_gguf.py (or molora's writer). Callers that can
-     * should check it against the base model with the gguf module first: llama.cpp only logs why it refuses.
+     * Loads an adapter file made by llama.cpp's convert_lora_to_gguf.py (or molora's writer), after checking it
+     * against the base model's file with {@link LoraCompatibility} (llama.cpp only logs why it refuses, and aborts
+     * on some metadata types).
      */
     public static LoraAdapter load(Model model, String name, Path path) {
-        Model.checkGgufFile(path, "adapter '" + name + "'");
+        checkFits(model.path(), name, path);
+        return loadUnchecked(model, name, path);
+    }
+
+    /** The native load alone, for tests that show what {@link #checkFits} prevents. */
+    static LoraAdapter loadUnchecked(Model model, String name, Path path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment adapter = llama_adapter_lora_init(model.pointer(), arena.allocateFrom(path.toString()));
             if (adapter.equals(MemorySegment.NULL)) {
@@ -40,6 +51,23 @@ public final class LoraAdapter implements AutoCloseable {
                         + "): it does not fit the model; `molora inspect " + path + " --model BASE` says why");
             }
             return new LoraAdapter(model, adapter, name, path);
+        }
+    }
+
+    /** Fails with a one-line message naming the first problem unless the adapter file fits the base model's file. */
+    public static void checkFits(Path base, String name, Path path) {
+        Model.checkGgufFile(path, "adapter '" + name + "'");
+        try (GgufFile baseFile = GgufFile.open(base); GgufFile adapter = GgufFile.open(path)) {
+            List<LoraCompatibility.Problem> problems = LoraCompatibility.check(baseFile, adapter);
+            if (!problems.isEmpty()) {
+                throw new LlamaException("adapter '" + name + "' (" + path + ") does not fit model " + base.getFileName()
+                        + ": " + problems.get(0)
+                        + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problem(s))" : ""));
+            }
+        } catch (GgufFormatException e) {
+            throw new LlamaException("adapter '" + name + "' is not valid GGUF: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new LlamaException("cannot read adapter '" + name + "': " + e.getMessage(), e);
         }
     }
 

@@ -3,12 +3,16 @@ package io.molora.runtime;
 import static io.molora.bindings.llama.llama_h.*;
 
 import io.molora.bindings.llama.llama_model_params;
+import io.molora.gguf.GgufFile;
+import io.molora.gguf.GgufFormatException;
+import io.molora.gguf.ModelCheck;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,11 +36,16 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * Loads a model. The file is checked first (exists, readable, GGUF magic) so that the common mistakes give a
-     * clear message instead of a native failure.
+     * Loads a model. The file is checked first ({@link #checkModelFile}) so that a broken or hostile file gives a
+     * clear message instead of a native failure or a llama.cpp assertion that would end the process.
      */
     public static Model load(Path path, ModelParams params) {
-        checkGgufFile(path, "model");
+        checkModelFile(path);
+        return loadUnchecked(path, params);
+    }
+
+    /** The native load alone, for tests that show what {@link #checkModelFile} prevents. */
+    static Model loadUnchecked(Path path, ModelParams params) {
         Backend.init();
         try (Arena arena = Arena.ofConfined()) {
             // struct llama_model_params
@@ -44,6 +53,7 @@ public final class Model implements AutoCloseable {
             llama_model_params.n_gpu_layers(p, params.gpuLayers());
             llama_model_params.load_mode(p, params.useMmap() ? LLAMA_LOAD_MODE_MMAP() : LLAMA_LOAD_MODE_NONE());
             llama_model_params.vocab_only(p, params.vocabOnly());
+            llama_model_params.use_extra_bufts(p, Backend.extraBufferTypes());
             // struct llama_model *
             MemorySegment model = llama_model_load_from_file(arena.allocateFrom(path.toString()), p);
             if (model.equals(MemorySegment.NULL)) {
@@ -51,6 +61,27 @@ public final class Model implements AutoCloseable {
                         + " (unsupported architecture or damaged file; run `molora inspect` on it for details)");
             }
             return new Model(model, path);
+        }
+    }
+
+    /**
+     * Fails with a one-line message naming the key and its value unless llama.cpp can load {@code path} without
+     * aborting the process: the whole file parses as GGUF (header, metadata, tensor table, data bounds) and its
+     * metadata passes {@link ModelCheck}.
+     */
+    public static void checkModelFile(Path path) {
+        checkGgufFile(path, "model");
+        try (GgufFile file = GgufFile.open(path)) {
+            List<ModelCheck.Problem> problems = ModelCheck.check(file);
+            if (!problems.isEmpty()) {
+                throw new LlamaException("model " + path + " cannot be loaded: " + problems.get(0)
+                        + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problem(s); `molora inspect "
+                        + path + "` lists them)" : ""));
+            }
+        } catch (GgufFormatException e) {
+            throw new LlamaException("model file " + path + " is not valid GGUF: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new LlamaException("cannot read model file " + path + ": " + e.getMessage(), e);
         }
     }
 
