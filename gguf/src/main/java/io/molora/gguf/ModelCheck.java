@@ -316,6 +316,13 @@ public final class ModelCheck {
                 }
             }
         } else {
+            Optional<GgufValue> pre = file.get("tokenizer.ggml.pre");
+            if (pre.isPresent() && pre.get().type() == GgufValueType.STRING && pre.get().asString().equals("whitespace")) {
+                // it hands raw text to BPE, neither byte-encoded nor with spaces escaped: find_bpe_rank asserts that
+                // no symbol holds a space
+                problem("tokenizer.ggml.pre", pre.get(), "the 'whitespace' pre-tokenizer keeps spaces in what BPE"
+                        + " merges, and llama.cpp asserts on them (molora runs byte-level BPE)");
+            }
             Optional<GgufValue> merges = file.get("tokenizer.ggml.merges");
             if (merges.isPresent() && !isArrayOf(merges.get(), GgufValueType.STRING)) {
                 typeProblem("tokenizer.ggml.merges", merges.get(), "ARRAY of STRING");

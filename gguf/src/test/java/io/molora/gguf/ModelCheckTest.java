@@ -214,6 +214,11 @@ class ModelCheckTest {
                         m -> m.put("tokenizer.ggml.model", GgufValue.of("sentencepiece"))),
                 rule("tokenizer.ggml.merges: missing: a BPE ('gpt2') tokenizer needs its merges",
                         m -> m.put("tokenizer.ggml.model", GgufValue.of("gpt2"))),
+                rule("tokenizer.ggml.pre = 'whitespace': the 'whitespace' pre-tokenizer keeps spaces", m -> { // campaign
+                    m.put("tokenizer.ggml.model", GgufValue.of("gpt2"));
+                    m.put("tokenizer.ggml.pre", GgufValue.of("whitespace"));
+                    m.put("tokenizer.ggml.merges", GgufValue.of(GgufArray.ofStrings(List.of("\u2581 a"))));
+                }),
                 rule("tokenizer.ggml.tokens[262] = '\u2581a': appears twice", m -> editTokens(m, t -> t.set(262, "\u2581a"))),
                 rule("tokenizer.ggml.tokens[7] = '[EMPTY_7]': appears twice", m -> editTokens(m, t -> {
                     t.set(6, "[EMPTY_7]");
