@@ -40,7 +40,7 @@ public final class Model implements AutoCloseable {
      * clear message instead of a native failure or a llama.cpp assertion that would end the process.
      */
     public static Model load(Path path, ModelParams params) {
-        checkModelFile(path);
+        checkModelFile(path, params.vocabOnly());
         return loadUnchecked(path, params);
     }
 
@@ -70,9 +70,14 @@ public final class Model implements AutoCloseable {
      * metadata passes {@link ModelCheck}.
      */
     public static void checkModelFile(Path path) {
+        checkModelFile(path, false);
+    }
+
+    /** {@link #checkModelFile(Path)}, or for a vocabulary-only load just the architecture and the tokenizer. */
+    public static void checkModelFile(Path path, boolean vocabOnly) {
         checkGgufFile(path, "model");
         try (GgufFile file = GgufFile.open(path)) {
-            List<ModelCheck.Problem> problems = ModelCheck.check(file);
+            List<ModelCheck.Problem> problems = vocabOnly ? ModelCheck.checkVocabulary(file) : ModelCheck.check(file);
             if (!problems.isEmpty()) {
                 throw new LlamaException("model " + path + " cannot be loaded: " + problems.get(0)
                         + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problem(s); `molora inspect "
