@@ -234,6 +234,20 @@ class HostileModelFilesTest {
                 "general.alignment = 8: must be a multiple of 32");
     }
 
+    @Test
+    void aBpeVocabularyWithTheWhitespacePreTokenizerIsRefused() throws Exception {
+        // found by the load campaign: BPE over text that keeps its spaces asserts in find_bpe_rank
+        TokenizerMetadata gpt2 = TokenizerMetadata.load(NativeTestSupport.vocab("gpt-2"));
+        Path bpe = dir.resolve("bpe.gguf");
+        SyntheticModel.of(LlamaConfig.tiny(gpt2.vocabSize()).withWeightType(GgmlType.F16), gpt2, 7).write(bpe);
+        Path file = variant(bpe, "pre-whitespace", m -> m.put("tokenizer.ggml.pre", GgufValue.of("whitespace")));
+        Child raw = unchecked("pre-whitespace", "rawmodel\t" + file);
+        assertEquals(134, raw.exit(), raw.err());
+        assertTrue(raw.err().contains("find(' ') == std::string::npos"), raw.err());
+        refusedInOneLine(cli("pre-whitespace", "generate", "-m", file.toString(), "-p", "hi there", "-n", "2", "-t", "1"),
+                "tokenizer.ggml.pre = 'whitespace': the 'whitespace' pre-tokenizer keeps spaces");
+    }
+
     static Stream<Arguments> adapters() {
         return Stream.of(
                 finding("alpha-f64", "adapter.lora.alpha must be FLOAT32 but is FLOAT64",

@@ -104,11 +104,21 @@ public final class ModelCheck {
     /** Every problem found; empty when llama.cpp can load the model and decode with it. */
     public static List<Problem> check(GgufFile file) {
         ModelCheck c = new ModelCheck(file);
-        c.run();
+        c.run(false);
         return List.copyOf(c.problems);
     }
 
-    private void run() {
+    /**
+     * The problems of a vocabulary-only load ({@code vocab_only}: llama.cpp reads the architecture and the tokenizer,
+     * no hyperparameters, no tensors), such as llama.cpp's own {@code models/ggml-vocab-*.gguf} files.
+     */
+    public static List<Problem> checkVocabulary(GgufFile file) {
+        ModelCheck c = new ModelCheck(file);
+        c.run(true);
+        return List.copyOf(c.problems);
+    }
+
+    private void run(boolean vocabOnly) {
         Optional<GgufValue> archValue = file.get("general.architecture");
         if (archValue.isEmpty()) {
             problem("general.architecture", "", "missing: llama.cpp needs the model's architecture");
@@ -121,6 +131,10 @@ public final class ModelCheck {
         String arch = archValue.get().asString();
         if (!ARCHITECTURES.contains(arch)) {
             problem("general.architecture", archValue.get(), "not an architecture llama.cpp v0.5.0 knows");
+            return;
+        }
+        if (vocabOnly) {
+            vocabulary();
             return;
         }
         Hparams h = hyperparameters(arch);
@@ -316,6 +330,13 @@ public final class ModelCheck {
                 }
             }
         } else {
+            Optional<GgufValue> pre = file.get("tokenizer.ggml.pre");
+            if (pre.isPresent() && pre.get().type() == GgufValueType.STRING && pre.get().asString().equals("whitespace")) {
+                // it hands raw text to BPE, neither byte-encoded nor with spaces escaped: find_bpe_rank asserts that
+                // no symbol holds a space
+                problem("tokenizer.ggml.pre", pre.get(), "the 'whitespace' pre-tokenizer keeps spaces in what BPE"
+                        + " merges, and llama.cpp asserts on them (molora runs byte-level BPE)");
+            }
             Optional<GgufValue> merges = file.get("tokenizer.ggml.merges");
             if (merges.isPresent() && !isArrayOf(merges.get(), GgufValueType.STRING)) {
                 typeProblem("tokenizer.ggml.merges", merges.get(), "ARRAY of STRING");

@@ -107,6 +107,20 @@ class ModelCheckTest {
     }
 
     @Test
+    void llamaCppsVocabularyFilesPassAVocabularyOnlyCheck() throws IOException {
+        Path src = LlamaSource.require();
+        for (String vocab : List.of("llama-spm", "gpt-2", "llama-bpe", "phi-3")) {
+            try (GgufFile f = GgufFile.open(src.resolve("models").resolve("ggml-vocab-" + vocab + ".gguf"))) {
+                assertEquals(List.of(), ModelCheck.checkVocabulary(f).stream().map(ModelCheck.Problem::toString).toList(),
+                        vocab);
+            }
+        }
+        try (GgufFile f = GgufFile.open(variant("vocab-dup", m -> editTokens(m, t -> t.set(5, t.get(4)))))) {
+            assertTrue(ModelCheck.checkVocabulary(f).stream().anyMatch(p -> p.rule().startsWith("appears twice")));
+        }
+    }
+
+    @Test
     void theArchitectureListIsLlamaCppsOwn() throws IOException {
         String arch = Files.readString(LlamaSource.require().resolve("src/llama-arch.cpp"));
         Matcher table = Pattern.compile("LLM_ARCH_NAMES = \\{(.*?)\\n};", Pattern.DOTALL).matcher(arch);
@@ -214,6 +228,11 @@ class ModelCheckTest {
                         m -> m.put("tokenizer.ggml.model", GgufValue.of("sentencepiece"))),
                 rule("tokenizer.ggml.merges: missing: a BPE ('gpt2') tokenizer needs its merges",
                         m -> m.put("tokenizer.ggml.model", GgufValue.of("gpt2"))),
+                rule("tokenizer.ggml.pre = 'whitespace': the 'whitespace' pre-tokenizer keeps spaces", m -> { // campaign
+                    m.put("tokenizer.ggml.model", GgufValue.of("gpt2"));
+                    m.put("tokenizer.ggml.pre", GgufValue.of("whitespace"));
+                    m.put("tokenizer.ggml.merges", GgufValue.of(GgufArray.ofStrings(List.of("\u2581 a"))));
+                }),
                 rule("tokenizer.ggml.tokens[262] = '\u2581a': appears twice", m -> editTokens(m, t -> t.set(262, "\u2581a"))),
                 rule("tokenizer.ggml.tokens[7] = '[EMPTY_7]': appears twice", m -> editTokens(m, t -> {
                     t.set(6, "[EMPTY_7]");

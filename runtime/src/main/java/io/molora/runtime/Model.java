@@ -73,12 +73,11 @@ public final class Model implements AutoCloseable {
         checkModelFile(path, false);
     }
 
-    /** As {@link #checkModelFile(Path)}; a vocabulary-only load needs only the tokenizer's metadata to hold. */
-    private static void checkModelFile(Path path, boolean vocabOnly) {
+    /** {@link #checkModelFile(Path)}, or for a vocabulary-only load just the architecture and the tokenizer. */
+    public static void checkModelFile(Path path, boolean vocabOnly) {
         checkGgufFile(path, "model");
         try (GgufFile file = GgufFile.open(path)) {
-            List<ModelCheck.Problem> problems = ModelCheck.check(file).stream()
-                    .filter(p -> !vocabOnly || p.key().startsWith("tokenizer.")).toList();
+            List<ModelCheck.Problem> problems = vocabOnly ? ModelCheck.checkVocabulary(file) : ModelCheck.check(file);
             if (!problems.isEmpty()) {
                 throw new LlamaException("model " + path + " cannot be loaded: " + problems.get(0)
                         + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problem(s); `molora inspect "
