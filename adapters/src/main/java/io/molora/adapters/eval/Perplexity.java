@@ -12,7 +12,7 @@ import java.util.stream.IntStream;
 /**
  * Perplexity of a model (with whatever adapters or routes its decoder applies) under two protocols:
  * <ul>
- *   <li>{@link #records}: the testbed's — each record is {@code [BOS] + tokens}, decoded from position 0 on its own
+ *   <li>{@link #tokenNll}: the testbed's — each record is {@code [BOS] + tokens}, decoded from position 0 on its own
  *   sequence; every position but the last predicts the next token;</li>
  *   <li>{@link #chunks}: llama.cpp's {@code llama-perplexity} — the text as one token stream cut into chunks of
  *   {@code n_ctx}, each chunk's first token replaced by BOS, only the second half of each chunk scored.</li>
@@ -40,27 +40,13 @@ public final class Perplexity {
     }
 
     /**
-     * The testbed protocol: {@code nll[r]} is the summed negative log-likelihood of record r's tokens 1..n-1, each
+     * The testbed protocol, token by token: {@code nll[r][p]} is the negative log-likelihood of token p+1 of record r,
      * predicted from its prefix. Records are packed into decodes of at most {@code ctx.batchSize()} tokens and
-     * {@code ctx.params().maxSequences()} sequences; the KV cache is cleared before each decode.
+     * {@code ctx.params().maxSequences()} sequences; the KV cache is cleared before each decode. Record r of a decode
+     * sits on sequence {@code r - first}; {@code beforeDecode} gets {@code first} before each decode, so a router that
+     * keeps per-record state (routes, hidden states) can follow the packing.
      *
      * @param onRecordDone called with the number of records finished so far
-     */
-    public static double[] records(Context ctx, Decoder decoder, List<int[]> records, IntConsumer onRecordDone) {
-        double[][] perToken = tokenNll(ctx, decoder, records, first -> { }, onRecordDone);
-        double[] nll = new double[records.size()];
-        for (int q = 0; q < nll.length; q++) {
-            for (double v : perToken[q]) {
-                nll[q] += v;
-            }
-        }
-        return nll;
-    }
-
-    /**
-     * As {@link #records}, token by token: {@code nll[r][p]} is the negative log-likelihood of token p+1 of record r.
-     * Record r of a decode sits on sequence {@code r - first}; {@code beforeDecode} gets {@code first} before each
-     * decode, so a router that keeps per-record state (routes, hidden states) can follow the packing.
      */
     public static double[][] tokenNll(Context ctx, Decoder decoder, List<int[]> records, IntConsumer beforeDecode,
             IntConsumer onRecordDone) {

@@ -2,6 +2,7 @@ package io.molora.adapters.eval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.molora.runtime.Batch;
 import io.molora.runtime.Context;
@@ -12,6 +13,7 @@ import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -55,7 +57,10 @@ class PerplexityTest {
         // 4 sequences and a 64-token batch: records are split over several decodes, several per decode
         try (Context ctx = Context.create(model, exact.withContextSize(4 * 48).withBatch(64, 64).withMaxSequences(4))) {
             int[] progress = {0};
-            packed = Perplexity.records(ctx, Decoder.plain(ctx), records, n -> progress[0] = n);
+            List<Integer> firsts = new ArrayList<>();
+            packed = Arrays.stream(Perplexity.tokenNll(ctx, Decoder.plain(ctx), records, firsts::add,
+                    n -> progress[0] = n)).mapToDouble(r -> Arrays.stream(r).sum()).toArray();
+            assertTrue(firsts.size() > 1 && firsts.size() < records.size(), "records packed: " + firsts);
             assertEquals(records.size(), progress[0]);
         }
         try (Context ctx = Context.create(model, exact.withContextSize(64).withBatch(1, 1).withThreads(1, 1))) {
@@ -70,7 +75,7 @@ class PerplexityTest {
     void aRecordLongerThanTheBatchIsRefused() {
         try (Context ctx = Context.create(model, ContextParams.defaults().withContextSize(64).withBatch(8, 8))) {
             assertThrows(IllegalArgumentException.class,
-                    () -> Perplexity.records(ctx, Decoder.plain(ctx), List.of(new int[9]), n -> { }));
+                    () -> Perplexity.tokenNll(ctx, Decoder.plain(ctx), List.of(new int[9]), q -> { }, n -> { }));
         }
     }
 
