@@ -73,6 +73,8 @@ def main(argv=None) -> int:
     ap.add_argument("--molora", default=str(ROOT / "molora"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "TESTBED.md"))
     ap.add_argument("--json", default=None, help="also write every number here")
+    ap.add_argument("--large", default=str(ROOT / ".cache" / "testbed-large" / "testbed-base-large.gguf"),
+                    help="the larger base made by testbed/large.py (not committed; measured when present)")
     args = ap.parse_args(argv)
     fam = Path(args.family)
     manifest = json.loads((fam / "manifest.json").read_text(encoding="utf-8"))
@@ -152,7 +154,8 @@ def main(argv=None) -> int:
         ours = base.ppl(s)
         cross.append((s, pt, pt16, ours, 100 * (ours / pt - 1)))
 
-    text = render(rows, checks, cross, manifest, routers, seconds)
+    scale = against_scale(args, fam, rows, learned, evalf)
+    text = render(rows, checks, cross, manifest, routers, seconds, scale)
     Path(args.out).write_text(text, encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps({r.name: {s: {"ppl": r.ppl(s), "nll_per_token": r.nll(s),
@@ -162,7 +165,56 @@ def main(argv=None) -> int:
     return 0 if all(ok for _, ok, _ in checks) else 1
 
 
-def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, seconds: float) -> str:
+def against_scale(args, fam: Path, rows: List[Row], learned: List[Row], evalf: str) -> List[str]:
+    """Issue 16 part 4: the small base + routed adapters against the larger base of testbed/large.py."""
+    out = ["## Specialisation against scale", ""]
+    rec_file = fam / "large-base.json"
+    if not rec_file.is_file():
+        return out + ["Not measured yet: `testbed/large.py` (a base with >= 3x the parameters, trained on the same data "
+                      "for at least as many tokens as the small base and its adapters together; a few hours on the "
+                      "2-core box, checkpointed and resumable) writes `models/testbed/large-base.json`.", ""]
+    rec = json.loads(rec_file.read_text(encoding="utf-8"))
+    tr = rec["training"]
+    out += [f"The larger base: hidden {rec['config']['model']['hidden_size']}, "
+            f"{rec['config']['model']['num_hidden_layers']} layers, {tr['parameters']:,} parameters "
+            f"({tr['parameter_ratio']}x the small base), trained on the same training data for {tr['tokens']:,} tokens "
+            f"(the small base and its three adapters saw {tr['target_tokens']:,} together). Record: "
+            "`models/testbed/large-base.json` (config, loss curve, sha256 of its GGUF, which is not committed)."
+            + ("" if rec["tokens"].get("same_as_manifest") else
+               " **Its general pool differs from the family's** (rebuilt on a machine with other packages installed; "
+               f"token counts here vs the family: {rec['tokens'].get('differences_here_vs_manifest')})."), ""]
+    large = Path(args.large)
+    best = min(learned, key=lambda r: r.nll("mixed"))
+    small = rows[0]
+    if large.is_file() and _sha256(large) == rec["gguf"]["sha256"]:
+        big = Row.measured("larger base", "no adapter", molora(args.molora, ["-m", str(large), "-f", evalf, "-t", "0"]))
+        out += ["| model | code | prose | math | mixed | tok/s |", "|---|---|---|---|---|---|"]
+        for r in (small, big, best):
+            out.append(f"| {r.name} | " + " | ".join(f"{r.ppl(s):.3f} ({r.nll(s):.4f})" for s in SETS)
+                       + f" | {r.tokens_per_second():,.0f} |")
+        wins = best.nll("mixed") < big.nll("mixed")
+        out += ["", f"On mixed text the small base with the {best.name} {'**beats**' if wins else 'does **not** beat'} "
+                f"the larger base ({best.nll('mixed'):.4f} vs {big.nll('mixed'):.4f} NLL/token), decoding at "
+                f"{best.tokens_per_second() / big.tokens_per_second():.2f}x its tokens/s.", ""]
+    else:
+        pt = rec["perplexity_pytorch"]
+        out += [f"Its GGUF is not on this machine ({large}), so this table run could not measure it through molora; "
+                "its PyTorch perplexities (fp32, same records and protocol): "
+                + ", ".join(f"{s} {pt[s]['ppl']:.3f}" for s in SETS if s in pt) + ".", ""]
+    return out
+
+
+def _sha256(p: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, seconds: float,
+           scale: List[str]) -> str:
     cfg = manifest["config"]
     files = manifest.get("files", {})
     out = ["# The testbed family: per-token routing on real text",
@@ -209,13 +261,16 @@ def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, second
         out.append(f"| {s} | {pt:.4f} | {'' if pt16 is None else f'{pt16:.4f}'} | {ours:.4f} | {diff:+.2f} % |")
     out += ["",
             "Same records, same protocol; molora tokenizes each record's text itself.",
-            "",
-            "## Reproduce",
+            ""]
+    out += scale
+    out += ["## Reproduce",
             "",
             "    python3 -m venv .cache/testbed-venv && .cache/testbed-venv/bin/pip install -r testbed/requirements.txt",
             "    .cache/testbed-venv/bin/python testbed/run.py --out models/testbed --llama-src .cache/llama-src",
             "    python3 testbed/routers.py      # the routers, by molora train-router, on the train splits",
             "    python3 testbed/table.py        # this page",
+            "    .cache/testbed-venv/bin/python testbed/large.py --llama-src .cache/llama-src   # the larger base "
+            "(hours; resumable), then table.py again",
             ""]
     return "\n".join(out)
 

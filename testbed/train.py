@@ -181,14 +181,62 @@ def lr_at(step: int, total: int, peak: float, warmup: int, min_ratio: float) -> 
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+class TrainingPaused(Exception):
+    """A checkpointed training loop stopped at its Checkpoint's deadline; running the stage again resumes it."""
+
+    def __init__(self, step: int, total: int, path: Path):
+        super().__init__(f"paused at step {step} of {total}; checkpoint {path}: run the same command again to resume")
+        self.step, self.total, self.path = step, total, path
+
+
+class Checkpoint:
+    """Where and how often a long training loop saves its whole state (model, optimizer, data sampler, RNGs, step,
+    history, elapsed time), so that it resumes mid-run after an interruption — kill -9 included: the file is
+    written beside and renamed over the previous one. `key` names the run it belongs to (a checkpoint of another
+    config is refused rather than resumed). `stop_at` (time.time()) pauses the loop there: save, then raise
+    TrainingPaused."""
+
+    def __init__(self, path: Path, key: str, every_seconds: float = 300.0, stop_at: Optional[float] = None,
+                 stop_after_steps: Optional[int] = None):
+        self.path, self.key, self.every_seconds = Path(path), key, every_seconds
+        self.stop_at, self.stop_after_steps = stop_at, stop_after_steps
+
+    def load(self) -> Optional[Dict]:
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        if state.get("key") != self.key:
+            raise RuntimeError(f"{self.path} is a checkpoint of another run ({state.get('key')} != {self.key}): "
+                               "delete it to start over")
+        return state
+
+    def save(self, state: Dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        torch.save({"key": self.key, **state}, tmp)
+        os.replace(tmp, self.path)
+
+    def due_to_stop(self, step: int) -> bool:
+        return (self.stop_at is not None and time.time() >= self.stop_at) or \
+            (self.stop_after_steps is not None and step >= self.stop_after_steps)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_lr_ratio: float, weight_decay: float,
                grad_clip: float, batch_size: int, max_steps: int, max_seconds: float, log: Callable[[str], None],
                eval_fn: Optional[Callable[[], Dict]] = None, eval_every: int = 0, precision: str = "fp32",
-               select: Optional[str] = None, log_every: int = 100) -> Dict:
+               select: Optional[str] = None, log_every: int = 100, checkpoint: Optional[Checkpoint] = None) -> Dict:
     """AdamW with warmup + cosine over `total` steps: max_steps to begin with (the caller's plan), cut down to
     the steps that still fit in max_seconds at the pace measured after 20 steps and then every 100 (the
     machine may be shared), and raised again, up to max_steps, when the pace recovers. With `select`, eval_fn's value for that key picks the best
-    evaluated state (of `params`), which is restored at the end."""
+    evaluated state (of `params`), which is restored at the end. With `checkpoint` (runs without a time budget
+    and without `select`), the loop resumes from the checkpoint's state, saves every checkpoint.every_seconds and
+    pauses (TrainingPaused) at its deadline; a resumed run takes the same steps on the same batches as an
+    uninterrupted one."""
+    if checkpoint is not None and (select or max_seconds > 0):
+        raise ValueError("a checkpointed loop runs a fixed number of steps: no time budget, no best-state selection")
     dev = device()
     model.to(dev).train()
     decay = [p for p in params if p.dim() >= 2]
@@ -203,6 +251,24 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
     mark = None            # (step, time) the pace is measured from
     best = None            # (value, step, state)
     plans = []
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["optimizer"])
+        sampler.rng.bit_generator.state = resumed["sampler_rng"]
+        torch.set_rng_state(resumed["torch_rng"])
+        step, history = resumed["step"], resumed["history"]
+        t0 = time.time() - resumed["seconds"]
+        history.append({"step": step, "resumed": True, "seconds": round(resumed["seconds"], 1)})
+        log(f"  resumed from {checkpoint.path} at step {step}/{total} ({resumed['seconds'] / 60:.1f} min trained)")
+    saved_at = time.time()
+
+    def save_checkpoint() -> None:
+        nonlocal saved_at
+        checkpoint.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                         "sampler_rng": sampler.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                         "step": step, "history": history, "seconds": time.time() - t0})
+        saved_at = time.time()
 
     def now() -> float:
         if dev.type == "cuda":
@@ -256,6 +322,13 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
                 log(f"  step {step}/{total} loss {lv:.3f} ({el:.0f} s, ~{el / step * (total - step) / 60:.1f} min left)")
         if eval_fn and eval_every and step % eval_every == 0 and step < total:
             evaluate()
+        if checkpoint is not None and step < total:
+            if checkpoint.due_to_stop(step):
+                save_checkpoint()
+                log(f"  paused at step {step}/{total}; state saved to {checkpoint.path}")
+                raise TrainingPaused(step, total, checkpoint.path)
+            if time.time() - saved_at >= checkpoint.every_seconds:
+                save_checkpoint()
     if eval_fn and select:
         evaluate()                       # the final state competes too
     seconds = time.time() - t0
@@ -295,15 +368,18 @@ def valid_loss(model, streams: Dict[str, np.ndarray], seq_len: int, batch_size: 
 
 
 def pretrain(streams: Dict[str, np.ndarray], valid: Dict[str, np.ndarray], vocab_size: int, m: ModelConfig,
-             t: TrainConfig, log, throughput: Optional[Dict] = None) -> tuple:
-    """The base on t.mixture; steps planned from the measured throughput (measure_throughput) and the budget."""
+             t: TrainConfig, log, throughput: Optional[Dict] = None, steps: Optional[int] = None,
+             checkpoint: Optional[Checkpoint] = None) -> tuple:
+    """The base on t.mixture; steps planned from the measured throughput (measure_throughput) and the budget —
+    or exactly `steps` (no time budget), resumable through `checkpoint`."""
     throughput = throughput or {"tokens_per_s": {}, "precision": "fp32" if t.precision == "auto" else t.precision}
     precision = throughput["precision"]
     tps = throughput["tokens_per_s"].get(precision, 0.0)
-    steps = planned_steps(t.max_steps, t.max_seconds, tps, t.batch_size, t.seq_len)
+    max_seconds = 0 if steps else t.max_seconds
+    steps = steps or planned_steps(t.max_steps, t.max_seconds, tps, t.batch_size, t.seq_len)
     model = new_model(m, vocab_size, t.seed)
     log(f"  base model: {n_params(model):,} parameters; {precision}, {tps:,.0f} tokens/s measured -> {steps} steps "
-        f"({steps * t.batch_size * t.seq_len:,} tokens) in {t.max_seconds} s")
+        f"({steps * t.batch_size * t.seq_len:,} tokens)" + (f" in {t.max_seconds} s" if max_seconds else ""))
     sampler = Sampler(streams, t.mixture, t.seq_len, t.seed)
 
     def eval_fn():
@@ -313,8 +389,8 @@ def pretrain(streams: Dict[str, np.ndarray], valid: Dict[str, np.ndarray], vocab
 
     stats = train_loop(model, list(model.parameters()), sampler, lr=t.lr, warmup=t.warmup_steps,
                        min_lr_ratio=t.min_lr_ratio, weight_decay=t.weight_decay, grad_clip=t.grad_clip,
-                       batch_size=t.batch_size, max_steps=steps, max_seconds=t.max_seconds, log=log,
-                       eval_fn=eval_fn, eval_every=t.eval_every, precision=precision)
+                       batch_size=t.batch_size, max_steps=steps, max_seconds=max_seconds, log=log,
+                       eval_fn=eval_fn, eval_every=t.eval_every, precision=precision, checkpoint=checkpoint)
     stats["valid_loss"] = valid_loss(model, valid, t.seq_len, t.batch_size, t.seed)
     log(f"  valid loss {stats['valid_loss']}")
     stats["parameters"] = n_params(model)
