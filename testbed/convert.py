@@ -39,6 +39,14 @@ def find_llama_src(explicit: Optional[str] = None) -> Optional[Path]:
     return None
 
 
+def require_llama_src(explicit: Optional[str] = None) -> Path:
+    """find_llama_src, or an error that says what to do."""
+    src = find_llama_src(explicit)
+    if src is None:
+        raise RuntimeError("no llama.cpp source tree: pass --llama-src (see testbed/stage-llama-src.sh)")
+    return src
+
+
 def is_llama_src(path: Path) -> bool:
     return all((path / n).exists() for n in NEEDED)
 

@@ -363,6 +363,14 @@ def read_jsonl(path: Path) -> List[Dict]:
         return [json.loads(l) for l in f if l.strip()]
 
 
+def read_eval_sets(path: Path) -> Dict[str, List[Dict]]:
+    """The records of an eval file grouped by their "set"."""
+    sets: Dict[str, List[Dict]] = {}
+    for r in read_jsonl(path):
+        sets.setdefault(r["set"], []).append(r)
+    return sets
+
+
 def build_code(corpus: Corpus, cfg: CorpusConfig, groups: Dict[str, List[Path]], seen: set) -> set:
     """Adds code documents; returns the files used (prose docstrings come from the others)."""
     rng = random.Random(cfg.seed)

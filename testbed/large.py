@@ -41,7 +41,8 @@ if str(HERE) not in sys.path:
 import convert  # noqa: E402
 import corpora  # noqa: E402
 from config import DOMAINS, POOLS, ModelConfig, TestbedConfig  # noqa: E402
-from stages import Stage, StageContext, StageRunner  # noqa: E402
+from manifest import sha256_of  # noqa: E402
+from stages import RunLog, Stage, StageContext, StageRunner  # noqa: E402
 
 ROOT = HERE.parent
 GGUF = "testbed-base-large.gguf"
@@ -97,20 +98,10 @@ def build_stages(settings: Settings, manifest: Dict, args) -> List[Stage]:
         return corpora.build(cfg.corpus).write(work / "corpora")
 
     def s_tokens(ctx: StageContext):
-        import numpy as np
         import tok
         import train
-        sp = tok.load(tokenizer)
-        c = corpora.Corpus.read(work / "corpora")
-        outs, counts = [], {}
-        (work / "tokens").mkdir(parents=True, exist_ok=True)
-        for d in POOLS:
-            for split in ("train", "valid"):
-                arr = train.tokenize_docs(sp, c.docs[d][split])
-                p = work / "tokens" / f"{d}.{split}.npy"
-                np.save(p, arr)
-                outs.append(p)
-                counts[f"{d}.{split}"] = int(arr.size)
+        outs, counts = train.write_token_streams(tok.load(tokenizer), corpora.Corpus.read(work / "corpora"), POOLS,
+                                                 work / "tokens")
         diff = {k: [counts.get(k), manifest["tokens"].get(k)] for k in sorted(set(counts) | set(manifest["tokens"]))
                 if counts.get(k) != manifest["tokens"].get(k)}
         # the general pool is read from the machine's documentation folders: a package installed since the family
@@ -172,20 +163,16 @@ def build_stages(settings: Settings, manifest: Dict, args) -> List[Stage]:
     def s_evaluate(ctx: StageContext):
         import train
         train.set_threads(cfg.train.threads)
-        sets: Dict[str, List[Dict]] = {}
-        for r in corpora.read_jsonl(fam / "testbed-eval.jsonl"):
-            sets.setdefault(r["set"], []).append(r)
         model = train.load_hf(work / "hf-large")
-        res = {s: train.perplexity(model, recs) for s, recs in sorted(sets.items())}
+        res = {s: train.perplexity(model, recs)
+               for s, recs in sorted(corpora.read_eval_sets(fam / "testbed-eval.jsonl").items())}
         ctx.log("  large base: " + ", ".join(f"{s} {v['ppl']:.3f}" for s, v in res.items()))
         p = work / "ppl_pytorch.json"
         p.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return [p]
 
     def s_convert(ctx: StageContext):
-        src = convert.find_llama_src(args.llama_src)
-        if src is None:
-            raise RuntimeError("no llama.cpp source tree: pass --llama-src (see testbed/stage-llama-src.sh)")
+        src = convert.require_llama_src(args.llama_src)
         f = work / GGUF
         convert.run_cmd(convert.hf_to_gguf_cmd(src, work / "hf-large", f, "f16", args.python), ctx.log,
                         cfg.export.convert_max_seconds * 4)
@@ -202,7 +189,7 @@ def build_stages(settings: Settings, manifest: Dict, args) -> List[Stage]:
                        "parameters trained on the same data for at least as many tokens",
             "config": large.to_dict(),
             "family_manifest_sha256": hashlib.sha256((fam / "manifest.json").read_bytes()).hexdigest(),
-            "gguf": {"file": GGUF, "bytes": f.stat().st_size, "sha256": _sha256(f), "outtype": "f16",
+            "gguf": {"file": GGUF, "bytes": f.stat().st_size, "sha256": sha256_of(f), "outtype": "f16",
                      "committed": False, "conversion": r["convert"]["info"]},
             "tokens": r["tokens"]["info"],
             "throughput": r["throughput"]["info"],
@@ -224,14 +211,6 @@ def build_stages(settings: Settings, manifest: Dict, args) -> List[Stage]:
         Stage("convert", [], ["train"], s_convert),
         Stage("record", [], ["tokens", "throughput", "train", "evaluate", "convert"], s_record),
     ]
-
-
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def parse_args(argv=None):
@@ -282,15 +261,7 @@ def main(argv=None) -> int:
         return 0
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    logf = open(work / "run.log", "a", encoding="utf-8")
-
-    def log(msg: str) -> None:
-        line = f"{time.time() - t0:7.1f}s {msg}"
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
-
+    log = RunLog(work / "run.log")
     import train  # noqa: E402 - torch: only once the arguments are known to be good
     only = [s for s in args.stages.split(",") if s] if args.stages else None
     try:
@@ -299,8 +270,7 @@ def main(argv=None) -> int:
         log(f"{e}")
         return 3
     finally:
-        log(f"total {time.time() - t0:.1f} s")
-        logf.close()
+        log.close()
     return 0
 
 

@@ -26,7 +26,7 @@ import convert  # noqa: E402
 import corpora  # noqa: E402
 import manifest  # noqa: E402
 from config import DOMAINS, POOLS, TestbedConfig  # noqa: E402
-from stages import Stage, StageContext, StageRunner  # noqa: E402
+from stages import RunLog, Stage, StageContext, StageRunner  # noqa: E402
 
 # names of the files in --out: at most 8 come back from the device
 BASE_GGUF = "testbed-base.gguf"
@@ -57,20 +57,10 @@ def build_stages(cfg: TestbedConfig, args) -> List[Stage]:
         return [p, p.with_suffix(".vocab")]
 
     def s_tokens(ctx: StageContext):
-        import numpy as np
         import tok
         import train
-        sp = tok.load(work / "tokenizer" / "tokenizer.model")
-        c = corpora.Corpus.read(work / "corpora")
-        outs, info = [], {}
-        (work / "tokens").mkdir(parents=True, exist_ok=True)
-        for d in POOLS:
-            for split in ("train", "valid"):
-                arr = train.tokenize_docs(sp, c.docs[d][split])
-                p = work / "tokens" / f"{d}.{split}.npy"
-                np.save(p, arr)
-                outs.append(p)
-                info[f"{d}.{split}"] = int(arr.size)
+        outs, info = train.write_token_streams(tok.load(work / "tokenizer" / "tokenizer.model"),
+                                               corpora.Corpus.read(work / "corpora"), POOLS, work / "tokens")
         ctx.info = {"tokens": info}
         return outs
 
@@ -123,18 +113,14 @@ def build_stages(cfg: TestbedConfig, args) -> List[Stage]:
     def s_evaluate(ctx: StageContext):
         import train
         train.set_threads(cfg.train.threads)
-        sets: Dict[str, List[Dict]] = {}
-        for r in corpora.read_jsonl(work / EVAL_FILE):
-            sets.setdefault(r["set"], []).append(r)
-        res = train.evaluate_all(work / "hf-base", {d: work / f"lora-{d}" for d in DOMAINS}, sets, ctx.log)
+        res = train.evaluate_all(work / "hf-base", {d: work / f"lora-{d}" for d in DOMAINS},
+                                 corpora.read_eval_sets(work / EVAL_FILE), ctx.log)
         p = work / "ppl_pytorch.json"
         p.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return [p]
 
     def s_convert(ctx: StageContext):
-        src = convert.find_llama_src(args.llama_src)
-        if src is None:
-            raise RuntimeError("no llama.cpp source tree: pass --llama-src (see testbed/stage-llama-src.sh)")
+        src = convert.require_llama_src(args.llama_src)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         e = cfg.export
@@ -265,14 +251,7 @@ def main(argv=None) -> int:
     if stray:
         print(f"run.py: {out} holds files that are not testbed artifacts: {stray}", file=sys.stderr)
         return 2
-    t0 = time.time()
-    logf = open(out / LOG_FILE, "a", encoding="utf-8")
-
-    def log(msg: str) -> None:
-        line = f"{time.time() - t0:7.1f}s {msg}"
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
+    log = RunLog(out / LOG_FILE)
 
     (Path(args.work) / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
     runner = StageRunner(Path(args.work), out, cfg, log)
@@ -284,8 +263,7 @@ def main(argv=None) -> int:
         log(f"FAILED: {type(e).__name__}: {e}")
         raise
     finally:
-        log(f"total {time.time() - t0:.1f} s")
-        logf.close()
+        log.close()
     return 0
 
 

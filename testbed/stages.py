@@ -15,6 +15,24 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 
+class RunLog:
+    """A run's log: each line stamped with the seconds since the start, printed and appended to a file."""
+
+    def __init__(self, path: Path):
+        self.t0 = time.time()
+        self.file = open(path, "a", encoding="utf-8")
+
+    def __call__(self, msg: str) -> None:
+        line = f"{time.time() - self.t0:7.1f}s {msg}"
+        print(line, flush=True)
+        self.file.write(line + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self("total %.1f s" % (time.time() - self.t0))
+        self.file.close()
+
+
 @dataclass
 class Stage:
     name: str

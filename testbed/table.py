@@ -20,6 +20,10 @@ from typing import Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from manifest import sha256_of  # noqa: E402
 DOMAINS = ("code", "prose", "math")
 SETS = ("code", "prose", "math", "mixed")
 
@@ -186,7 +190,7 @@ def against_scale(args, fam: Path, rows: List[Row], learned: List[Row], evalf: s
     large = Path(args.large)
     best = min(learned, key=lambda r: r.nll("mixed"))
     small = rows[0]
-    if large.is_file() and _sha256(large) == rec["gguf"]["sha256"]:
+    if large.is_file() and sha256_of(large) == rec["gguf"]["sha256"]:
         big = Row.measured("larger base", "no adapter", molora(args.molora, ["-m", str(large), "-f", evalf, "-t", "0"]))
         out += ["| model | code | prose | math | mixed | tok/s |", "|---|---|---|---|---|---|"]
         for r in (small, big, best):
@@ -202,15 +206,6 @@ def against_scale(args, fam: Path, rows: List[Row], learned: List[Row], evalf: s
                 "its PyTorch perplexities (fp32, same records and protocol): "
                 + ", ".join(f"{s} {pt[s]['ppl']:.3f}" for s in SETS if s in pt) + ".", ""]
     return out
-
-
-def _sha256(p: Path) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, seconds: float,

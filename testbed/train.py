@@ -107,6 +107,20 @@ def tokenize_docs(sp, docs: Sequence[Dict]) -> np.ndarray:
     return np.asarray(out, dtype=np.uint16)
 
 
+def write_token_streams(sp, corpus, pools: Sequence[str], out_dir: Path) -> tuple:
+    """The train and valid stream of each pool as out_dir/POOL.SPLIT.npy; returns (paths, {POOL.SPLIT: tokens})."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths, counts = [], {}
+    for d in pools:
+        for split in ("train", "valid"):
+            arr = tokenize_docs(sp, corpus.docs[d][split])
+            p = out_dir / f"{d}.{split}.npy"
+            np.save(p, arr)
+            paths.append(p)
+            counts[f"{d}.{split}"] = int(arr.size)
+    return paths, counts
+
+
 class Sampler:
     """Random windows of seq_len + 1 tokens; the domain of each row drawn by mixture weight."""
 
