@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The committed testbed family (models/testbed, docs/TESTBED.md) on real text, through the real CLI: the adapters
  * specialise, the learned router pays off on mixed lines, molora computes what PyTorch computed, and train-router
  * learns a useful router from a slice of the training text. Small fixed subsets of the held-out eval set (the first
- * records of each set), so the class runs in seconds.
+ * records of each set; the passes shared by several tests are made once), to keep the class short.
  */
 class TestbedFamilyTest {
     private static final int PER_SET = 32;
@@ -53,7 +53,21 @@ class TestbedFamilyTest {
         }
     }
 
-    private static JsonNode perplexity(Path file, String... extra) throws IOException {
+    /** Passes already made, by their arguments: the tests share the base and single-adapter passes. */
+    private static final Map<List<String>, JsonNode> PASSES = new HashMap<>();
+
+    private static synchronized JsonNode perplexity(Path file, String... extra) throws IOException {
+        List<String> key = new ArrayList<>(List.of(file.toString()));
+        key.addAll(List.of(extra));
+        JsonNode done = PASSES.get(key);
+        if (done == null) {
+            done = measure(file, extra);
+            PASSES.put(key, done);
+        }
+        return done;
+    }
+
+    private static JsonNode measure(Path file, String... extra) throws IOException {
         List<String> args = new ArrayList<>(List.of("perplexity", "-m", family.resolve(TestbedFamily.BASE).toString(),
                 "-f", file.toString(), "--json"));
         if (extra.length > 0) {
