@@ -10,9 +10,14 @@ import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.StopReason;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import org.jline.reader.EndOfFileException;
 import org.jline.reader.LineReader;
 import org.jline.reader.LineReaderBuilder;
@@ -179,8 +184,7 @@ final class ChatRepl {
                 if (arg.isEmpty()) {
                     out.println("usage: /save FILE");
                 } else {
-                    save(Path.of(arg));
-                    out.println("saved " + session.messages().size() + " messages to " + arg);
+                    out.println(save(arg));
                 }
             }
             case "/exit", "/quit" -> {
@@ -212,7 +216,11 @@ final class ChatRepl {
         }
     }
 
-    private void save(Path file) {
+    /**
+     * Saves the conversation as JSON; says what happened in one line, and a failure leaves the chat as it was. An
+     * existing file is replaced whole or not at all (written beside it, then moved over it); a device is written to.
+     */
+    private String save(String name) {
         ObjectNode root = JSON.createObjectNode();
         root.put("model", modelFile.toString());
         root.put("template", session.template().fromModel() ? "model" : session.template().template());
@@ -220,10 +228,47 @@ final class ChatRepl {
         for (ChatTemplate.Message msg : session.messages()) {
             ms.addObject().put("role", msg.role()).put("content", msg.content());
         }
+        String fail = "cannot save to " + name + ": ";
+        String kept = " (the conversation is kept; /save to another file)";
+        Path file;
         try {
-            Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot save to " + file + ": " + e.getMessage(), e);
+            file = Path.of(name);
+        } catch (InvalidPathException e) {
+            return fail + e.getReason() + kept;
         }
+        Path folder = file.toAbsolutePath().getParent();
+        if (Files.isDirectory(file)) {
+            return fail + "it is a directory" + kept;
+        }
+        if (!Files.isDirectory(folder)) {
+            return fail + "no folder " + folder + kept;
+        }
+        Path tmp = null;
+        try {
+            byte[] json = (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n")
+                    .getBytes(StandardCharsets.UTF_8);
+            if (Files.exists(file) && !Files.isRegularFile(file)) {
+                Files.write(file, json);
+            } else {
+                tmp = Files.createTempFile(folder, "." + file.getFileName(), ".tmp");
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    ch.write(ByteBuffer.wrap(json));
+                    ch.force(true);
+                }
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                tmp = null;
+            }
+        } catch (IOException e) {
+            return fail + IoErrors.reason(e) + kept;
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the save's own error is the one to report
+                }
+            }
+        }
+        return "saved " + session.messages().size() + " messages to " + name;
     }
 }
