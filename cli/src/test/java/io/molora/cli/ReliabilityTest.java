@@ -85,6 +85,30 @@ class ReliabilityTest {
         return args.toArray(String[]::new);
     }
 
+    // --- options ----------------------------------------------------------------------------------------------------
+
+    @ParameterizedTest(name = "{0} {1}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "-t     | 16384 | Invalid value for option '--threads': this machine runs ",
+        "-t     | -3    | Invalid value for option '--threads': this machine runs ",
+        "-c     | -5    | Invalid value for option '--ctx-size': must be 0 or more, got -5",
+        "-b     | 0     | Invalid value for option '--batch-size': must be 1 or more, got 0",
+        "--top-p | 2    | Invalid value for option '--top-p': must be between 0 and 1, got 2",
+        "--min-p | 5    | Invalid value for option '--min-p': must be between 0 and 1, got 5",
+        "--top-k | -5   | Invalid value for option '--top-k': must be 0 or more, got -5",
+        "-ngl   | -7    | Invalid value for option '--n-gpu-layers': must be -1 (all layers) or 0 or more, got -7",
+        "--temp | NaN   | Invalid value for option '--temp': 'NaN' is not a finite number",
+        "--temp | -1    | Invalid value for option '--temp': must be 0 (greedy) or more, got -1"})
+    void aBadOptionValueExitsTwoNamingTheOption(String option, String value, String message) throws Exception {
+        ChildCli.Result r = ChildCli.run(dir.resolve("option" + option + value), "generate", "-m", model.toString(),
+                "-p", "hi", option, value);
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().lines().findFirst().orElse("").startsWith(message), r.err());
+        assertTrue(r.err().lines().findFirst().orElse("").endsWith("got " + value) || value.equals("NaN"), r.err());
+        assertEquals("", r.out());
+        r.clean();
+    }
+
     // --- generate ---------------------------------------------------------------------------------------------------
 
     @Test
