@@ -216,11 +216,29 @@ final class ChatRepl {
         }
     }
 
-    /**
-     * Saves the conversation as JSON; says what happened in one line, and a failure leaves the chat as it was. An
-     * existing file is replaced whole or not at all (written beside it, then moved over it); a device is written to.
-     */
+    /** Saves the conversation as JSON; says what happened in one line, and a failure leaves the chat as it was. */
     private String save(String name) {
+        String fail = "cannot save to " + name + ": ";
+        String kept = " (the conversation is kept; /save to another file)";
+        try {
+            Path file = Path.of(name);
+            if (Files.isDirectory(file)) {
+                return fail + "it is a directory" + kept;
+            }
+            Path folder = file.toAbsolutePath().getParent();
+            if (!Files.isDirectory(folder)) {
+                return fail + "no folder " + folder + kept;
+            }
+            writeWhole(file, transcript());
+            return "saved " + session.messages().size() + " messages to " + name;
+        } catch (InvalidPathException e) {
+            return fail + e.getReason() + kept;
+        } catch (IOException e) {
+            return fail + IoErrors.reason(e) + kept;
+        }
+    }
+
+    private byte[] transcript() throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("model", modelFile.toString());
         root.put("template", session.template().fromModel() ? "model" : session.template().template());
@@ -228,47 +246,32 @@ final class ChatRepl {
         for (ChatTemplate.Message msg : session.messages()) {
             ms.addObject().put("role", msg.role()).put("content", msg.content());
         }
-        String fail = "cannot save to " + name + ": ";
-        String kept = " (the conversation is kept; /save to another file)";
-        Path file;
+        return (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Writes {@code bytes} to {@code file} whole or not at all: into a new file beside it (same file system; the
+     * permissions a new file gets), then moved over it — over the file a link points to, not the link. A device or a
+     * pipe is written to as it is.
+     */
+    static void writeWhole(Path file, byte[] bytes) throws IOException {
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            Files.write(file, bytes);
+            return;
+        }
+        Path target = (Files.isSymbolicLink(file) ? file.toRealPath() : file).toAbsolutePath();
+        Path tmp = target.resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
         try {
-            file = Path.of(name);
-        } catch (InvalidPathException e) {
-            return fail + e.getReason() + kept;
-        }
-        Path folder = file.toAbsolutePath().getParent();
-        if (Files.isDirectory(file)) {
-            return fail + "it is a directory" + kept;
-        }
-        if (!Files.isDirectory(folder)) {
-            return fail + "no folder " + folder + kept;
-        }
-        Path tmp = null;
-        try {
-            byte[] json = (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n")
-                    .getBytes(StandardCharsets.UTF_8);
-            if (Files.exists(file) && !Files.isRegularFile(file)) {
-                Files.write(file, json);
-            } else {
-                tmp = Files.createTempFile(folder, "." + file.getFileName(), ".tmp");
-                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                    ch.write(ByteBuffer.wrap(json));
-                    ch.force(true);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer b = ByteBuffer.wrap(bytes);
+                while (b.hasRemaining()) {
+                    ch.write(b);
                 }
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                tmp = null;
+                ch.force(true);
             }
-        } catch (IOException e) {
-            return fail + IoErrors.reason(e) + kept;
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the save's own error is the one to report
-                }
-            }
+            Files.deleteIfExists(tmp);  // left only when something failed
         }
-        return "saved " + session.messages().size() + " messages to " + name;
     }
 }

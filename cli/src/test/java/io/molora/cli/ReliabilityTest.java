@@ -388,7 +388,9 @@ class ReliabilityTest {
         Files.createDirectories(cwd);
         String input = String.join("\n", "Hello", "/save " + cwd.resolve("no/such/folder/chat.json"),
                 "/save " + cwd, Files.exists(Path.of("/dev/full")) ? "/save /dev/full" : "/save " + cwd,
-                "More", "/save chat.json", "/exit") + "\n";
+                "More", "/save chat.json", "/save link.json", "/exit") + "\n";
+        Path real = Files.writeString(cwd.resolve("real.json"), "an earlier save\n");
+        Path link = Files.createSymbolicLink(cwd.resolve("link.json"), real.getFileName());
         ChildCli.Result r = ChildCli.runWithInput(cwd, input, "chat", "-m", model.toString(), "-t", "1", "-n", "4", "--temp",
                 "0", "--history", "", "--chat-template", "chatml");
         assertEquals(0, r.exit(), r.err());
@@ -406,8 +408,10 @@ class ReliabilityTest {
                 Arrays.stream(JSON.treeToValue(saved.get("messages"), JsonNode[].class)).map(m -> m.get("role").asText())
                         .toList());
         assertEquals("More", saved.get("messages").get(2).get("content").asText());
+        assertTrue(Files.isSymbolicLink(link), "a save through a link replaces the file, not the link");
+        assertEquals(Files.readString(cwd.resolve("chat.json")), Files.readString(real));
         try (Stream<Path> files = Files.list(cwd)) {
-            assertEquals(Set.of("chat.json", "out.txt", "err.txt"),
+            assertEquals(Set.of("chat.json", "real.json", "link.json", "out.txt", "err.txt"),
                     new HashSet<>(files.map(p -> p.getFileName().toString()).toList()), "no temporary file left");
         }
     }
