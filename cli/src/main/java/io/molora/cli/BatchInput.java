@@ -9,6 +9,11 @@ import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.SamplerParams;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,13 +79,26 @@ final class BatchInput {
         return items;
     }
 
-    private static void readFile(Path file, Format format, Defaults defaults, List<Item> items) {
-        String name = file.toString();
-        String text;
+    /**
+     * How a file is named in ids, records and messages: its real path (absolute, symbolic links resolved), so that
+     * {@code ./a.jsonl}, {@code a.jsonl}, {@code /home/me/a.jsonl} and a link to it give the same ids whatever the
+     * folder and spelling; a path that cannot be resolved: absolute and normalised.
+     */
+    static String sourceName(Path file) {
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
+            return file.toRealPath().toString();
         } catch (IOException e) {
-            items.add(new Failed(name, name, 0, "cannot read " + name + ": " + e.getMessage()));
+            return file.toAbsolutePath().normalize().toString();
+        }
+    }
+
+    private static void readFile(Path file, Format format, Defaults defaults, List<Item> items) {
+        String name = sourceName(file);
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            items.add(new Failed(name, name, 0, "cannot read " + name + ": " + IoErrors.reason(e)));
             return;
         }
         Format f = format;
@@ -88,29 +106,60 @@ final class BatchInput {
             String lower = file.getFileName().toString().toLowerCase();
             f = lower.endsWith(".jsonl") || lower.endsWith(".ndjson") ? Format.JSONL : Format.TEXT;
         }
-        switch (f) {
-            case TEXT -> {
-                String prompt = text.strip();
-                items.add(prompt.isEmpty() ? new Failed(name, name, 1, name + ": the file is empty")
-                        : prompt(name, name, 1, prompt, defaults));
+        if (f == Format.TEXT) {
+            String prompt;
+            try {
+                prompt = utf8(bytes, 0, bytes.length).strip();
+            } catch (NotUtf8 e) {
+                items.add(new Failed(name, name, 1, name + ": " + e.getMessage()));
+                return;
             }
-            case LINES -> {
-                List<String> lines = text.lines().toList();
-                for (int i = 0; i < lines.size(); i++) {
-                    if (!lines.get(i).isBlank()) {
-                        items.add(prompt(name + ":" + (i + 1), name, i + 1, lines.get(i).strip(), defaults));
-                    }
-                }
-            }
-            default -> {
-                List<String> lines = text.lines().toList();
-                for (int i = 0; i < lines.size(); i++) {
-                    if (!lines.get(i).isBlank()) {
-                        items.add(jsonLine(lines.get(i), name, i + 1, defaults));
-                    }
-                }
-            }
+            items.add(prompt.isEmpty() ? new Failed(name, name, 1, name + ": the file is empty")
+                    : prompt(name, name, 1, prompt, defaults));
+            return;
         }
+        // one item per line (ends: \n, \r\n or \r, as String.lines()); a line that is not UTF-8 fails alone
+        int lineNo = 0;
+        for (int start = 0; start < bytes.length; ) {
+            int end = start;
+            while (end < bytes.length && bytes[end] != '\n' && bytes[end] != '\r') {
+                end++;
+            }
+            lineNo++;
+            String where = name + ":" + lineNo;
+            try {
+                String line = utf8(bytes, start, end);
+                if (!line.isBlank()) {
+                    items.add(f == Format.LINES ? prompt(where, name, lineNo, line.strip(), defaults)
+                            : jsonLine(line, name, lineNo, defaults));
+                }
+            } catch (NotUtf8 e) {
+                items.add(new Failed(where, name, lineNo, where + ": " + e.getMessage()));
+            }
+            start = end < bytes.length && bytes[end] == '\r' && end + 1 < bytes.length && bytes[end + 1] == '\n'
+                    ? end + 2 : end + 1;
+        }
+    }
+
+    /** A line (or file) that is not UTF-8; the message says where. */
+    static final class NotUtf8 extends Exception {
+        NotUtf8(String message) {
+            super(message);
+        }
+    }
+
+    /** Bytes {@code from..to} as UTF-8, refusing what is not (Java's decoders replace it silently otherwise). */
+    private static String utf8(byte[] bytes, int from, int to) throws NotUtf8 {
+        CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes, from, to - from);
+        CharBuffer out = CharBuffer.allocate(to - from);
+        CoderResult r = d.decode(in, out, true);
+        if (r.isError()) {
+            int at = in.position() - from;
+            throw new NotUtf8(String.format("not valid UTF-8 (byte %d is 0x%02X)", at + 1, bytes[from + at] & 0xff));
+        }
+        return out.flip().toString();
     }
 
     private static Item prompt(String id, String file, int line, String prompt, Defaults defaults) {
@@ -165,6 +214,12 @@ final class BatchInput {
             for (String key : List.of("max_tokens", "max_completion_tokens", "n_predict")) {
                 if (body.hasNonNull(key)) {
                     maxTokens = intField(body, key);
+                    // OpenAI's fields take a count; llama-server's n_predict takes -1 for "no limit"
+                    int least = key.equals("n_predict") ? -1 : 0;
+                    if (maxTokens < least) {
+                        throw new IllegalArgumentException("\"" + key + "\" must be " + (least == 0 ? ">= 0" : "-1 or >= 0")
+                                + ", got " + maxTokens);
+                    }
                     break;
                 }
             }

@@ -10,9 +10,14 @@ import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.StopReason;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import org.jline.reader.EndOfFileException;
 import org.jline.reader.LineReader;
 import org.jline.reader.LineReaderBuilder;
@@ -179,8 +184,7 @@ final class ChatRepl {
                 if (arg.isEmpty()) {
                     out.println("usage: /save FILE");
                 } else {
-                    save(Path.of(arg));
-                    out.println("saved " + session.messages().size() + " messages to " + arg);
+                    out.println(save(arg));
                 }
             }
             case "/exit", "/quit" -> {
@@ -212,7 +216,29 @@ final class ChatRepl {
         }
     }
 
-    private void save(Path file) {
+    /** Saves the conversation as JSON; says what happened in one line, and a failure leaves the chat as it was. */
+    private String save(String name) {
+        String fail = "cannot save to " + name + ": ";
+        String kept = " (the conversation is kept; /save to another file)";
+        try {
+            Path file = Path.of(name);
+            if (Files.isDirectory(file)) {
+                return fail + "it is a directory" + kept;
+            }
+            Path folder = file.toAbsolutePath().getParent();
+            if (!Files.isDirectory(folder)) {
+                return fail + "no folder " + folder + kept;
+            }
+            writeWhole(file, transcript());
+            return "saved " + session.messages().size() + " messages to " + name;
+        } catch (InvalidPathException e) {
+            return fail + e.getReason() + kept;
+        } catch (IOException e) {
+            return fail + IoErrors.reason(e) + kept;
+        }
+    }
+
+    private byte[] transcript() throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("model", modelFile.toString());
         root.put("template", session.template().fromModel() ? "model" : session.template().template());
@@ -220,10 +246,32 @@ final class ChatRepl {
         for (ChatTemplate.Message msg : session.messages()) {
             ms.addObject().put("role", msg.role()).put("content", msg.content());
         }
+        return (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Writes {@code bytes} to {@code file} whole or not at all: into a new file beside it (same file system; the
+     * permissions a new file gets), then moved over it — over the file a link points to, not the link. A device or a
+     * pipe is written to as it is.
+     */
+    static void writeWhole(Path file, byte[] bytes) throws IOException {
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            Files.write(file, bytes);
+            return;
+        }
+        Path target = (Files.isSymbolicLink(file) ? file.toRealPath() : file).toAbsolutePath();
+        Path tmp = target.resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
         try {
-            Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot save to " + file + ": " + e.getMessage(), e);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer b = ByteBuffer.wrap(bytes);
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                ch.force(true);
+            }
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);  // left only when something failed
         }
     }
 }

@@ -58,7 +58,8 @@ final class CompleteCommand implements Callable<Integer> {
     @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Input files or directories.")
     List<Path> inputs;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FILE", required = true, description = "Output JSONL file (appended to).")
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", required = true,
+            description = "Output JSONL file (appended to; refused if it is not molora's, or another run is writing it).")
     Path output;
 
     @Option(names = {"-np", "--parallel"}, paramLabel = "N", defaultValue = "4",
@@ -111,11 +112,11 @@ final class CompleteCommand implements Callable<Integer> {
             Optional<AdapterMix> defaults = defaultAdapters == null ? Optional.empty()
                     : Optional.of(AdapterOptions.mix(defaultAdapters, engine.adapterNames(), cmd));
             ResultLog.Plan plan = log.plan(items);
-            if (plan.skipped() > 0 || log.tornLines() > 0) {
-                err.printf("molora: resuming: %d of %d request(s) already in %s%s%n", plan.skipped(), items.size(),
-                        output, log.tornLines() > 0 ? " (" + log.tornLines() + " torn line(s) dropped)" : "");
-                err.flush();
+            log.notes().forEach(n -> err.println("molora: " + n));
+            if (plan.skipped() > 0) {
+                err.printf("molora: resuming: %d of %d request(s) already in %s%n", plan.skipped(), items.size(), output);
             }
+            err.flush();
             Progress.Stats stats = new Progress.Stats(plan.todo().size());
             try (Progress.Display display = Progress.Display.create(progress, progressInterval, plan.todo().size(), err)) {
                 // lines that could not be read are done at once; the requests go to the engine

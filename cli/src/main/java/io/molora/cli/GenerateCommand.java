@@ -63,28 +63,39 @@ final class GenerateCommand implements Callable<Integer> {
                 adapters.showRoutes);
     }
 
+    /**
+     * Exit code when whoever reads stdout has gone ({@code | head -c 20}): what the shell reports for a program that
+     * SIGPIPE ended (128 + 13), as for llama.cpp's own programs, {@code cat} or {@code yes}; the JVM ignores SIGPIPE,
+     * so molora stops generating and exits with it, saying nothing.
+     */
+    static final int STDOUT_CLOSED = 141;
+
     /** Shared by generate and demo: the prompt and its continuation on stdout, a summary on stderr. */
     static final class Generation {
         private Generation() {}
 
+        /**
+         * The prompt is echoed once the engine has taken it (a prompt too long for the context is refused before
+         * anything reaches stdout); generation stops at the first token stdout cannot take.
+         */
         static int run(PrintWriter out, PrintWriter err, ModelOptions options, SamplingOptions sampling, String prompt,
                 int nPredict, List<AdapterSpec> adapters, RouterSpec router, boolean show) {
             try (Engine engine = options.open(adapters, router)) {
                 RouteTrace trace = new RouteTrace(engine.adapterNames(), show && RouteTrace.terminal());
-                if (show) {
-                    out.println(trace.legend());
-                } else {
-                    out.print(prompt);
-                }
-                out.flush();
                 GenerationRequest request = new GenerationRequest(prompt, nPredict < 0 ? Integer.MAX_VALUE : nPredict,
                         sampling.params(), show);
+                boolean[] closed = {false};
                 GenerationResult r = engine.generate(request, new GenerationListener() {
                     @Override
                     public void prefilled(List<Piece> pieces) {
-                        pieces.forEach(p -> trace.append(p.text(), p.route()));
-                        out.print(trace.take());
-                        out.flush();
+                        if (show) {
+                            out.println(trace.legend());
+                            pieces.forEach(p -> trace.append(p.text(), p.route()));
+                            out.print(trace.take());
+                        } else {
+                            out.print(prompt);
+                        }
+                        closed[0] |= out.checkError();  // flushes
                     }
 
                     @Override
@@ -95,13 +106,20 @@ final class GenerateCommand implements Callable<Integer> {
                         } else {
                             out.print(t.text());
                         }
-                        out.flush();
+                        closed[0] |= out.checkError();
+                    }
+
+                    @Override
+                    public boolean stop() {
+                        return closed[0];
                     }
                 });
                 trace.end();
                 out.print(trace.take());
                 out.println();
-                out.flush();
+                if (closed[0] || out.checkError()) {
+                    return STDOUT_CLOSED;
+                }
                 err.printf("molora: %d prompt tokens in %.2f s, %d generated in %.2f s (%.1f tok/s), stop: %s%n",
                         r.promptTokens(), r.promptSeconds(), r.tokens().length, r.generationSeconds(),
                         r.tokensPerSecond(), r.stopReason().name().toLowerCase());

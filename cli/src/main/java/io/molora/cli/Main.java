@@ -1,5 +1,10 @@
 package io.molora.cli;
 
+import java.io.BufferedWriter;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -20,6 +25,10 @@ public final class Main {
     /** The configured command line (tests drive it directly). */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Main());
+        // stdout straight on file descriptor 1, so that a write error (the reader of a pipe has gone) shows in
+        // PrintWriter.checkError(); picocli's default sits on System.out, a PrintStream that keeps errors to itself
+        cli.setOut(new PrintWriter(new BufferedWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.out),
+                System.out.charset())), true));
         cli.setExecutionExceptionHandler(new ErrorReporter());
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         return cli;

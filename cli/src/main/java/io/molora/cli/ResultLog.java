@@ -1,6 +1,5 @@
 package io.molora.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -8,90 +7,151 @@ import io.molora.engine.Completion;
 import io.molora.engine.Route;
 import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.RandomAccessFile;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * The JSONL output of a batch run, crash-safe: each record is one line written by one {@code write} call straight to
- * the file (no buffer in this process), so killing the process at any moment loses only records not yet written. On
- * open, a torn last line (a power cut) is cut off, and the ids already there are read so a rerun skips them.
+ * the file (no buffer in this process), so killing the process at any moment loses only records not yet written.
+ *
+ * <p>Opening never destroys a file and never shares one: the output is locked for the run (a second run on it
+ * refuses at once, naming the process that holds it; the lock goes with the process, so a killed run leaves none),
+ * then read through the same channel (a second descriptor closed in this process would drop the lock) and refused,
+ * unchanged, unless it is molora's own result file ({@link ResultFile}). Only then is a torn last line cut (or a whole
+ * last record given its newline), or, with {@code resume} off, the file emptied. A device or pipe ({@code /dev/stdout})
+ * is written to as it is: nothing to lock, read or resume.
  */
 final class ResultLog implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final FileOutputStream out;
+    private final Path path;
+    /** The output file's channel (holding its lock), or null for a device or pipe. */
+    private final FileChannel channel;
+    private final FileLock lock;
+    private final OutputStream stream;
     /** custom_id → whether its record is an error, for the records already in the file. */
-    private final Map<String, Boolean> existing = new HashMap<>();
-    private int torn;
+    private final Map<String, Boolean> existing;
+    private final List<String> notes = new ArrayList<>();
 
-    private ResultLog(Path path, boolean resume) throws IOException {
-        if (resume && Files.exists(path)) {
-            truncateTornTail(path);
-            List<String> lines = Files.readAllLines(path, StandardCharsets.UTF_8);
-            for (String line : lines) {
-                if (line.isBlank()) {
-                    continue;
-                }
-                try {
-                    JsonNode n = JSON.readTree(line);
-                    if (n.hasNonNull("custom_id")) {
-                        existing.put(n.get("custom_id").asText(), n.has("error"));
-                    }
-                } catch (IOException e) {
-                    torn++;
-                }
-            }
-        }
-        if (path.getParent() != null) {
-            Files.createDirectories(path.getParent());
-        }
-        this.out = new FileOutputStream(path.toFile(), resume);
+    private ResultLog(Path path, FileChannel channel, FileLock lock, OutputStream stream, Map<String, Boolean> existing) {
+        this.path = path;
+        this.channel = channel;
+        this.lock = lock;
+        this.stream = stream;
+        this.existing = existing;
     }
 
+    /**
+     * Opens {@code path} for a run: locked, checked to be molora's, repaired at its end (resume) or emptied (no resume).
+     *
+     * @throws IllegalStateException when another process holds the output, or it is not molora's result file
+     * @throws UncheckedIOException  when it cannot be opened, read or locked
+     */
     static ResultLog open(Path path, boolean resume) {
+        if (Files.isDirectory(path)) {
+            throw new IllegalStateException("output " + path + " is a directory; -o names a file");
+        }
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            try {
+                return new ResultLog(path, null, null, new FileOutputStream(path.toFile(), true), new HashMap<>());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot open output " + path + ": " + IoErrors.reason(e), e);
+            }
+        }
+        FileChannel ch = null;
         try {
-            return new ResultLog(path, resume);
+            if (path.toAbsolutePath().getParent() != null) {
+                Files.createDirectories(path.toAbsolutePath().getParent());
+            }
+            ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;  // this process holds it already
+            }
+            if (lock == null) {
+                throw new IllegalStateException("output " + path + " is being written by another molora run ("
+                        + LockHolder.of(path).map(pid -> "process " + pid).orElse("another process")
+                        + "); wait for it to finish, or stop it");
+            }
+            ResultFile.Scan scan;
+            try {
+                scan = ResultFile.scan(ch, path);
+            } catch (ResultFile.NotResults e) {
+                throw new IllegalStateException(e.getMessage());
+            }
+            ResultLog log = new ResultLog(path, ch, lock, Channels.newOutputStream(ch),
+                    resume ? new HashMap<>(scan.records()) : new HashMap<>());
+            if (!resume) {
+                ch.truncate(0);
+            } else {
+                log.repair(scan);
+            }
+            ch.position(ch.size());
+            return log;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot open output " + path + ": " + e.getMessage(), e);
+            close(ch);
+            throw new UncheckedIOException("cannot open output " + path + ": " + IoErrors.reason(e), e);
+        } catch (RuntimeException e) {
+            close(ch);
+            throw e;
         }
     }
 
-    /** Cuts an unterminated last line (left by a crash mid-write) so the next record starts on a line of its own. */
-    private void truncateTornTail(Path path) throws IOException {
-        try (RandomAccessFile f = new RandomAccessFile(path.toFile(), "rw")) {
-            long len = f.length();
-            if (len == 0) {
-                return;
+    private static void close(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // the first error is the one to report
             }
-            f.seek(len - 1);
-            if (f.read() == '\n') {
-                return;
-            }
-            long pos = len - 1;
-            while (pos > 0) {
-                f.seek(pos - 1);
-                if (f.read() == '\n') {
-                    break;
-                }
-                pos--;
-            }
-            f.setLength(pos);
-            torn++;
         }
     }
 
-    /** Unreadable lines found (and dropped, if at the end) when opening. */
-    int tornLines() {
-        return torn;
+    /** Cuts a torn last line, ends a whole last record with its newline, and notes torn lines left in the middle. */
+    private void repair(ResultFile.Scan scan) throws IOException {
+        switch (scan.tail()) {
+            case CUT -> {
+                channel.truncate(scan.tailStart());
+                notes.add("cut a torn last line of " + path + " (" + (scan.size() - scan.tailStart())
+                        + " bytes of an unfinished record; its request runs again)");
+            }
+            case TERMINATE -> {
+                channel.write(ByteBuffer.wrap(new byte[] {'\n'}), scan.size());
+                notes.add("the last record of " + path + " had no newline; added one");
+            }
+            case NONE -> { }
+        }
+        if (!scan.tornLines().isEmpty()) {
+            List<Integer> t = scan.tornLines();
+            notes.add((t.size() == 1 ? "line " + t.get(0) + " of " + path + " is a torn record, kept as it is"
+                    : "lines " + t.stream().map(String::valueOf).collect(Collectors.joining(", ")) + " of " + path
+                            + " are torn records, kept as they are")
+                    + " (something was appended after an interrupted write; the requests run again if they have no"
+                    + " other record)");
+        }
+    }
+
+    /** What opening found and did to the file (torn lines), one line each, for the user. */
+    List<String> notes() {
+        return List.copyOf(notes);
     }
 
     /** What a run still has to do, given the records already in the file. */
@@ -184,19 +244,23 @@ final class ResultLog implements AutoCloseable {
     private synchronized void append(ObjectNode record) {
         try {
             byte[] line = (JSON.writeValueAsString(record) + "\n").getBytes(StandardCharsets.UTF_8);
-            out.write(line);
-            out.flush();
+            stream.write(line);
+            stream.flush();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write output: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write output " + path + ": " + IoErrors.reason(e), e);
         }
     }
 
+    /** Closes the file, which releases its lock. */
     @Override
     public void close() {
         try {
-            out.close();
+            if (lock != null && lock.isValid()) {
+                lock.release();
+            }
+            stream.close();
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException("cannot close output " + path + ": " + IoErrors.reason(e), e);
         }
     }
 }

@@ -241,7 +241,7 @@ class CompleteCommandTest {
 
         CliTest.Run r = CliTest.run(cmd.subList(cmd.indexOf("complete"), cmd.size()).toArray(String[]::new));
         assertEquals(0, r.exit(), r.err());
-        assertTrue(r.err().contains("resuming: " + written + " of " + total) && r.err().contains("1 torn line"), r.err());
+        assertTrue(r.err().contains("resuming: " + written + " of " + total) && r.err().contains("cut a torn last line"), r.err());
         Map<String, JsonNode> all = byId(records(out));
         Set<String> expected = new HashSet<>();
         for (int i = 0; i < total; i++) {

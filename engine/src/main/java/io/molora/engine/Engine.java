@@ -87,17 +87,22 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Generates for one prompt from position 0 of a fresh context, streaming tokens to {@code listener}. With a
-     * router that reads hidden states, a base pass over the prompt gives its states first (2N work for the prompt).
+     * Generates for one prompt from position 0 of a fresh context, streaming tokens to {@code listener} until the
+     * token limit, the end of text, a full context or {@link GenerationListener#stop()}. A prompt that does not fit
+     * the context is refused before anything is decoded or reported. With a router that reads hidden states, a base
+     * pass over the prompt gives its states first (2N work for the prompt).
+     *
+     * @throws IllegalArgumentException when the prompt does not fit in the context
      */
     public GenerationResult generate(GenerationRequest request, GenerationListener listener) {
         int[] tokens = model.tokenizer().tokenize(request.prompt(), true, true);
         Router router = routing.router();
-        prefillHiddenStates(router, 0, tokens);
         try (Context ctx = Context.create(model, contextParams());
              Sampler sampler = new Sampler(request.sampling());
              DecodePath path = decodePath(ctx, router, request.traceRoutes());
              Generator generator = new Generator(ctx, sampler, 0, path.decoder())) {
+            generator.requireFits(tokens, 0);
+            prefillHiddenStates(router, 0, tokens);
             boolean[] prefilled = {false};
             Runnable announce = () -> {
                 if (!prefilled[0]) {
@@ -108,7 +113,7 @@ public final class Engine implements AutoCloseable {
             GenerationResult r = generator.generate(tokens, request.maxTokens(), t -> {
                 announce.run();
                 listener.token(t, request.traceRoutes() ? path.route(0, t.id(), t.position()) : Route.UNKNOWN);
-            });
+            }, listener::stop);
             announce.run();
             return r;
         }

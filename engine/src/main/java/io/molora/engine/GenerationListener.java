@@ -16,4 +16,12 @@ public interface GenerationListener {
 
     /** A generated token; with {@code traceRoutes} the route it was decoded with, else {@link Route#UNKNOWN}. */
     void token(GeneratedToken token, Route route);
+
+    /**
+     * Asked after each token: true ends the generation there (stop reason {@code CANCELLED}), e.g. when whoever
+     * reads the text has gone.
+     */
+    default boolean stop() {
+        return false;
+    }
 }

@@ -90,6 +90,40 @@ class EngineTest {
     }
 
     @Test
+    void aGenerationRefusesAPromptThatDoesNotFitBeforeReportingAnythingAndStopsWhenAsked() {
+        // a hidden-state router: the base pass over the prompt must not run either
+        try (Engine e = open(new RouterSpec.Learned(hiddenRouter))) {
+            List<String> events = new ArrayList<>();
+            GenerationListener listener = new GenerationListener() {
+                @Override
+                public void prefilled(List<Piece> prompt) {
+                    events.add("prefilled");
+                }
+
+                @Override
+                public void token(GeneratedToken t, Route route) {
+                    events.add(t.text());
+                }
+
+                @Override
+                public boolean stop() {
+                    return events.size() > 3;  // the prompt and three tokens
+                }
+            };
+            IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class, () -> e.generate(
+                    new GenerationRequest("word ".repeat(300), 4, SamplerParams.greedy(), false), listener));
+            assertEquals("prompt of 302 tokens does not fit in the context (256 tokens); use a larger -c or a shorter "
+                    + "prompt", tooLong.getMessage());
+            assertEquals(List.of(), events, "nothing reported");
+
+            var r = e.generate(new GenerationRequest("Once upon a time", 100, SamplerParams.greedy(), false), listener);
+            assertEquals(StopReason.CANCELLED, r.stopReason());
+            assertEquals(3, r.tokens().length);
+            assertEquals(4, events.size());
+        }
+    }
+
+    @Test
     void aHiddenStateRouterRunsInEverySession() throws IOException {
         try (Engine e = open(new RouterSpec.Learned(hiddenRouter))) {
             List<Route> routes = new ArrayList<>();

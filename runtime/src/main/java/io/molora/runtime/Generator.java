@@ -2,6 +2,7 @@ package io.molora.runtime;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -44,14 +45,7 @@ public final class Generator implements AutoCloseable {
         if (maxTokens < 0) {
             throw new IllegalArgumentException("maxTokens must be >= 0, got " + maxTokens);
         }
-        if (start < 0) {
-            throw new IllegalArgumentException("start position must be >= 0, got " + start);
-        }
-        if ((long) start + prompt.length > context.contextSize()) {
-            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens does not fit in the context ("
-                    + context.contextSize() + " tokens" + (start > 0 ? ", " + start + " already used" : "")
-                    + "); use a larger -c or a shorter prompt");
-        }
+        requireFits(prompt, start);
         for (int t : prompt) {
             context.model().tokenizer().checkToken(t);
         }
@@ -68,8 +62,32 @@ public final class Generator implements AutoCloseable {
         return new TokenStream(this, start + prompt.length, maxTokens);
     }
 
+    /**
+     * Checks, before anything is decoded, that {@code prompt} fits in the context from position {@code start}.
+     *
+     * @throws IllegalArgumentException when it does not
+     */
+    public void requireFits(int[] prompt, int start) {
+        if (start < 0) {
+            throw new IllegalArgumentException("start position must be >= 0, got " + start);
+        }
+        if ((long) start + prompt.length > context.contextSize()) {
+            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens does not fit in the context ("
+                    + context.contextSize() + " tokens" + (start > 0 ? ", " + start + " already used" : "")
+                    + "); use a larger -c or a shorter prompt");
+        }
+    }
+
     /** Generates up to {@code maxTokens} after {@code prompt} (from position 0), streaming each token to {@code sink}. */
     public GenerationResult generate(int[] prompt, int maxTokens, Consumer<GeneratedToken> sink) {
+        return generate(prompt, maxTokens, sink, () -> false);
+    }
+
+    /**
+     * As {@link #generate(int[], int, Consumer)}, and {@code stop} is asked after each token: true ends the generation
+     * there ({@link StopReason#CANCELLED}).
+     */
+    public GenerationResult generate(int[] prompt, int maxTokens, Consumer<GeneratedToken> sink, BooleanSupplier stop) {
         List<Integer> tokens = new ArrayList<>();
         StringBuilder text = new StringBuilder();
         long t0 = System.nanoTime();
@@ -80,6 +98,9 @@ public final class Generator implements AutoCloseable {
                 tokens.add(t.id());
                 text.append(t.text());
                 sink.accept(t);
+                if (stream.hasNext() && stop.getAsBoolean()) {
+                    stream.close();
+                }
             }
             long t2 = System.nanoTime();
             return new GenerationResult(tokens.stream().mapToInt(Integer::intValue).toArray(), text.toString(),
