@@ -1,4 +1,4 @@
-// molora: checks the per-token LoRA routing patch (0001-per-token-lora-routing.patch) against stock llama.cpp.
+// molora: checks the per-token LoRA routing patches (native-build/patches/) against stock llama.cpp.
 //
 // build & run against a llama.cpp v0.5.0 tree with the patch applied and built (BUILD_SHARED_LIBS=ON):
 //   PYTHONPATH=$LLAMA/gguf-py python3 make_tiny.py $DIR $LLAMA/models/ggml-vocab-llama-spm.gguf
