@@ -79,6 +79,9 @@ public final class LoraAdapter implements AutoCloseable {
      * {@link ModelParams#noAlloc() metadata-only} load, so that this runs before the weights are loaded.
      */
     public static long[] routedCopyBytes(Model model, List<LoraAdapter> adapters, float[] scales, RoutingParams params) {
+        if (!Context.routingSupported()) {
+            throw new LlamaException("this llama.cpp build lacks molora's per-token routing patch");
+        }
         checkRoutable(model, adapters, scales);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ptrs = arena.allocate(ValueLayout.ADDRESS, Math.max(1, adapters.size()));
