@@ -1,4 +1,4 @@
-// molora: checks the per-token LoRA routing patch (0001-per-token-lora-routing.patch) against stock llama.cpp.
+// molora: checks the per-token LoRA routing patches (native-build/patches/) against stock llama.cpp.
 //
 // build & run against a llama.cpp v0.5.0 tree with the patch applied and built (BUILD_SHARED_LIBS=ON):
 //   PYTHONPATH=$LLAMA/gguf-py python3 make_tiny.py $DIR $LLAMA/models/ggml-vocab-llama-spm.gguf
@@ -12,8 +12,11 @@
 //   unified and per-sequence KV caches
 // - constant route == stock with that adapter; constant top-2 == stock with both adapters at w*s
 // - changing routes between decodes reuses the graph (n_reused grows) and never re-reserves the scheduler
-// - all of it for both forms (LLAMA_LORA_ROUTING=concat | gather)
-// - an adapter on MoE expert tensors is refused by llama_set_lora_routing
+// - all of it for both forms (llama_lora_routing_params.form = CONCAT | GATHER)
+// - routes apply to one decode: a decode with no routes set uses no adapter, not the previous batch's routes
+// - llama_lora_routing_bytes == the bytes llama_set_lora_routing allocates (F32 and F16 adapters, both forms), also
+//   when asked on a metadata-only (no_alloc) load of the model
+// - bad input returns an error code: params out of range, an adapter on MoE expert tensors (no abort)
 #include "llama.h"
 
 #include <algorithm>
@@ -27,6 +30,7 @@
 
 static int g_n_reserve = 0;
 static int g_packed_f16 = -1, g_packed_f32 = -1; // from the last registration's log line
+static size_t g_alloc_bytes = 0;                // the routing buffers llama_set_lora_routing logged allocating
 
 static void log_cb(ggml_log_level level, const char * text, void *) {
     if (strstr(text, "reserving ...")) {
@@ -34,6 +38,12 @@ static void log_cb(ggml_log_level level, const char * text, void *) {
     }
     if (const char * p = strstr(text, " weights (")) {
         sscanf(p, " weights (%d F16, %d F32)", &g_packed_f16, &g_packed_f32);
+    }
+    if (strstr(text, "LoRA routing buffer size = ")) {
+        size_t n = 0;
+        if (const char * p = strrchr(text, '(')) {
+            if (sscanf(p, "(%zu bytes)", &n) == 1) g_alloc_bytes += n;
+        }
     }
     if (level >= GGML_LOG_LEVEL_WARN || getenv("CHECK_VERBOSE")) {
         fputs(text, stderr);
@@ -62,6 +72,37 @@ static llama_model * g_model_cpu;
 static llama_adapter_lora * g_ad_cpu[3];
 static const float g_scale[3] = { 1.0f, 0.5f, 2.0f };
 static int32_t g_n_vocab;
+static llama_lora_routing_form g_form = LLAMA_LORA_ROUTING_FORM_CONCAT; // the form under test
+
+// routing params of the form under test with k routes per token
+static llama_lora_routing_params rparams(int32_t k) {
+    auto p = llama_lora_routing_default_params();
+    p.form = g_form;
+    p.max_routes_per_token = k;
+    return p;
+}
+
+// what llama_lora_routing_bytes says the copies take (all devices), -1 on error
+static long long routing_bytes(const llama_model * model, llama_adapter_lora ** ad, const float * sc, size_t n,
+        llama_lora_routing_params p) {
+    std::vector<size_t> bytes(ggml_backend_dev_count());
+    if (llama_lora_routing_bytes(model, ad, sc, n, p, bytes.data(), bytes.size()) != 0) return -1;
+    long long sum = 0;
+    for (size_t b : bytes) sum += (long long) b;
+    return sum;
+}
+
+// registers and checks that llama_lora_routing_bytes, asked first, equals what was allocated
+static int32_t register_checked(llama_context * ctx, llama_adapter_lora ** ad, const float * sc, size_t n,
+        llama_lora_routing_params p, const char * what) {
+    const long long predicted = routing_bytes(llama_get_model(ctx), ad, sc, n, p);
+    g_alloc_bytes = 0;
+    const int32_t rc = llama_set_lora_routing(ctx, ad, sc, n, p);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s: llama_lora_routing_bytes %lld == allocated %zu", what, predicted, g_alloc_bytes);
+    expect(rc == 0 && predicted > 0 && (size_t) predicted == g_alloc_bytes, msg);
+    return rc;
+}
 
 static llama_context * new_ctx_of(llama_model * model, bool unified) {
     auto cp = llama_context_default_params();
@@ -151,7 +192,7 @@ static std::vector<float> stock_batch(llama_model * model, llama_adapter_lora * 
 static void check_multiseq(bool unified, bool all_outputs, std::mt19937 & rng, const char * label) {
     llama_context * ref = new_ctx(true);
     llama_context * ctx = new_ctx(unified);
-    if (llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2) != 0) { expect(false, "llama_set_lora_routing"); return; }
+    if (llama_set_lora_routing(ctx, g_ad, g_scale, 3, rparams(2)) != 0) { expect(false, "llama_set_lora_routing"); return; }
 
     const int n_seq = 3;
     const int lens[n_seq] = { 20, 17, 13 };    // 50 tokens > n_ubatch 16
@@ -293,10 +334,10 @@ int main(int argc, char ** argv) {
         printf("offloaded (CHECK_NGL=%d): routed results are compared with stock llama.cpp on the CPU\n", ngl);
     }
 
-    // both forms of the patch: concatenated + masked, and gathered (mul_mat_id); the env var is read at registration
-    for (const char * mode : { "concat", "gather" }) {
-        setenv("LLAMA_LORA_ROUTING", mode, 1);
-        printf("--- %s form\n", mode);
+    // both forms of the patches: concatenated + masked, and gathered (mul_mat_id)
+    for (llama_lora_routing_form form : { LLAMA_LORA_ROUTING_FORM_CONCAT, LLAMA_LORA_ROUTING_FORM_GATHER }) {
+        g_form = form;
+        printf("--- %s form\n", form == LLAMA_LORA_ROUTING_FORM_CONCAT ? "concat" : "gather");
 
         std::mt19937 rng(42);
 
@@ -327,7 +368,7 @@ int main(int argc, char ** argv) {
                 expect(d > 0.05, msg);
             }
 
-            llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
+            register_checked(ctx, g_ad, g_scale, 3, rparams(2), "three F32 adapters");
             for (int a = 0; a < 3; ++a) {
                 std::vector<int32_t> ids(toks.size(), a);
                 std::vector<float>   ws (toks.size(), 0.7f);
@@ -374,6 +415,18 @@ int main(int argc, char ** argv) {
                 snprintf(msg, sizeof(msg), "no routes == base model (rel %.2e)", d);
                 expect(d < 1e-5, msg);
             }
+            {
+                // routes apply to one decode: the next decode, with none set, is the base model's, not a0's again
+                std::vector<int32_t> ids(toks.size(), 0);
+                std::vector<float>   ws (toks.size(), 1.0f);
+                llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 1);
+                auto routed = decode_seq(ctx, toks);
+                auto stale  = decode_seq(ctx, toks);
+                double d  = rel_diff(stale.data(), base.data(), stale.size());
+                double d0 = rel_diff(routed.data(), base.data(), routed.size());
+                snprintf(msg, sizeof(msg), "a decode after a routed one, no routes set == base model (rel %.2e; routed %.2e)", d, d0);
+                expect(d < 1e-5 && d0 > 1e-3, msg);
+            }
 
             // errors
             {
@@ -381,12 +434,31 @@ int main(int argc, char ** argv) {
                 expect(llama_set_lora_routes(ctx, &bad, &w, 1, 1) < 0, "invalid id rejected");
                 int32_t ok = 0;
                 expect(llama_set_lora_routes(ctx, &ok, &w, 1, 3) < 0, "k > max_routes_per_token rejected");
-                expect(llama_set_lora_routing(ctx, g_ad, g_scale, 3, 0) < 0, "max_routes_per_token 0 rejected");
+                expect(llama_set_lora_routing(ctx, g_ad, g_scale, 3, rparams(0)) == -1, "max_routes_per_token 0 rejected (-1)");
+                auto p = rparams(1);
+                p.form = (llama_lora_routing_form) 7;
+                expect(llama_set_lora_routing(ctx, g_ad, g_scale, 3, p) == -1, "unknown form rejected (-1)");
+                p = rparams(1);
+                p.gather_width = -1;
+                expect(llama_set_lora_routing(ctx, g_ad, g_scale, 3, p) == -1, "negative gather_width rejected (-1)");
+                expect(llama_set_lora_routing(ctx, nullptr, g_scale, 3, rparams(1)) == -1, "NULL adapters rejected (-1)");
+                size_t bytes[8];
+                expect(llama_lora_routing_bytes(g_model, g_ad, g_scale, 3, rparams(0), bytes, 8) == -1,
+                       "llama_lora_routing_bytes: the same error as llama_set_lora_routing");
+                // the previous registration stays: a0 still routes
+                std::vector<int32_t> ids(toks.size(), 0);
+                std::vector<float>   ws (toks.size(), 0.7f);
+                llama_set_lora_routes(ctx, ids.data(), ws.data(), (int32_t) toks.size(), 1);
+                auto got = decode_seq(ctx, toks);
+                float s = 0.7f*g_scale[0];
+                auto [d, floor] = versus_stock(got, toks, &g_ad[0], &g_ad_cpu[0], &s, 1);
+                snprintf(msg, sizeof(msg), "after rejected registrations the previous one still routes (rel %.2e)", d);
+                expect(d < tolerance(floor), msg);
             }
 
             // 3. routing off -> stock again (stock adapter set applies once more)
             {
-                llama_set_lora_routing(ctx, nullptr, nullptr, 0, 1);
+                llama_set_lora_routing(ctx, nullptr, nullptr, 0, rparams(1));
                 int32_t id = 0; float w = 1.0f;
                 expect(llama_set_lora_routes(ctx, &id, &w, 1, 1) < 0, "routes rejected while routing is off");
                 auto got = decode_seq(ctx, toks);
@@ -409,7 +481,7 @@ int main(int argc, char ** argv) {
         // 4. graph reuse: changing routes between decodes must not re-reserve nor rebuild
         {
             llama_context * ctx = new_ctx(true);
-            llama_set_lora_routing(ctx, g_ad, g_scale, 3, 2);
+            llama_set_lora_routing(ctx, g_ad, g_scale, 3, rparams(2));
             llama_batch b = llama_batch_init(1, 0, 1);
             auto decode1 = [&](int pos) {
                 b.n_tokens = 1; b.token[0] = 100 + pos; b.pos[0] = pos; b.n_seq_id[0] = 1; b.seq_id[0][0] = 0; b.logits[0] = 1;
@@ -466,7 +538,7 @@ int main(int argc, char ** argv) {
                 llama_batch_free(bb);
             }
             // control: registering again does re-reserve
-            llama_set_lora_routing(ctx, g_ad, g_scale, 2, 1);
+            llama_set_lora_routing(ctx, g_ad, g_scale, 2, rparams(1));
             decode1(34);
             snprintf(msg, sizeof(msg), "llama_set_lora_routing re-reserves (%d)", g_n_reserve - n_res0);
             expect(g_n_reserve > n_res0, msg);
@@ -478,7 +550,7 @@ int main(int argc, char ** argv) {
 
     // 5. F16 adapters are packed into F16 copies (concatenated form) and still equal stock
     {
-        unsetenv("LLAMA_LORA_ROUTING");
+        g_form = LLAMA_LORA_ROUTING_FORM_AUTO; // two adapters of a small rank: concatenated
         auto load_h = [&](llama_model * model, llama_adapter_lora ** h) {
             for (int i = 0; i < 2; ++i) {
                 h[i] = model ? llama_adapter_lora_init(model, (dir + "/h" + std::to_string(i) + ".gguf").c_str()) : nullptr;
@@ -498,7 +570,7 @@ int main(int argc, char ** argv) {
         }
         const float sc[2] = { 1.0f, 0.5f };
         llama_context * ctx = new_ctx(true);
-        expect(llama_set_lora_routing(ctx, h, sc, 2, 1) == 0, "register two F16 adapters");
+        expect(register_checked(ctx, h, sc, 2, rparams(1), "two F16 adapters, concat") == 0, "register two F16 adapters");
         char msg[256];
         snprintf(msg, sizeof(msg), "F16 adapters packed as F16 copies (%d F16, %d F32)", g_packed_f16, g_packed_f32);
         expect(g_packed_f16 == 7*2 && g_packed_f32 == 0, msg);
@@ -521,6 +593,35 @@ int main(int argc, char ** argv) {
                      a, a, d, floor, f16_floor);
             expect(d < std::max(tolerance(floor), 2*f16_floor), msg);
         }
+        {
+            // the gathered form of the same F16 adapters: F32 copies
+            g_form = LLAMA_LORA_ROUTING_FORM_GATHER;
+            register_checked(ctx, h, sc, 2, rparams(1), "two F16 adapters, gather");
+            snprintf(msg, sizeof(msg), "gathered copies of F16 adapters are F32 (%d F16, %d F32)", g_packed_f16, g_packed_f32);
+            expect(g_packed_f16 == 0 && g_packed_f32 == 7*2, msg);
+            g_form = LLAMA_LORA_ROUTING_FORM_AUTO;
+        }
+        {
+            // asked on a metadata-only load (what a memory check before loading does), the same figures
+            auto mp = llama_model_default_params();
+            mp.n_gpu_layers = ngl;
+            mp.no_alloc = true;
+            mp.load_mode = LLAMA_LOAD_MODE_NONE;
+            llama_model * meta = llama_model_load_from_file((dir + "/tiny.gguf").c_str(), mp);
+            llama_adapter_lora * mh[2] = { nullptr, nullptr };
+            load_h(meta, mh);
+            for (llama_lora_routing_form f : { LLAMA_LORA_ROUTING_FORM_CONCAT, LLAMA_LORA_ROUTING_FORM_GATHER }) {
+                g_form = f;
+                const long long on_meta = meta && mh[0] && mh[1] ? routing_bytes(meta, mh, sc, 2, rparams(1)) : -1;
+                const long long on_full = routing_bytes(g_model, h, sc, 2, rparams(1));
+                snprintf(msg, sizeof(msg), "%s: llama_lora_routing_bytes on a no_alloc load %lld == on the loaded model %lld",
+                        f == LLAMA_LORA_ROUTING_FORM_CONCAT ? "concat" : "gather", on_meta, on_full);
+                expect(on_meta > 0 && on_meta == on_full, msg);
+            }
+            g_form = LLAMA_LORA_ROUTING_FORM_AUTO;
+            for (auto * a : mh) if (a) llama_adapter_lora_free(a);
+            if (meta) llama_model_free(meta);
+        }
         llama_free(ctx);
         for (auto * a : twin) llama_adapter_lora_free(a);
         for (auto * a : h) llama_adapter_lora_free(a);
@@ -537,7 +638,10 @@ int main(int argc, char ** argv) {
         cp.n_ctx = 64; cp.n_batch = cp.n_ubatch = 16;
         llama_context * ctx = llama_init_from_model(moe, cp);
         float s = 1.0f;
-        expect(llama_set_lora_routing(ctx, &ad, &s, 1, 1) < 0, "adapter on MoE expert tensors rejected");
+        expect(llama_set_lora_routing(ctx, &ad, &s, 1, rparams(1)) == -2, "adapter on MoE expert tensors rejected (-2)");
+        size_t bytes[8];
+        expect(llama_lora_routing_bytes(moe, &ad, &s, 1, rparams(1), bytes, 8) == -2,
+               "llama_lora_routing_bytes refuses it too (-2)");
         int32_t id = 0; float w = 1.0f;
         expect(llama_set_lora_routes(ctx, &id, &w, 1, 1) < 0, "routing stays off after a rejected registration");
         llama_free(ctx);

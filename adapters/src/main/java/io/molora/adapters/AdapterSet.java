@@ -6,6 +6,7 @@ import io.molora.runtime.LoraAdapter;
 import io.molora.runtime.Model;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
+import io.molora.runtime.RoutingForm;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -87,7 +88,12 @@ public final class AdapterSet implements AutoCloseable {
 
     /** A decoder that routes this set's adapters on {@code context} by {@code router} (in-graph when the patch is there). */
     public RoutedDecoder decoder(Context context, Router router) {
-        return new RoutedDecoder(context, adapters, scales(), router);
+        return decoder(context, router, RoutingForm.AUTO);
+    }
+
+    /** The same, with llama.cpp applying the adapters in {@code form}. */
+    public RoutedDecoder decoder(Context context, Router router, RoutingForm form) {
+        return new RoutedDecoder(context, adapters, scales(), router, form);
     }
 
     @Override

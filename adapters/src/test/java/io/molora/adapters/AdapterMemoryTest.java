@@ -1,5 +1,6 @@
 package io.molora.adapters;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,7 +11,10 @@ import io.molora.gguf.synth.LoraSpec;
 import io.molora.gguf.synth.LoraTarget;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
+import io.molora.runtime.LoraAdapter;
 import io.molora.runtime.Model;
+import io.molora.runtime.RoutingForm;
+import io.molora.runtime.RoutingParams;
 import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,14 +29,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The pure-Java estimate of the routed copies (used by the VRAM fit check before anything is loaded) against the
- * buffers llama.cpp actually allocates when the adapters are registered for routing, as its log reports them.
+ * llama.cpp's own answer to "how big are the routed copies" ({@code llama_lora_routing_bytes}, asked before the copies
+ * are made) against the buffers {@code llama_set_lora_routing} then actually allocates, as its log reports them: equal
+ * to the byte, for F16 and F32 adapters, both forms, and the F16 pairs whose scaled values force F32. And the fit
+ * check's figure ({@link AdapterMemory#of}, a metadata-only load) against the same allocation.
  */
 class AdapterMemoryTest {
     private static final Pattern BUFFER = Pattern.compile("LoRA routing buffer size = .* \\((\\d+) bytes\\)");
     private static final Pattern FORM = Pattern.compile("(\\d+) weights \\((\\d+) F16, (\\d+) F32\\), (\\w+)");
-    /** Backend buffers round every tensor up to their alignment (at most 256 bytes on CPU and CUDA). */
-    private static final long ALIGNMENT = 256;
 
     @TempDir
     static Path dir;
@@ -56,39 +60,60 @@ class AdapterMemoryTest {
                 new LoraSpec(name, rank, rank, targets, name.hashCode(), 1f, type)), 1f);
     }
 
+    private static RoutingParams form(RoutingForm f) {
+        return RoutingParams.defaults().withForm(f);
+    }
+
     @Test
-    void f16AdaptersArePackedAsF16AndTheEstimateMatchesTheAllocation() throws IOException {
+    void f16AdaptersArePackedAsF16AndTheNativeFigureIsWhatIsAllocated() throws IOException {
         EnumSet<LoraTarget> ends = EnumSet.of(LoraTarget.Q, LoraTarget.DOWN, LoraTarget.OUTPUT, LoraTarget.TOKEN_EMBD);
         List<AdapterSpec> specs = List.of(lora("h1", 4, ends, GgmlType.F16),
                 lora("h2", 8, EnumSet.of(LoraTarget.Q, LoraTarget.V), GgmlType.F16));
-        Registration r = register(specs);
+        Registration r = register(specs, form(RoutingForm.AUTO));
         int layers = NativeTestSupport.tinyConfig().blockCount();
         assertEquals(3 * layers + 2, r.weights, "q, v, down of every layer, output and token_embd");
         assertEquals(r.weights, r.f16, "every pair is F16, so every copy is");
-        assertEstimate(specs, r);
+        assertEquals("concatenated", r.form);
+        assertEquals(r.bytes, r.predicted, "llama_lora_routing_bytes vs the allocation");
+    }
+
+    @Test
+    void theGatheredFormOfF16AdaptersIsF32AndTheFigureFollows() throws IOException {
+        List<AdapterSpec> specs = List.of(lora("g1", 4, EnumSet.of(LoraTarget.Q, LoraTarget.TOKEN_EMBD), GgmlType.F16),
+                lora("g2", 8, EnumSet.of(LoraTarget.Q, LoraTarget.UP), GgmlType.F16));
+        Registration concat = register(specs, form(RoutingForm.CONCAT));
+        Registration gather = register(specs, form(RoutingForm.GATHER));
+        assertEquals("concatenated", concat.form);
+        assertEquals("gathered", gather.form);
+        assertEquals(0, gather.f16);
+        assertEquals(concat.bytes, concat.predicted, "concat: llama_lora_routing_bytes vs the allocation");
+        assertEquals(gather.bytes, gather.predicted, "gather: llama_lora_routing_bytes vs the allocation");
+        assertTrue(gather.bytes > concat.bytes, "F32 copies take more than F16 ones");
     }
 
     @Test
     void anF32PairMakesThatWeightsCopyF32() throws IOException {
         List<AdapterSpec> specs = List.of(lora("m16", 4, EnumSet.of(LoraTarget.Q, LoraTarget.K), GgmlType.F16),
                 lora("m32", 8, EnumSet.of(LoraTarget.K, LoraTarget.UP), GgmlType.F32));
-        Registration r = register(specs);
-        int layers = NativeTestSupport.tinyConfig().blockCount();
-        assertEquals(layers, r.f16, "only q is F16 in every adapter that has it");
-        assertEquals(2 * layers, r.weights - r.f16, "k (mixed) and up (F32) are F32");
-        assertEstimate(specs, r);
+        for (RoutingForm f : List.of(RoutingForm.CONCAT, RoutingForm.GATHER)) {
+            Registration r = register(specs, form(f));
+            int layers = NativeTestSupport.tinyConfig().blockCount();
+            assertEquals(f == RoutingForm.CONCAT ? layers : 0, r.f16, f + ": only q is F16 in every adapter that has it");
+            assertEquals(r.bytes, r.predicted, f + ": llama_lora_routing_bytes vs the allocation");
+        }
     }
 
     @Test
-    void anF16PairThatWouldOverflowOnceScaledIsCopiedInF32() throws IOException {
+    void anF16PairThatWouldOverflowOnceScaledIsCopiedInF32AndCountedSo() throws IOException {
         // |B| up to about 43 000 (fine in F16), folded scale alpha/rank = 8/4 = 2: over F16's 65 504 once packed
         AdapterSpec big = new AdapterSpec("big", NativeTestSupport.writeLora(dir,
                 new LoraSpec("big", 4, 8f, EnumSet.of(LoraTarget.Q), 7, 50_000f, GgmlType.F16)), 1f);
         List<AdapterSpec> specs = List.of(big, lora("small", 4, EnumSet.of(LoraTarget.V), GgmlType.F16));
-        Registration r = register(specs);
+        Registration r = register(specs, form(RoutingForm.AUTO));
         int layers = NativeTestSupport.tinyConfig().blockCount();
         assertEquals(layers, r.f16, "v stays F16");
         assertEquals(layers, r.weights - r.f16, "q is F32: its scaled B would overflow F16");
+        assertEquals(r.bytes, r.predicted, "the figure knows it (the Java mirror it replaces did not)");
     }
 
     @Test
@@ -96,18 +121,27 @@ class AdapterMemoryTest {
         // K * r_max = 2 * 520 > 1024: the gathered form
         List<AdapterSpec> specs = List.of(lora("w1", 520, EnumSet.of(LoraTarget.O), GgmlType.F16),
                 lora("w2", 3, EnumSet.of(LoraTarget.O, LoraTarget.GATE), GgmlType.F16));
-        Registration r = register(specs);
+        Registration r = register(specs, form(RoutingForm.AUTO));
         assertEquals("gathered", r.form);
         assertEquals(0, r.f16);
-        assertEstimate(specs, r);
+        assertEquals(r.bytes, r.predicted);
+        // a wider threshold keeps them concatenated
+        Registration c = register(specs, form(RoutingForm.AUTO).withGatherWidth(2048));
+        assertEquals("concatenated", c.form);
+        assertEquals(c.bytes, c.predicted);
     }
 
-    private static void assertEstimate(List<AdapterSpec> specs, Registration r) {
-        // deviceBytes = the adapters' tensors as loaded (all of these files' tensors) + the routed copies
-        long copies = AdapterMemory.deviceBytes(modelPath, specs, NativeTestSupport.gpuLayers() != 0)
-                - ownTensorBytes(specs);
-        assertTrue(copies <= r.bytes && r.bytes <= copies + 2 * r.weights * ALIGNMENT,
-                "estimated " + copies + " bytes of routed copies, llama.cpp allocated " + r.bytes);
+    @Test
+    void theFitChecksFigureComesFromAMetadataOnlyLoadAndMatchesTheAllocation() throws IOException {
+        List<AdapterSpec> specs = List.of(lora("p1", 4, EnumSet.of(LoraTarget.Q, LoraTarget.OUTPUT), GgmlType.F16),
+                lora("p2", 8, EnumSet.of(LoraTarget.V), GgmlType.F32));
+        for (RoutingForm f : List.of(RoutingForm.CONCAT, RoutingForm.GATHER)) {
+            Registration r = register(specs, form(f));
+            AdapterMemory.Footprint fp = AdapterMemory.of(modelPath, NativeTestSupport.modelParams(), specs, form(f));
+            assertEquals(r.bytes, fp.routedTotal(), f + ": routed copies, metadata-only load vs the allocation");
+            assertArrayEquals(r.perDevice, fp.routed(), f + ": per device");
+            assertEquals(ownTensorBytes(specs), fp.own(), "the adapters' own tensors");
+        }
     }
 
     private static long ownTensorBytes(List<AdapterSpec> specs) {
@@ -124,14 +158,19 @@ class AdapterMemoryTest {
         return sum;
     }
 
-    private record Registration(long bytes, int weights, int f16, String form) {}
+    private record Registration(long bytes, long predicted, long[] perDevice, int weights, int f16, String form) {}
 
-    /** Registers the adapters for routing on a fresh context and reads what llama.cpp logs about the copies. */
-    private static Registration register(List<AdapterSpec> specs) {
+    /**
+     * Asks llama.cpp what the copies will take, then registers the adapters for routing on a fresh context and reads
+     * what llama.cpp logs allocating.
+     */
+    private static Registration register(List<AdapterSpec> specs, RoutingParams params) {
+        long[][] predicted = new long[1][];
         List<String> lines = NativeTestSupport.llamaLog(() -> {
             try (AdapterSet set = AdapterSet.load(model, specs);
                  Context ctx = Context.create(model, ContextParams.defaults().withContextSize(64))) {
-                ctx.setRouting(set.adapters(), set.scales(), 1);
+                predicted[0] = LoraAdapter.routedCopyBytes(model, set.adapters(), set.scales(), params);
+                ctx.setRouting(set.adapters(), set.scales(), params);
             }
         });
         long bytes = 0;
@@ -147,7 +186,11 @@ class AdapterMemoryTest {
             }
         }
         assertTrue(form != null && bytes > 0, "llama.cpp logged no routing buffer: " + lines);
-        return new Registration(bytes, Integer.parseInt(form.group(1)), Integer.parseInt(form.group(2)),
-                form.group(4));
+        long sum = 0;
+        for (long b : predicted[0]) {
+            sum += b;
+        }
+        return new Registration(bytes, sum, predicted[0], Integer.parseInt(form.group(1)),
+                Integer.parseInt(form.group(2)), form.group(4));
     }
 }

@@ -21,6 +21,7 @@ import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
+import io.molora.runtime.RoutingForm;
 import io.molora.runtime.Sampler;
 import io.molora.runtime.SamplerParams;
 import java.io.IOException;
@@ -98,6 +99,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-t", "--threads"}, defaultValue = "0", converter = OptionRanges.Threads.class,
             description = "Threads (0 = all cores).")
     int threads;
+
+    @Option(names = "--lora-routing-form", paramLabel = "auto|concat|gather", defaultValue = "auto",
+            description = "How llama.cpp applies the routed adapters: concat, gather or auto (concat up to a width "
+                    + "K*r_max of 1024; default: ${DEFAULT-VALUE}).")
+    RoutingForm routingForm;
 
     @Option(names = "--verbose", description = "Stack traces on errors.")
     boolean verbose;
@@ -191,7 +197,7 @@ final class BenchCommand implements Callable<Integer> {
     private double generation(Model model, AdapterSet set, Router router, boolean inGraph) {
         try (Context ctx = Context.create(model, contextParams(1));
              RoutedDecoder routed = router == null ? null
-                     : new RoutedDecoder(ctx, set.adapters(), set.scales(), router, inGraph)) {
+                     : new RoutedDecoder(ctx, set.adapters(), set.scales(), router, routingForm, inGraph)) {
             return generate(ctx, routed == null ? Decoder.plain(ctx) : routed);
         }
     }
@@ -226,7 +232,7 @@ final class BenchCommand implements Callable<Integer> {
     private double prefill(Model model, AdapterSet set, Router router, boolean inGraph) {
         try (Context ctx = Context.create(model, prefillParams());
              RoutedDecoder routed = router == null ? null
-                     : new RoutedDecoder(ctx, set.adapters(), set.scales(), router, inGraph)) {
+                     : new RoutedDecoder(ctx, set.adapters(), set.scales(), router, routingForm, inGraph)) {
             // the segmented fallback needs no warm-up: its graph rebuilds dominate
             return prefillOnce(ctx, routed == null ? Decoder.plain(ctx) : routed, 0, inGraph);
         }
@@ -288,7 +294,7 @@ final class BenchCommand implements Callable<Integer> {
         int steps = gen;
         try (Context ctx = Context.create(model, contextParams(parallel));
              RoutedDecoder routed = distinctAdapters
-                     ? new RoutedDecoder(ctx, set.adapters(), set.scales(), new PerSequenceRouter(bySeq), true) : null;
+                     ? new RoutedDecoder(ctx, set.adapters(), set.scales(), new PerSequenceRouter(bySeq), routingForm, true) : null;
              Batch batch = new Batch(Math.max(parallel * promptTokens, parallel))) {
             Decoder decoder = routed;
             if (routed == null) {

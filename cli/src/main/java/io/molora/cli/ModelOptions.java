@@ -9,6 +9,7 @@ import io.molora.runtime.ContextParams;
 import io.molora.runtime.FlashAttention;
 import io.molora.runtime.KvCacheType;
 import io.molora.runtime.ModelParams;
+import io.molora.runtime.RoutingForm;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.logging.Level;
@@ -57,6 +58,12 @@ final class ModelOptions {
             defaultValue = "f16")
     KvCacheType cacheTypeV;
 
+    @Option(names = "--lora-routing-form", paramLabel = "auto|concat|gather",
+            description = "How llama.cpp applies routed adapters: concat (all of them, masked per token), gather (each "
+                    + "token's own, ggml_mul_mat_id) or auto: concat up to a total width K*r_max of 1024, gather past "
+                    + "it (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
+    RoutingForm routingForm;
+
     @Option(names = "--verbose", description = "Show llama.cpp's log and stack traces.")
     boolean verbose;
 
@@ -72,7 +79,7 @@ final class ModelOptions {
         if (verbose) {
             Backend.setLogLevel(Level.INFO);
         }
-        return Engine.open(new EngineSpec(model, modelParams(), contextParams(), adapters, router));
+        return Engine.open(new EngineSpec(model, modelParams(), contextParams(), adapters, router, routingForm));
     }
 
     ModelParams modelParams() {

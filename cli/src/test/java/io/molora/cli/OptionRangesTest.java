@@ -33,7 +33,7 @@ class OptionRangesTest {
                 List.of("--top-k", "-5", "--top-k"), List.of("-ngl", "-7", "--n-gpu-layers"),
                 List.of("--temp", "NaN", "--temp"), List.of("--temp", "-1", "--temp"),
                 List.of("--temp", "Infinity", "--temp"), List.of("-fa", "maybe", "--flash-attn"),
-                List.of("-ctk", "q3_k", "--cache-type-k"));
+                List.of("-ctk", "q3_k", "--cache-type-k"), List.of("--lora-routing-form", "sideways", "--lora-routing-form"));
         for (List<String> b : bad) {
             for (String command : List.of("generate", "chat", "complete")) {
                 CliTest.Run r = CliTest.run(command, "-m", model.toString(), "-p", "hi", b.get(0), b.get(1));
@@ -43,6 +43,7 @@ class OptionRangesTest {
             }
         }
         assertEquals(2, CliTest.run("bench", "-t", "16384").exit());
+        assertEquals(2, CliTest.run("bench", "--lora-routing-form", "sideways").exit());
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.molora.runtime.Decoder;
 import io.molora.runtime.RouteTable;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
+import io.molora.runtime.RoutingForm;
 import io.molora.runtime.TokenBatch;
 import java.util.function.BiFunction;
 
@@ -31,8 +32,9 @@ final class DecodePath implements AutoCloseable {
      * @param hidden where {@code router} reads hidden states (null when it needs none); it follows this context's
      * @param record keep every decoded token's route, for {@link #route}
      */
-    static DecodePath open(Context context, AdapterSet adapters, Router router, HiddenStateFeed hidden, boolean record) {
-        RoutedDecoder routed = router == null ? null : adapters.decoder(context, router);
+    static DecodePath open(Context context, AdapterSet adapters, Router router, RoutingForm form, HiddenStateFeed hidden,
+            boolean record) {
+        RoutedDecoder routed = router == null ? null : adapters.decoder(context, router, form);
         RouteRecorder recorder = routed != null && record ? new RouteRecorder(routed) : null;
         Decoder decoder = routed == null ? Decoder.plain(context) : recorder != null ? recorder : routed;
         if (hidden != null) {

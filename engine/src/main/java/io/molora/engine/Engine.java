@@ -205,7 +205,7 @@ public final class Engine implements AutoCloseable {
     /** The decode path of {@code context} routed by {@code router} (null: plain), fed hidden states if it needs them. */
     DecodePath decodePath(Context context, Router router, boolean recordRoutes) {
         HiddenStateFeed hidden = router != null && router.needsHiddenStates() ? routing.hiddenStates() : null;
-        return DecodePath.open(context, adapters, router, hidden, recordRoutes);
+        return DecodePath.open(context, adapters, router, spec.routingForm(), hidden, recordRoutes);
     }
 
     /** A conversation's or request's text as tokens (BOS added once, even when the text starts with it). */

@@ -11,6 +11,7 @@ import io.molora.runtime.LlamaException;
 import io.molora.runtime.MemoryFit;
 import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
+import io.molora.runtime.RoutingParams;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.LongSupplier;
@@ -21,9 +22,11 @@ final class ModelFiles {
 
     /** Loads the model of {@code spec}, fit-checked for the adapters that will be loaded with it. */
     static Model load(EngineSpec spec) {
-        // as loaded plus the copies packed for per-token routing: what a GPU must hold for them
+        // as loaded plus the copies packed for per-token routing, as llama.cpp computes them on a metadata-only load
+        // with every layer offloaded (the fit check apportions them per layer): what a GPU must hold for them
         return load(spec.model(), spec.modelParams(), spec.contextParams(),
-                () -> AdapterMemory.deviceBytes(spec.model(), spec.adapters(), true));
+                () -> AdapterMemory.of(spec.model(), spec.modelParams().withGpuLayers(-1), spec.adapters(),
+                        RoutingParams.defaults().withForm(spec.routingForm())).deviceBytes());
     }
 
     /**

@@ -168,6 +168,6 @@ final class Scoring {
             return DecodePath.plain(ctx);
         }
         return DecodePath.open(ctx, engine.adapters().orElse(null), override != null ? override : routing.router(),
-                null, false);
+                engine.spec().routingForm(), null, false);
     }
 }

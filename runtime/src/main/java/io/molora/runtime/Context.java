@@ -164,38 +164,38 @@ public final class Context implements AutoCloseable {
 
     /**
      * Registers the adapters per-token routes refer to (route id i = {@code adapters.get(i)}), each at its user scale;
-     * up to {@code maxPerToken} adapters may be mixed on one token. An empty list turns routing off. Only this call
-     * rebuilds the graph; {@link #setRoutes} never does. Needs the molora patch ({@link #routingSupported()}).
+     * up to {@code params.maxRoutesPerToken()} adapters may be mixed on one token, in {@code params.form()}. An empty
+     * list turns routing off. Only this call rebuilds the graph; {@link #setRoutes} never does. Needs the molora
+     * patches ({@link #routingSupported()}). On failure the previous registration stays in effect.
      */
-    public void setRouting(java.util.List<LoraAdapter> adapters, float[] scales, int maxPerToken) {
+    public void setRouting(java.util.List<LoraAdapter> adapters, float[] scales, RoutingParams params) {
         if (!routingSupported()) {
             throw new LlamaException("this llama.cpp build lacks molora's per-token routing patch");
         }
-        if (adapters.size() != scales.length) {
-            throw new IllegalArgumentException(adapters.size() + " adapters but " + scales.length + " scales");
-        }
-        if (maxPerToken < 1) {
-            throw new IllegalArgumentException("maxPerToken must be >= 1, got " + maxPerToken);
-        }
-        for (LoraAdapter a : adapters) {
-            if (a.model() != model) {
-                throw new IllegalArgumentException("adapter '" + a.name() + "' was loaded for another model");
-            }
-        }
+        LoraAdapter.checkRoutable(model, adapters, scales);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ptrs = adapterPointers(arena, adapters);
             MemorySegment s = arena.allocateFrom(ValueLayout.JAVA_FLOAT, scales);
-            int rc = llama_set_lora_routing(pointer(), ptrs, s, adapters.size(), maxPerToken);
+            int rc = llama_set_lora_routing(pointer(), ptrs, s, adapters.size(), params.toNative(arena));
             if (rc != 0) {
-                throw new LlamaException("llama.cpp refused to route these adapters (code " + rc
-                        + "; adapters on MoE expert tensors cannot be routed per token)");
+                throw LoraAdapter.routingError(rc, adapters.size());
             }
         }
         routedAdapters = adapters.size();
-        routedK = maxPerToken;
+        routedK = params.maxRoutesPerToken();
     }
 
-    /** Routes for the first {@code n} tokens of the next decode (ids checked against the registered set). */
+    /** Turns per-token routing off: the context decodes as stock llama.cpp again. */
+    public void clearRouting() {
+        if (routedAdapters != 0) {
+            setRouting(java.util.List.of(), new float[0], RoutingParams.defaults());
+        }
+    }
+
+    /**
+     * Routes for the first {@code n} tokens of the next decode (ids checked against the registered set). They apply
+     * to that one decode: a decode without routes set before it uses no adapter.
+     */
     public void setRoutes(RouteTable routes, int n) {
         if (routedAdapters == 0) {
             throw new IllegalStateException("no adapters registered for routing (call setRouting first)");

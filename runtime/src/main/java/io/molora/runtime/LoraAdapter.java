@@ -8,6 +8,7 @@ import io.molora.gguf.LoraCompatibility;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -69,6 +70,60 @@ public final class LoraAdapter implements AutoCloseable {
         } catch (IOException e) {
             throw new LlamaException("cannot read adapter '" + name + "': " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The bytes the copies {@link Context#setRouting} makes of {@code adapters} (at {@code scales}, with
+     * {@code params}) take on each device, as llama.cpp computes them without making them: element i is for device i
+     * of {@link Devices#list()}. The adapters' own tensors are not included. {@code model} may be a
+     * {@link ModelParams#noAlloc() metadata-only} load, so that this runs before the weights are loaded.
+     */
+    public static long[] routedCopyBytes(Model model, List<LoraAdapter> adapters, float[] scales, RoutingParams params) {
+        if (!Context.routingSupported()) {
+            throw new LlamaException("this llama.cpp build lacks molora's per-token routing patch");
+        }
+        checkRoutable(model, adapters, scales);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ptrs = arena.allocate(ValueLayout.ADDRESS, Math.max(1, adapters.size()));
+            for (int i = 0; i < adapters.size(); i++) {
+                ptrs.setAtIndex(ValueLayout.ADDRESS, i, adapters.get(i).pointer());
+            }
+            int devices = (int) ggml_backend_dev_count();
+            MemorySegment bytes = arena.allocate(ValueLayout.JAVA_LONG, Math.max(1, devices));
+            int rc = llama_lora_routing_bytes(model.pointer(), ptrs, arena.allocateFrom(ValueLayout.JAVA_FLOAT, scales),
+                    adapters.size(), params.toNative(arena), bytes, devices);
+            if (rc != 0) {
+                throw routingError(rc, adapters.size());
+            }
+            return devices == 0 ? new long[0] : bytes.toArray(ValueLayout.JAVA_LONG);
+        }
+    }
+
+    /** What llama.cpp would refuse before any native call: adapters of another model, mismatched scales. */
+    static void checkRoutable(Model model, List<LoraAdapter> adapters, float[] scales) {
+        if (adapters.size() != scales.length) {
+            throw new IllegalArgumentException(adapters.size() + " adapters but " + scales.length + " scales");
+        }
+        for (LoraAdapter a : adapters) {
+            if (a.model() != model) {
+                throw new IllegalArgumentException("adapter '" + a.name() + "' was loaded for another model");
+            }
+        }
+    }
+
+    /** The error of a llama_set_lora_routing / llama_lora_routing_bytes return code (see llama.h); llama.cpp logs the detail. */
+    static LlamaException routingError(int rc, int adapters) {
+        String why = switch (rc) {
+            case -1 -> "invalid arguments";
+            case -2 -> "an adapter targets tensors per-token routing cannot apply (MoE experts, a non-2-D weight, "
+                    + "an unsupported type)";
+            case -3 -> "the routed copies or the graph's buffers could not be allocated";
+            case -4 -> "this model's graph applies an adapted weight to an unexpected set of rows, which routing "
+                    + "cannot cover";
+            default -> "unknown error";
+        };
+        return new LlamaException("llama.cpp refused to route these " + adapters + " adapter(s): " + why
+                + " (code " + rc + "; llama.cpp's log names the tensor)");
     }
 
     public String name() {

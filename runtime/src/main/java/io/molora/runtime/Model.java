@@ -51,8 +51,11 @@ public final class Model implements AutoCloseable {
             // struct llama_model_params
             MemorySegment p = llama_model_default_params(arena);
             llama_model_params.n_gpu_layers(p, params.gpuLayers());
-            llama_model_params.load_mode(p, params.useMmap() ? LLAMA_LOAD_MODE_MMAP() : LLAMA_LOAD_MODE_NONE());
+            // a no_alloc load maps nothing (llama.cpp asserts it is not asked to map), as llama_params_fit's pass
+            boolean mmap = params.useMmap() && !params.noAlloc();
+            llama_model_params.load_mode(p, mmap ? LLAMA_LOAD_MODE_MMAP() : LLAMA_LOAD_MODE_NONE());
             llama_model_params.vocab_only(p, params.vocabOnly());
+            llama_model_params.no_alloc(p, params.noAlloc());
             llama_model_params.use_extra_bufts(p, Backend.extraBufferTypes());
             // struct llama_model *
             MemorySegment model = llama_model_load_from_file(arena.allocateFrom(path.toString()), p);

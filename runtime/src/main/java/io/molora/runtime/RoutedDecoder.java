@@ -28,11 +28,21 @@ public final class RoutedDecoder implements Decoder, AutoCloseable {
     private int[] currentSegmentRoute;
 
     public RoutedDecoder(Context context, List<LoraAdapter> adapters, float[] scales, Router router) {
-        this(context, adapters, scales, router, Context.routingSupported());
+        this(context, adapters, scales, router, RoutingForm.AUTO);
+    }
+
+    /** Routes in-graph in {@code form} where the patches are there, by segmented decoding otherwise. */
+    public RoutedDecoder(Context context, List<LoraAdapter> adapters, float[] scales, Router router, RoutingForm form) {
+        this(context, adapters, scales, router, form, Context.routingSupported());
     }
 
     /** {@code inGraph = false} forces the segmented fallback (benchmarks and tests compare the two). */
     public RoutedDecoder(Context context, List<LoraAdapter> adapters, float[] scales, Router router, boolean inGraph) {
+        this(context, adapters, scales, router, RoutingForm.AUTO, inGraph);
+    }
+
+    public RoutedDecoder(Context context, List<LoraAdapter> adapters, float[] scales, Router router, RoutingForm form,
+            boolean inGraph) {
         if (adapters.size() != scales.length) {
             throw new IllegalArgumentException(adapters.size() + " adapters but " + scales.length + " scales");
         }
@@ -43,7 +53,13 @@ public final class RoutedDecoder implements Decoder, AutoCloseable {
         this.routes = new RouteTable(context.batchSize(), router.maxAdaptersPerToken());
         this.inGraph = inGraph;
         if (inGraph) {
-            context.setRouting(this.adapters, this.scales, router.maxAdaptersPerToken());
+            try {
+                context.setRouting(this.adapters, this.scales,
+                        RoutingParams.defaults().withForm(form).withMaxRoutesPerToken(router.maxAdaptersPerToken()));
+            } catch (RuntimeException e) {
+                routes.close();
+                throw e;
+            }
         } else if (!Context.routingSupported() && !warned) {
             // only where the fallback is forced on the user; benchmarks and tests that ask for it know its cost
             warned = true;
@@ -139,7 +155,7 @@ public final class RoutedDecoder implements Decoder, AutoCloseable {
         }
         if (context.isOpen()) {
             if (inGraph) {
-                context.setRouting(List.of(), new float[0], 1);
+                context.clearRouting();
             } else {
                 context.setAdapters(List.of(), new float[0]);
             }

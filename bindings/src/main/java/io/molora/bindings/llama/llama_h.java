@@ -7432,6 +7432,90 @@ public class llama_h {
         }
     }
 
+    private static final int LLAMA_LORA_ROUTING_FORM_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum llama_lora_routing_form.LLAMA_LORA_ROUTING_FORM_AUTO = 0
+     * }
+     */
+    public static int LLAMA_LORA_ROUTING_FORM_AUTO() {
+        return LLAMA_LORA_ROUTING_FORM_AUTO;
+    }
+    private static final int LLAMA_LORA_ROUTING_FORM_CONCAT = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum llama_lora_routing_form.LLAMA_LORA_ROUTING_FORM_CONCAT = 1
+     * }
+     */
+    public static int LLAMA_LORA_ROUTING_FORM_CONCAT() {
+        return LLAMA_LORA_ROUTING_FORM_CONCAT;
+    }
+    private static final int LLAMA_LORA_ROUTING_FORM_GATHER = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum llama_lora_routing_form.LLAMA_LORA_ROUTING_FORM_GATHER = 2
+     * }
+     */
+    public static int LLAMA_LORA_ROUTING_FORM_GATHER() {
+        return LLAMA_LORA_ROUTING_FORM_GATHER;
+    }
+
+    private static class llama_lora_routing_default_params {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            llama_lora_routing_params.layout()    );
+
+        public static final MemorySegment ADDR = llama_h.findOrThrow("llama_lora_routing_default_params");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * }
+     */
+    public static FunctionDescriptor llama_lora_routing_default_params$descriptor() {
+        return llama_lora_routing_default_params.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * }
+     */
+    public static MethodHandle llama_lora_routing_default_params$handle() {
+        return llama_lora_routing_default_params.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * }
+     */
+    public static MemorySegment llama_lora_routing_default_params$address() {
+        return llama_lora_routing_default_params.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * }
+     */
+    public static MemorySegment llama_lora_routing_default_params(SegmentAllocator allocator) {
+        var mh$ = llama_lora_routing_default_params.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_lora_routing_default_params", allocator);
+            }
+            return (MemorySegment)mh$.invokeExact(allocator);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class llama_set_lora_routing {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             llama_h.C_INT,
@@ -7439,7 +7523,7 @@ public class llama_h {
             llama_h.C_POINTER,
             llama_h.C_POINTER,
             llama_h.C_LONG,
-            llama_h.C_INT
+            llama_lora_routing_params.layout()
         );
 
         public static final MemorySegment ADDR = llama_h.findOrThrow("llama_set_lora_routing");
@@ -7450,7 +7534,7 @@ public class llama_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
      */
     public static FunctionDescriptor llama_set_lora_routing$descriptor() {
@@ -7460,7 +7544,7 @@ public class llama_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
      */
     public static MethodHandle llama_set_lora_routing$handle() {
@@ -7470,7 +7554,7 @@ public class llama_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
      */
     public static MemorySegment llama_set_lora_routing$address() {
@@ -7479,16 +7563,80 @@ public class llama_h {
 
     /**
      * {@snippet lang=c :
-     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, int32_t max_routes_per_token)
+     * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
      */
-    public static int llama_set_lora_routing(MemorySegment ctx, MemorySegment adapters, MemorySegment scales, long n_adapters, int max_routes_per_token) {
+    public static int llama_set_lora_routing(MemorySegment ctx, MemorySegment adapters, MemorySegment scales, long n_adapters, MemorySegment params) {
         var mh$ = llama_set_lora_routing.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("llama_set_lora_routing", ctx, adapters, scales, n_adapters, max_routes_per_token);
+                traceDowncall("llama_set_lora_routing", ctx, adapters, scales, n_adapters, params);
             }
-            return (int)mh$.invokeExact(ctx, adapters, scales, n_adapters, max_routes_per_token);
+            return (int)mh$.invokeExact(ctx, adapters, scales, n_adapters, params);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_lora_routing_bytes {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            llama_h.C_INT,
+            llama_h.C_POINTER,
+            llama_h.C_POINTER,
+            llama_h.C_POINTER,
+            llama_h.C_LONG,
+            llama_lora_routing_params.layout(),
+            llama_h.C_POINTER,
+            llama_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = llama_h.findOrThrow("llama_lora_routing_bytes");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
+     * }
+     */
+    public static FunctionDescriptor llama_lora_routing_bytes$descriptor() {
+        return llama_lora_routing_bytes.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
+     * }
+     */
+    public static MethodHandle llama_lora_routing_bytes$handle() {
+        return llama_lora_routing_bytes.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
+     * }
+     */
+    public static MemorySegment llama_lora_routing_bytes$address() {
+        return llama_lora_routing_bytes.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
+     * }
+     */
+    public static int llama_lora_routing_bytes(MemorySegment model, MemorySegment adapters, MemorySegment scales, long n_adapters, MemorySegment params, MemorySegment bytes, long n_bytes) {
+        var mh$ = llama_lora_routing_bytes.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_lora_routing_bytes", model, adapters, scales, n_adapters, params, bytes, n_bytes);
+            }
+            return (int)mh$.invokeExact(model, adapters, scales, n_adapters, params, bytes, n_bytes);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
