@@ -94,15 +94,29 @@ def test_page_streams_a_routed_reply_coloured_by_adapter(server, client, browser
     for name, n in m["adapter_tokens"].items():
         assert counts["base" if name == "none" else name] == str(n), (counts, m["adapter_tokens"])
 
-    # a text continuation, the picture for the README: the demo's mixed prompt, routes named at each change
-    page.select_option("#mode", "text")
-    page.fill("#max-tokens", "40")
+    # route names at each change, on demand: one label per run of one route
     page.check("#markers")
-    send(page, MIXED_PROMPT)
+    runs = reply.locator(".tok.run-start")
+    assert runs.count() >= 1
+    assert runs.first.evaluate("e => getComputedStyle(e, '::before').content") != "none"
     assert not errors, errors
+    page.close()
+
+
+def test_page_screenshot_of_a_routed_continuation(server, browser):
+    """The picture for the README: the demo's mixed prompt continued, routed by the router."""
+    page = browser.new_page(viewport={"width": 820, "height": 560})
+    page.goto(server.url + "/")
+    expect(page.locator("#model option")).to_have_count(5)
+    page.select_option("#model", "auto")
+    page.select_option("#mode", "text")
+    page.fill("#max-tokens", "48")
+    reply = send(page, MIXED_PROMPT)
+    assert reply.locator(".prompt-echo").text_content() == MIXED_PROMPT
+    assert reply.locator(".tok").count() > 0
     SHOT_DIR.mkdir(parents=True, exist_ok=True)
     shot = SHOT_DIR / "serve-page.png"
-    page.screenshot(path=str(shot), full_page=False)
+    page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
     if os.environ.get("MOLORA_UPDATE_SCREENSHOT") == "1":
         target = molora_server.ROOT / "docs" / "images" / "serve-page.png"
