@@ -116,7 +116,9 @@ public final class MoloraServer implements AutoCloseable {
             }
             chain.proceed();
         });
-        r.get("/health", (req, res) -> send(req, res, 200, JSON.createObjectNode().put("status", "ok")));
+        // 503 once shutting down, so a load balancer stops sending
+        r.get("/health", (req, res) -> send(req, res, service.accepting() ? 200 : 503,
+                JSON.createObjectNode().put("status", service.accepting() ? "ok" : "shutting_down")));
         r.get("/metrics", (req, res) -> {
             res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
             metrics.request(endpoint(req), 200);
