@@ -116,7 +116,7 @@ def test_page_screenshot_of_a_routed_continuation(server, browser):
     assert reply.locator(".tok").count() > 0
     SHOT_DIR.mkdir(parents=True, exist_ok=True)
     shot = SHOT_DIR / "serve-page.png"
-    page.screenshot(path=str(shot))
+    page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     if os.environ.get("MOLORA_UPDATE_SCREENSHOT") == "1":
         target = molora_server.ROOT / "docs" / "images" / "serve-page.png"
