@@ -45,7 +45,8 @@ class Server:
     """One `./molora serve` process. Use as a context manager; `url` is http://HOST:PORT, `pid` the JVM's pid (the
     launcher execs java, so the process started here is the server itself)."""
 
-    def __init__(self, *extra, start_timeout=600):
+    def __init__(self, *extra, start_timeout=600, java_opts=None):
+        self.env = dict(os.environ, **({"MOLORA_JAVA_OPTS": java_opts} if java_opts else {}))
         self.cmd = [str(ROOT / "molora"), "serve", *family_args(), "--port", "0", *extra]
         self.start_timeout = start_timeout
         self.proc = None
@@ -54,7 +55,7 @@ class Server:
 
     def __enter__(self):
         self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1, env=self.env)
         found = threading.Event()
 
         def drain():  # reads the output for as long as the server runs, so it never blocks on a full pipe
