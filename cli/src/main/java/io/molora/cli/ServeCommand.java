@@ -29,8 +29,8 @@ import picocli.CommandLine.Model.CommandSpec;
                         + " events); GET /v1/models, /health, /metrics, and the page at /. Concurrent requests share"
                         + " batches (continuous batching over --parallel sequences). See docs/SERVER.md."},
         footerHeading = "%nExit codes:%n",
-        footer = {"  0  stopped by SIGTERM or Ctrl-C", "  1  could not start (the message says why)",
-                "  2  bad command line"})
+        footer = {"  143, 130  stopped by SIGTERM or Ctrl-C (the JVM's codes), after the graceful shutdown",
+                "  1  could not start (the message says why)", "  2  bad command line"})
 final class ServeCommand implements Callable<Integer> {
     /** Helidon's loggers, held so their level sticks (JUL keeps loggers weakly). */
     private static final Logger HELIDON = Logger.getLogger("io.helidon");

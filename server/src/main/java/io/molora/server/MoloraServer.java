@@ -82,9 +82,24 @@ public final class MoloraServer implements AutoCloseable {
                     .routing(this::routes)
                     .build()
                     .start();
+            if (!web.isRunning()) {
+                // Helidon logs why and returns a stopped server
+                throw new IllegalStateException("could not listen on " + config.host() + ":" + config.port()
+                        + whyNotListening(config));
+            }
         } catch (RuntimeException e) {
             service.close();
             throw e;
+        }
+    }
+
+    /** Why binding {@code host:port} fails, as the JDK says it (empty when it does not fail now). */
+    private static String whyNotListening(ServerConfig config) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(config.port(), 1,
+                java.net.InetAddress.getByName(config.host()))) {
+            return "";
+        } catch (IOException | RuntimeException e) {
+            return ": " + oneLine(e);
         }
     }
 
