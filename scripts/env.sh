@@ -32,3 +32,14 @@ ensure_native() {  # sets MOLORA_NATIVE_DIR (building llama.cpp once, then cache
   export MOLORA_NATIVE_DIR
   export MOLORA_LLAMA_SRC="$MOLORA_NATIVE_DIR/src"
 }
+
+ensure_client_venv() {  # the serve tests' and load test's Python clients: .cache/serve-client-venv, pinned
+  local tests="$molora_root/server/src/test/python" venv="$molora_root/.cache/serve-client-venv"
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s "$tests/requirements.txt" "$venv/requirements.txt"; then
+    echo "molora: setting up $venv (pinned client packages)..." >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2 || return 1
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$tests/requirements.txt" >&2 || return 1
+    cp "$tests/requirements.txt" "$venv/requirements.txt"
+  fi
+}

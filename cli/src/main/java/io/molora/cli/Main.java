@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Version.class,
         description = "Per-token LoRA adapter routing over llama.cpp.",
-        subcommands = {GenerateCommand.class, ChatCommand.class, CompleteCommand.class, DemoCommand.class, InspectCommand.class, BenchCommand.class, DevicesCommand.class, TrainRouterCommand.class, EvalRouterCommand.class, PerplexityCommand.class, picocli.AutoComplete.GenerateCompletion.class,
+        subcommands = {GenerateCommand.class, ChatCommand.class, CompleteCommand.class, ServeCommand.class, DemoCommand.class, InspectCommand.class, BenchCommand.class, DevicesCommand.class, TrainRouterCommand.class, EvalRouterCommand.class, PerplexityCommand.class, picocli.AutoComplete.GenerateCompletion.class,
                 CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes:%n",
         footer = {"  0  success", "  1  the work failed (the message says why)", "  2  bad command line"})

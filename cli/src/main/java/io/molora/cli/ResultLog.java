@@ -195,7 +195,7 @@ final class ResultLog implements AutoCloseable {
         r.put("custom_id", c.request().id());
         r.put("text", c.text());
         r.put("finish_reason", switch (c.stopReason()) {
-            case END_OF_GENERATION -> "stop";
+            case END_OF_GENERATION, STOP_STRING -> "stop";
             case MAX_TOKENS -> "length";
             case CONTEXT_FULL -> "context_full";
             case CANCELLED -> "cancelled";

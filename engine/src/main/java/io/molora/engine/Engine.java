@@ -157,6 +157,17 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
+     * A long-lived completion service over {@code settings.parallel()} sequences of one context: requests pushed from
+     * any thread, each with its own adapters (or the token router), streamed to its own listener; at most
+     * {@code queueLimit} wait for a sequence. Call {@link CompletionService#start()} to run its batch loop on a
+     * thread of its own; close it before the engine. The engine runs one session at a time (its router keeps
+     * per-sequence state).
+     */
+    public CompletionService serve(CompletionSettings settings, int queueLimit) {
+        return new CompletionService(this, settings, queueLimit, adapterNames().size());
+    }
+
+    /**
      * Perplexity of eval records, per set: {@code [BOS] + tokens} each, every token after BOS predicted from its
      * prefix, several records per decode. {@code source} names the input in messages.
      */

@@ -12,7 +12,8 @@ import java.lang.foreign.ValueLayout;
  * {@link #add}; positions and sequence ids are checked here, token ids by the context that decodes it.
  */
 public final class Batch implements TokenBatch, AutoCloseable {
-    private final Arena arena = Arena.ofConfined();
+    // shared: a scheduler may be built on one thread and driven on another (one thread at a time)
+    private final Arena arena = Arena.ofShared();
     private final int capacity;
     private final int maxSeqPerToken;
     // struct llama_batch, by value, in our arena; its arrays are malloc'ed by llama_batch_init

@@ -13,7 +13,8 @@ public final class RouteTable implements AutoCloseable {
     /** "No adapter" — the base model alone. */
     public static final int NONE = -1;
 
-    private final Arena arena = Arena.ofConfined();
+    // shared: a scheduler may be built on one thread and driven on another (one thread at a time)
+    private final Arena arena = Arena.ofShared();
     private final int capacity;
     private final int k;
     private final MemorySegment ids;      // int32_t[capacity * k]

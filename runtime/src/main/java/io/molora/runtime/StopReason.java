@@ -8,6 +8,8 @@ public enum StopReason {
     MAX_TOKENS,
     /** The KV cache is full. */
     CONTEXT_FULL,
+    /** The text reached one of the request's stop strings (cut before it); the decode loops never end so on their own. */
+    STOP_STRING,
     /** The caller stopped it (closed the stream early, or cancelled). */
     CANCELLED
 }

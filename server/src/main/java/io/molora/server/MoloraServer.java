@@ -1,0 +1,651 @@
+package io.molora.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import io.helidon.webserver.staticcontent.StaticContentService;
+import io.molora.engine.Completion;
+import io.molora.engine.CompletionService;
+import io.molora.engine.CompletionSettings;
+import io.molora.engine.Engine;
+import io.molora.engine.Route;
+import io.molora.runtime.StopReason;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * molora's OpenAI-compatible HTTP server: {@code /v1/models}, {@code /v1/completions}, {@code /v1/chat/completions}
+ * (streamed as server-sent events on request), {@code /health}, {@code /metrics}, and the page at {@code /}. Every
+ * request goes through one {@link CompletionService}, so concurrent requests — on different adapters, mixes or the
+ * router — share its batches. The HTTP side is Helidon SE on virtual threads; a handler only parses, submits and
+ * writes what its request's listener hands it.
+ */
+public final class MoloraServer implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(MoloraServer.class.getName());
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The page's files, in the jar (served at /). */
+    static final String WEB = "io/molora/server/web";
+
+    private final Engine engine;
+    private final ServerConfig config;
+    private final CompletionService service;
+    private final ApiRequest.Models models;
+    private final Metrics metrics;
+    private final WebServer web;
+    private final long created = System.currentTimeMillis() / 1000;
+    private final AtomicLong ids = new AtomicLong();
+    private final AtomicInteger handlers = new AtomicInteger();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final Object closing = new Object();
+    private boolean closed;
+
+    private MoloraServer(Engine engine, ServerConfig config) {
+        this.engine = engine;
+        this.config = config;
+        this.service = engine.serve(new CompletionSettings(config.parallel(), Optional.empty(), false),
+                config.queueLimit());
+        try {
+            this.models = new ApiRequest.Models(config.modelId(), engine.adapterNames(), service.tokenRouted());
+            if (models.adapters().contains(config.modelId()) || models.adapters().contains(ApiRequest.Models.AUTO)) {
+                throw new IllegalArgumentException("an adapter may not be named like the base model ('"
+                        + config.modelId() + "') or '" + ApiRequest.Models.AUTO + "'");
+            }
+            this.metrics = new Metrics(service::queued, service::active);
+            service.start();
+            this.web = WebServer.builder()
+                    .host(config.host())
+                    .port(config.port())
+                    // the body limit is checked by the handlers (413 in OpenAI's format); this is a backstop
+                    .maxPayloadSize(Math.max(config.maxBodyBytes() * 2, config.maxBodyBytes() + 65536))
+                    .shutdownHook(false)
+                    .routing(this::routes)
+                    .build()
+                    .start();
+            if (!web.isRunning()) {
+                // Helidon logs why and returns a stopped server
+                throw new IllegalStateException("could not listen on " + config.host() + ":" + config.port()
+                        + whyNotListening(config));
+            }
+        } catch (RuntimeException e) {
+            service.close();
+            throw e;
+        }
+    }
+
+    /** Why binding {@code host:port} fails, as the JDK says it (empty when it does not fail now). */
+    private static String whyNotListening(ServerConfig config) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(config.port(), 1,
+                java.net.InetAddress.getByName(config.host()))) {
+            return "";
+        } catch (IOException | RuntimeException e) {
+            return ": " + oneLine(e);
+        }
+    }
+
+    /** Opens the completion service over {@code engine} and starts listening; close it before the engine. */
+    public static MoloraServer start(Engine engine, ServerConfig config) {
+        return new MoloraServer(engine, config);
+    }
+
+    /** The port it listens on (the real one when the config asked for 0). */
+    public int port() {
+        return web.port();
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    /** Blocks until the server has been closed. */
+    public void awaitStopped() throws InterruptedException {
+        stopped.await();
+    }
+
+    private void routes(HttpRouting.Builder r) {
+        r.addFilter((chain, req, res) -> {
+            if (needsKey(req) && !authorized(req)) {
+                error(req, res, new ApiError(401, "authentication_error", null, "invalid_api_key",
+                        "a valid API key is required: send the header 'Authorization: Bearer KEY'"));
+                return;
+            }
+            chain.proceed();
+        });
+        // 503 once shutting down, so a load balancer stops sending
+        r.get("/health", (req, res) -> send(req, res, service.accepting() ? 200 : 503,
+                JSON.createObjectNode().put("status", service.accepting() ? "ok" : "shutting_down")));
+        r.get("/metrics", (req, res) -> {
+            res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+            metrics.request(endpoint(req), 200);
+            res.send(metrics.prometheus().getBytes(StandardCharsets.UTF_8));
+        });
+        r.get("/v1/models", (req, res) -> send(req, res, 200, modelList()));
+        r.get("/v1/models/{id}", (req, res) -> {
+            String id = req.path().pathParameters().get("id");
+            if (!models.all().contains(id)) {
+                throw ApiError.notFound("model", "model_not_found", "The model '" + id + "' does not exist");
+            }
+            send(req, res, 200, model(id));
+        });
+        r.post("/v1/completions", (req, res) -> complete(req, res, false));
+        r.post("/v1/chat/completions", (req, res) -> complete(req, res, true));
+        if (MoloraServer.class.getClassLoader().getResource(WEB + "/index.html") != null) {
+            r.register("/", StaticContentService.builder(WEB).welcomeFileName("index.html").build());
+        }
+        r.any((req, res) -> {
+            throw ApiError.notFound(null, null, "no such endpoint: " + req.prologue().method().text() + " "
+                    + req.path().path());
+        });
+        r.error(ApiError.class, (req, res, e) -> error(req, res, e));
+        r.error(Throwable.class, (req, res, t) -> {
+            LOG.log(Level.WARNING, "request " + req.path().path() + " failed: " + t, t);
+            error(req, res, new ApiError(500, "server_error", null, null, "internal error: " + oneLine(t)));
+        });
+    }
+
+    /** GET /health and the page's files are open; the API and the metrics need the key when there is one. */
+    private boolean needsKey(ServerRequest req) {
+        if (config.apiKey().isEmpty()) {
+            return false;
+        }
+        String p = req.path().path();
+        return p.startsWith("/v1/") || p.equals("/v1") || p.equals("/metrics");
+    }
+
+    private boolean authorized(ServerRequest req) {
+        Optional<String> h = req.headers().first(HeaderNames.AUTHORIZATION);
+        if (h.isEmpty() || !h.get().regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return false;
+        }
+        byte[] given = h.get().substring(7).strip().getBytes(StandardCharsets.UTF_8);
+        byte[] key = config.apiKey().get().getBytes(StandardCharsets.UTF_8);
+        return MessageDigest.isEqual(given, key);  // constant time
+    }
+
+    private ObjectNode modelList() {
+        ObjectNode root = JSON.createObjectNode().put("object", "list");
+        ArrayNode data = root.putArray("data");
+        models.all().forEach(id -> data.add(model(id)));
+        return root;
+    }
+
+    private ObjectNode model(String id) {
+        ObjectNode m = JSON.createObjectNode().put("id", id).put("object", "model").put("created", created)
+                .put("owned_by", "molora");
+        String kind = id.equals(models.base()) ? "base" : models.adapters().contains(id) ? "adapter" : "router";
+        m.putObject("molora").put("kind", kind);
+        return m;
+    }
+
+    // ---- completions
+
+    /** A request's events, handed from the batch loop's thread to the handler's. */
+    private sealed interface Event {}
+
+    private record Started() implements Event {}
+
+    private record Text(List<Completion.TokenRoute> pieces) implements Event {}
+
+    private record Done(Completion completion) implements Event {}
+
+    private record Failed(String message) implements Event {}
+
+    private static final class Events implements CompletionService.Listener {
+        final LinkedBlockingQueue<Event> queue = new LinkedBlockingQueue<>();
+        final Metrics metrics;
+
+        Events(Metrics metrics) {
+            this.metrics = metrics;
+        }
+
+        @Override
+        public void started() {
+            queue.add(new Started());
+        }
+
+        @Override
+        public void text(List<Completion.TokenRoute> pieces) {
+            metrics.generated(pieces.size());
+            queue.add(new Text(pieces));
+        }
+
+        @Override
+        public void completed(Completion c) {
+            metrics.promptTokens(c.promptTokens());
+            metrics.adapterTokens(c.adapterTokens());
+            queue.add(new Done(c));
+        }
+
+        @Override
+        public void failed(String message) {
+            queue.add(new Failed(message));
+        }
+
+        /** The next event, or null when the deadline passed. */
+        Event next(long deadline) throws InterruptedException {
+            return queue.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void complete(ServerRequest req, ServerResponse res, boolean chat) throws Exception {
+        long deadline = System.nanoTime() + config.requestTimeout().toNanos();
+        if (!service.accepting()) {
+            throw shuttingDown();
+        }
+        JsonNode body = readJson(req);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + Long.toString(created, 36) + ids.incrementAndGet();
+        ApiRequest ar = ApiRequest.parse(body, chat, models, config, id);
+        Events events = new Events(metrics);
+        CompletionService.Ticket ticket;
+        try {
+            ticket = service.submit(ar.completion(), ar.showRoutes(), events);
+        } catch (CompletionService.QueueFullException e) {
+            throw new ApiError(429, "rate_limit_error", null, null, e.getMessage());
+        } catch (IllegalStateException e) {
+            throw shuttingDown();
+        } catch (IllegalArgumentException e) {
+            throw ApiError.badRequest(chat ? "messages" : "prompt", e.getMessage());
+        }
+        handlers.incrementAndGet();
+        try {
+            if (ar.stream()) {
+                stream(req, res, ar, events, ticket, deadline);
+            } else {
+                whole(req, res, ar, events, ticket, deadline);
+            }
+        } finally {
+            ticket.cancel();  // no-op when it ended; frees its sequence when the handler gave up on it
+            handlers.decrementAndGet();
+        }
+    }
+
+    /**
+     * A whole response. Once tokens come, the status is sent and a space (JSON allows leading white space) goes out
+     * with each piece: writing is how a client that went away is noticed, and its request is cancelled at the next
+     * step instead of decoding for nobody.
+     */
+    private void whole(ServerRequest req, ServerResponse res, ApiRequest ar, Events events,
+            CompletionService.Ticket ticket, long deadline) throws Exception {
+        OutputStream out = null;
+        while (true) {
+            Event e = events.next(deadline);
+            if (e == null) {
+                ticket.cancel();
+                ApiError timeout = timedOut();
+                if (out == null) {
+                    throw timeout;
+                }
+                finishWhole(req, out, timeout.json(JSON), timeout.status);
+                return;
+            }
+            switch (e) {
+                case Started s -> { }
+                case Text t -> {
+                    try {
+                        if (out == null) {
+                            res.status(200);
+                            res.header(HeaderNames.CONTENT_TYPE, "application/json");
+                            out = res.outputStream();
+                        }
+                        out.write(' ');
+                        out.flush();
+                    } catch (IOException | UncheckedIOException x) {
+                        ticket.cancel();
+                        metrics.request(endpoint(req), 499);
+                        return;  // the client went away
+                    }
+                }
+                case Failed f -> {
+                    ApiError err = new ApiError(500, "server_error", null, null, f.message());
+                    if (out == null) {
+                        throw err;
+                    }
+                    finishWhole(req, out, err.json(JSON), err.status);
+                    return;
+                }
+                case Done d -> {
+                    Completion c = d.completion();
+                    if (c.stopReason() == StopReason.CANCELLED) {
+                        ApiError err = service.accepting() ? timedOut() : shutDown();
+                        if (out == null) {
+                            throw err;
+                        }
+                        finishWhole(req, out, err.json(JSON), err.status);
+                        return;
+                    }
+                    ObjectNode json = response(ar, c);
+                    if (out == null) {
+                        send(req, res, 200, json);
+                    } else {
+                        finishWhole(req, out, json, 200);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    private void finishWhole(ServerRequest req, OutputStream out, ObjectNode json, int status) {
+        metrics.request(endpoint(req), status);
+        try (out) {
+            out.write(JSON.writeValueAsBytes(json));
+        } catch (IOException | UncheckedIOException e) {
+            // the client went away at the end
+        }
+    }
+
+    /** Server-sent events: a chunk per release of text, the last with the finish reason, then {@code [DONE]}. */
+    private void stream(ServerRequest req, ServerResponse res, ApiRequest ar, Events events,
+            CompletionService.Ticket ticket, long deadline) throws Exception {
+        // wait for the request to start (or fail) before the status goes out
+        Event first = events.next(deadline);
+        if (first == null) {
+            ticket.cancel();
+            throw timedOut();
+        }
+        if (first instanceof Failed f) {
+            throw new ApiError(500, "server_error", null, null, f.message());
+        }
+        String id = ar.completion().id();
+        metrics.request(endpoint(req), 200);
+        res.status(200);
+        res.header(HeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        res.header(HeaderNames.CACHE_CONTROL, "no-cache");
+        try (OutputStream sse = res.outputStream()) {
+            if (ar.chat()) {
+                ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
+                emit(sse, chunk(ar, id, delta, null));
+            }
+            Event e = first;
+            while (true) {
+                if (e == null) {
+                    ticket.cancel();
+                    emit(sse, timedOut().json(JSON));
+                    break;
+                }
+                boolean end = false;
+                switch (e) {
+                    case Started s -> { }
+                    case Text t -> {
+                        StringBuilder text = new StringBuilder();
+                        t.pieces().forEach(p -> text.append(p.text()));
+                        ObjectNode c = ar.chat()
+                                ? chunk(ar, id, JSON.createObjectNode().put("content", text.toString()), null)
+                                : chunk(ar, id, text.toString(), null);
+                        if (ar.showRoutes()) {
+                            c.putObject("molora").set("routes", routes(t.pieces()));
+                        }
+                        emit(sse, c);
+                    }
+                    case Failed f -> {
+                        emit(sse, new ApiError(500, "server_error", null, null, f.message()).json(JSON));
+                        end = true;
+                    }
+                    case Done d -> {
+                        Completion c = d.completion();
+                        if (c.stopReason() == StopReason.CANCELLED) {
+                            emit(sse, (service.accepting() ? timedOut() : shutDown()).json(JSON));
+                        } else {
+                            ObjectNode last = ar.chat() ? chunk(ar, id, JSON.createObjectNode(), finish(c))
+                                    : chunk(ar, id, "", finish(c));
+                            last.putObject("molora").set("adapter_tokens", JSON.valueToTree(c.adapterTokens()));
+                            emit(sse, last);
+                            if (ar.includeUsage()) {
+                                ObjectNode u = chunkBase(ar, id);
+                                u.putArray("choices");
+                                u.set("usage", usage(c));
+                                emit(sse, u);
+                            }
+                        }
+                        end = true;
+                    }
+                }
+                if (end) {
+                    break;
+                }
+                e = events.next(deadline);
+            }
+            event(sse, "[DONE]");
+        } catch (IOException | UncheckedIOException x) {
+            ticket.cancel();  // the client went away: its sequence is freed at the next step
+        }
+    }
+
+    private static void emit(OutputStream sse, ObjectNode json) throws IOException {
+        event(sse, JSON.writeValueAsString(json));
+    }
+
+    /** One server-sent event, {@code data: ...} and a blank line, sent at once (JSON has no raw newlines). */
+    private static void event(OutputStream sse, String data) throws IOException {
+        sse.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+        sse.flush();
+    }
+
+    private ObjectNode chunkBase(ApiRequest ar, String id) {
+        return JSON.createObjectNode().put("id", id)
+                .put("object", ar.chat() ? "chat.completion.chunk" : "text_completion")
+                .put("created", System.currentTimeMillis() / 1000).put("model", ar.model());
+    }
+
+    private ObjectNode chunk(ApiRequest ar, String id, Object content, String finish) {
+        ObjectNode c = chunkBase(ar, id);
+        ObjectNode choice = c.putArray("choices").addObject().put("index", 0);
+        if (content instanceof ObjectNode delta) {
+            choice.set("delta", delta);
+        } else {
+            choice.put("text", (String) content);
+        }
+        choice.putNull("logprobs");
+        if (finish == null) {
+            choice.putNull("finish_reason");
+        } else {
+            choice.put("finish_reason", finish);
+        }
+        return c;
+    }
+
+    private ObjectNode response(ApiRequest ar, Completion c) {
+        ObjectNode r = JSON.createObjectNode().put("id", c.request().id())
+                .put("object", ar.chat() ? "chat.completion" : "text_completion")
+                .put("created", System.currentTimeMillis() / 1000).put("model", ar.model());
+        ObjectNode choice = r.putArray("choices").addObject().put("index", 0);
+        if (ar.chat()) {
+            choice.putObject("message").put("role", "assistant").put("content", c.text());
+        } else {
+            choice.put("text", c.text());
+        }
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finish(c));
+        r.set("usage", usage(c));
+        ObjectNode m = r.putObject("molora");
+        m.set("adapter_tokens", JSON.valueToTree(c.adapterTokens()));
+        if (ar.showRoutes()) {
+            m.set("routes", routes(c.routes()));
+        }
+        return r;
+    }
+
+    private static String finish(Completion c) {
+        return switch (c.stopReason()) {
+            case END_OF_GENERATION, STOP_STRING -> "stop";
+            case MAX_TOKENS, CONTEXT_FULL -> "length";
+            case CANCELLED -> "cancelled";
+        };
+    }
+
+    private static ObjectNode usage(Completion c) {
+        return JSON.createObjectNode().put("prompt_tokens", c.promptTokens())
+                .put("completion_tokens", c.completionTokens())
+                .put("total_tokens", c.promptTokens() + c.completionTokens());
+    }
+
+    /** Each token's text and adapters, as {@code complete --show-routes} writes them: name, or name:weight. */
+    private ArrayNode routes(List<Completion.TokenRoute> pieces) {
+        ArrayNode list = JSON.createArrayNode();
+        List<String> names = engine.adapterNames();
+        for (Completion.TokenRoute t : pieces) {
+            ArrayNode used = JSON.createArrayNode();
+            Route route = t.route();
+            if (route.known()) {
+                for (int j = 0; j < route.adapters().length; j++) {
+                    String name = names.get(route.adapters()[j]);
+                    used.add(route.weights()[j] == 1f ? name : name + ":" + route.weights()[j]);
+                }
+            }
+            list.addObject().put("token", t.text()).set("adapters", used);
+        }
+        return list;
+    }
+
+    // ---- bodies, answers, errors
+
+    private JsonNode readJson(ServerRequest req) {
+        long limit = config.maxBodyBytes();
+        OptionalLong declared = req.headers().contentLength();
+        if (declared.isPresent() && declared.getAsLong() > limit) {
+            throw tooLarge(declared.getAsLong());
+        }
+        byte[] bytes;
+        try (InputStream in = req.content().inputStream()) {
+            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+        } catch (IOException | UncheckedIOException e) {
+            throw ApiError.badRequest(null, "could not read the request body: " + oneLine(e));
+        }
+        if (bytes.length > limit) {
+            throw tooLarge(-1);
+        }
+        if (bytes.length == 0) {
+            throw ApiError.badRequest(null, "the request body is empty; send a JSON object");
+        }
+        try {
+            return JSON.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+            throw ApiError.badRequest(null, "the request body is not valid JSON: " + oneLine(e.getOriginalMessage())
+                    + where);
+        } catch (IOException e) {
+            throw ApiError.badRequest(null, "the request body is not valid JSON: " + oneLine(e));
+        }
+    }
+
+    private ApiError tooLarge(long size) {
+        return new ApiError(413, "invalid_request_error", null, null, "the request body is larger than "
+                + config.maxBodyBytes() + " bytes" + (size >= 0 ? " (" + size + " bytes)" : "")
+                + "; the limit is the server's --max-body-size");
+    }
+
+    private ApiError timedOut() {
+        return new ApiError(504, "timeout_error", null, null, "the request ran longer than the server's time limit ("
+                + config.requestTimeout().toSeconds() + " s, --timeout) and was cancelled");
+    }
+
+    private static ApiError shuttingDown() {
+        return new ApiError(503, "server_error", null, null, "the server is shutting down");
+    }
+
+    private static ApiError shutDown() {
+        return new ApiError(503, "server_error", null, null,
+                "the server shut down before the request finished; it was cancelled");
+    }
+
+    private void send(ServerRequest req, ServerResponse res, int status, ObjectNode json) throws IOException {
+        metrics.request(endpoint(req), status);
+        res.status(status);
+        res.header(HeaderNames.CONTENT_TYPE, "application/json");
+        res.send(JSON.writeValueAsBytes(json));
+    }
+
+    private void error(ServerRequest req, ServerResponse res, ApiError e) {
+        if (res.isSent()) {
+            return;
+        }
+        try {
+            if (e.status == 401) {
+                res.header(HeaderNames.WWW_AUTHENTICATE, "Bearer");
+            }
+            send(req, res, e.status, e.json(JSON));
+        } catch (IOException | RuntimeException x) {
+            LOG.fine("could not answer " + req.path().path() + ": " + x);
+        }
+    }
+
+    private static String endpoint(ServerRequest req) {
+        String p = req.path().path();
+        return switch (p) {
+            case "/v1/completions", "/v1/chat/completions", "/v1/models", "/health", "/metrics" -> p;
+            default -> p.startsWith("/v1/models/") ? "/v1/models/{id}" : "other";
+        };
+    }
+
+    private static String oneLine(Throwable t) {
+        return oneLine(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+    }
+
+    private static String oneLine(String s) {
+        String line = s == null ? "" : s.strip();
+        int nl = line.indexOf('\n');
+        return nl < 0 ? line : line.substring(0, nl);
+    }
+
+    // ---- shutdown
+
+    /**
+     * Stops taking requests (503), lets those in flight finish for up to the config's grace period, cancels the rest
+     * (their clients get an error), then stops listening. Idempotent; the engine stays open.
+     */
+    @Override
+    public void close() {
+        synchronized (closing) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        try {
+            service.stopAccepting();
+            try {
+                if (!service.awaitIdle(config.shutdownGrace())) {
+                    LOG.info("shutdown: cancelling " + (service.queued() + service.active()) + " request(s) still running");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            service.close();
+            // the handlers write their last answers (cancelled requests: an error)
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (handlers.get() > 0 && System.nanoTime() < end) {
+                Thread.onSpinWait();
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            web.stop();
+        } finally {
+            stopped.countDown();
+        }
+    }
+}
