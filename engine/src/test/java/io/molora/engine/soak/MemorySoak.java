@@ -55,8 +55,9 @@ public final class MemorySoak {
         List<AdapterSpec> adapters = List.of(
                 new AdapterSpec("a", NativeTestSupport.writeLora(dir, LoraSpec.attention("a", 4, 1)), 1f),
                 new AdapterSpec("b", NativeTestSupport.writeLora(dir, LoraSpec.attention("b", 8, 2)), 0.5f));
-        EngineSpec spec = new EngineSpec(model, NativeTestSupport.modelParams(),
-                ContextParams.defaults().withContextSize(256).withThreads(1, 1), adapters, new RouterSpec.AllAdapters());
+        EngineSpec spec = EngineSpec.of(model).withModelParams(NativeTestSupport.modelParams())
+                .withContextParams(ContextParams.defaults().withContextSize(256).withThreads(1, 1))
+                .withAdapters(adapters, new RouterSpec.AllAdapters());
         SamplerParams sampling = SamplerParams.defaults();
         List<long[]> samples = new ArrayList<>();  // generations, rss kB, heap kB, ms
         long t0 = System.nanoTime();
