@@ -39,7 +39,9 @@ ensure_client_venv() {  # the serve tests' and load test's Python clients: .cach
     echo "molora: setting up $venv (pinned client packages)..." >&2
     rm -rf "$venv"
     python3 -m venv "$venv" >&2 || return 1
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$tests/requirements.txt" >&2 || return 1
+    # --retries 1: where the default index is unreachable and a local one serves the packages (this project's
+    # machines), pip's five retries with backoff per package cost minutes; one retry costs nothing elsewhere
+    "$venv/bin/pip" install -q --disable-pip-version-check --retries 1 -r "$tests/requirements.txt" >&2 || return 1
     cp "$tests/requirements.txt" "$venv/requirements.txt"
   fi
 }
