@@ -311,7 +311,14 @@ public final class MoloraServer implements AutoCloseable {
                         out.flush();
                     } catch (IOException | UncheckedIOException x) {
                         ticket.cancel();
-                        metrics.request(endpoint(req), 499);
+                        metrics.request(endpoint(req), 499);  // nginx's "client closed request"
+                        try {
+                            if (out != null) {
+                                out.close();
+                            }
+                        } catch (IOException | UncheckedIOException ignored) {
+                            // the connection is gone already
+                        }
                         return;  // the client went away
                     }
                 }
