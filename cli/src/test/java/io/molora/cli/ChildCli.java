@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -57,10 +58,16 @@ final class ChildCli {
 
     /** Starts the CLI in {@code cwd}, stdout and stderr to {@code out.txt} and {@code err.txt} there. */
     static Process start(Path cwd, String... args) throws IOException {
+        return start(cwd, Map.of(), args);
+    }
+
+    /** {@link #start(Path, String...)} with {@code env} added to the child's environment. */
+    static Process start(Path cwd, Map<String, String> env, String... args) throws IOException {
         Files.createDirectories(cwd);
         ProcessBuilder pb = new ProcessBuilder(command(args)).directory(cwd.toFile())
                 .redirectOutput(cwd.resolve("out.txt").toFile()).redirectError(cwd.resolve("err.txt").toFile());
         pb.environment().put("GGML_NO_BACKTRACE", "1");
+        pb.environment().putAll(env);
         return pb.start();
     }
 
@@ -84,6 +91,13 @@ final class ChildCli {
 
     static Result run(Path cwd, String... args) throws Exception {
         return runWithInput(cwd, "", args);
+    }
+
+    /** Runs the CLI in {@code cwd} with {@code env} added to its environment and nothing on its stdin. */
+    static Result runWithEnv(Path cwd, Map<String, String> env, String... args) throws Exception {
+        Process p = start(cwd, env, args);
+        p.getOutputStream().close();
+        return finish(p, cwd);
     }
 
     /** Waits for a child started by {@link #start} and collects what it left. */

@@ -109,6 +109,22 @@ class ReliabilityTest {
         r.clean();
     }
 
+    @Test
+    void aBadValueInTheConfigFileExitsTwoNamingTheFileAndTheKey() throws Exception {
+        Path cwd = dir.resolve("config");
+        Files.createDirectories(cwd);
+        Path config = Files.writeString(cwd.resolve("bad.properties"), "complete.top-p=1.5\n");
+        Path input = Files.writeString(cwd.resolve("in.jsonl"), "{\"custom_id\": \"a\", \"prompt\": \"hi\"}\n");
+        ChildCli.Result r = ChildCli.runWithEnv(cwd, Map.of("MOLORA_CONFIG", config.toString()), "complete",
+                "-m", model.toString(), "-o", cwd.resolve("out.jsonl").toString(), input.toString());
+        assertEquals(2, r.exit(), r.err());
+        String first = r.err().lines().findFirst().orElse("");
+        assertTrue(first.contains("config file " + config) && first.contains("complete.top-p=1.5")
+                && first.contains("between 0 and 1"), r.err());
+        assertTrue(Files.notExists(cwd.resolve("out.jsonl")), "nothing written");
+        r.clean();
+    }
+
     // --- generate ---------------------------------------------------------------------------------------------------
 
     @Test
