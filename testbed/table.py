@@ -175,7 +175,7 @@ def against_scale(args, fam: Path, rows: List[Row], learned: List[Row], evalf: s
     rec_file = fam / "large-base.json"
     if not rec_file.is_file():
         return out + ["Not measured yet: `testbed/large.py` (a base with >= 3x the parameters, trained on the same data "
-                      "for at least as many tokens as the small base and its adapters together; a few hours on the "
+                      "for at least as many tokens as the small base and its adapters together; about 1.5 h on the idle "
                       "2-core box, checkpointed and resumable) writes `models/testbed/large-base.json`.", ""]
     rec = json.loads(rec_file.read_text(encoding="utf-8"))
     tr = rec["training"]
