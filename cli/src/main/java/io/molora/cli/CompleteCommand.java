@@ -20,7 +20,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -62,11 +61,11 @@ final class CompleteCommand implements Callable<Integer> {
             description = "Output JSONL file (appended to; refused if it is not molora's, or another run is writing it).")
     Path output;
 
-    @Option(names = {"-np", "--parallel"}, paramLabel = "N", defaultValue = "4",
+    @Option(names = {"-np", "--parallel"}, paramLabel = "N", defaultValue = "4", converter = OptionRanges.Parallel.class,
             description = "Sequences decoded at once (default: ${DEFAULT-VALUE}); each gets ctx-size / N positions.")
     int parallel;
 
-    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "128",
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "128", converter = OptionRanges.TokenLimit.class,
             description = "Default max tokens per request, -1 = until end of text or a full slot (default: ${DEFAULT-VALUE}).")
     int nPredict;
 
@@ -98,12 +97,6 @@ final class CompleteCommand implements Callable<Integer> {
         CommandLine cmd = spec.commandLine();
         PrintWriter err = cmd.getErr();
         model.require(cmd);
-        if (parallel < 1 || parallel > 256) {
-            throw new ParameterException(cmd, "--parallel must be in [1, 256], got " + parallel);
-        }
-        if (nPredict < -1) {
-            throw new ParameterException(cmd, "-n must be -1 or >= 0, got " + nPredict);
-        }
         RouterSpec router = adapterOptions.tokenRouter(cmd).orElse(new RouterSpec.Base());
         List<BatchInput.Item> items = BatchInput.read(inputs, lines && format == BatchInput.Format.AUTO
                 ? BatchInput.Format.LINES : format, new BatchInput.Defaults(nPredict, sampling.params()));

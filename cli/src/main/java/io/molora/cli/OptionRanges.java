@@ -104,4 +104,40 @@ final class OptionRanges {
             return v;
         }
     }
+
+    /** -1 (no limit) or 0 or more (tokens to generate). */
+    static final class TokenLimit implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            int v = integer(s);
+            if (v < -1) {
+                throw new TypeConversionException("must be -1 (no limit) or 0 or more, got " + v);
+            }
+            return v;
+        }
+    }
+
+    /** Sequences decoded at once: 1 to 256 (complete, serve). */
+    static final class Parallel implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 1, 256);
+        }
+    }
+
+    /** A TCP port, 0 (any free one) to 65535. */
+    static final class Port implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 0, 65535);
+        }
+    }
+
+    private static int between(String s, int lo, int hi) {
+        int v = integer(s);
+        if (v < lo || v > hi) {
+            throw new TypeConversionException("must be between " + lo + " and " + hi + ", got " + v);
+        }
+        return v;
+    }
 }

@@ -51,11 +51,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Address to listen on (default: ${DEFAULT-VALUE}, this machine only).")
     String host;
 
-    @Option(names = "--port", paramLabel = "N", defaultValue = "8080",
+    @Option(names = "--port", paramLabel = "N", defaultValue = "8080", converter = OptionRanges.Port.class,
             description = "Port to listen on, 0 = any free one (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = {"-np", "--parallel"}, paramLabel = "N", defaultValue = "4",
+    @Option(names = {"-np", "--parallel"}, paramLabel = "N", defaultValue = "4", converter = OptionRanges.Parallel.class,
             description = "Sequences decoded at once (default: ${DEFAULT-VALUE}); each gets ctx-size / N positions.")
     int parallel;
 
@@ -67,49 +67,31 @@ final class ServeCommand implements Callable<Integer> {
             description = "The base model's id in /v1/models (default: the model file name without .gguf).")
     String alias;
 
-    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "-1",
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "-1", converter = OptionRanges.TokenLimit.class,
             description = "Max tokens of requests that do not say, -1 = until end of text or a full sequence (default: ${DEFAULT-VALUE}).")
     int nPredict;
 
-    @Option(names = "--max-queue", paramLabel = "N", defaultValue = "64",
+    @Option(names = "--max-queue", paramLabel = "N", defaultValue = "64", converter = OptionRanges.NonNegative.class,
             description = "Requests that may wait for a sequence; more are answered 429 (default: ${DEFAULT-VALUE}).")
     int maxQueue;
 
-    @Option(names = "--max-body-size", paramLabel = "BYTES", defaultValue = "1048576",
+    @Option(names = "--max-body-size", paramLabel = "BYTES", defaultValue = "1048576", converter = OptionRanges.Positive.class,
             description = "Largest request body; larger ones are answered 413 (default: ${DEFAULT-VALUE}).")
-    long maxBody;
+    int maxBody;
 
-    @Option(names = {"-to", "--timeout"}, paramLabel = "S", defaultValue = "600",
+    @Option(names = {"-to", "--timeout"}, paramLabel = "S", defaultValue = "600", converter = OptionRanges.Positive.class,
             description = "Seconds a request may run before it is cancelled and answered 504 (default: ${DEFAULT-VALUE}).")
-    long timeout;
+    int timeout;
 
-    @Option(names = "--shutdown-timeout", paramLabel = "S", defaultValue = "30",
+    @Option(names = "--shutdown-timeout", paramLabel = "S", defaultValue = "30", converter = OptionRanges.NonNegative.class,
             description = "On SIGTERM, seconds requests in flight may take to finish before they are cancelled (default: ${DEFAULT-VALUE}).")
-    long shutdownTimeout;
+    int shutdownTimeout;
 
     @Override
     public Integer call() throws Exception {
         CommandLine cmd = spec.commandLine();
         PrintWriter err = cmd.getErr();
         model.require(cmd);
-        if (parallel < 1 || parallel > 256) {
-            throw new ParameterException(cmd, "--parallel must be in [1, 256], got " + parallel);
-        }
-        if (port < 0 || port > 65535) {
-            throw new ParameterException(cmd, "--port must be in [0, 65535], got " + port);
-        }
-        if (nPredict < -1) {
-            throw new ParameterException(cmd, "-n must be -1 or >= 0, got " + nPredict);
-        }
-        if (maxQueue < 0) {
-            throw new ParameterException(cmd, "--max-queue must be >= 0, got " + maxQueue);
-        }
-        if (maxBody < 1) {
-            throw new ParameterException(cmd, "--max-body-size must be >= 1, got " + maxBody);
-        }
-        if (timeout < 1 || shutdownTimeout < 0) {
-            throw new ParameterException(cmd, "--timeout must be >= 1 and --shutdown-timeout >= 0");
-        }
         if (apiKey != null && apiKey.isBlank()) {
             throw new ParameterException(cmd, "--api-key is empty");
         }

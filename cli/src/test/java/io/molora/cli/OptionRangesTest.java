@@ -42,6 +42,17 @@ class OptionRangesTest {
                 assertEquals("", r.out(), command + " " + b + " printed to stdout");
             }
         }
+        // the batch commands' own options, the server's limits
+        List<List<String>> batch = List.of(List.of("complete", "--parallel", "0", "--parallel"),
+                List.of("complete", "-n", "-2", "--n-predict"), List.of("serve", "--parallel", "257", "--parallel"),
+                List.of("serve", "--port", "70000", "--port"), List.of("serve", "-n", "-2", "--n-predict"),
+                List.of("serve", "--max-queue", "-1", "--max-queue"), List.of("serve", "--max-body-size", "0", "--max-body-size"),
+                List.of("serve", "--timeout", "0", "--timeout"), List.of("serve", "--shutdown-timeout", "-1", "--shutdown-timeout"));
+        for (List<String> b : batch) {
+            CliTest.Run r = CliTest.run(b.get(0), "-m", model.toString(), b.get(1), b.get(2));
+            assertEquals(2, r.exit(), b + ": " + r.err());
+            assertTrue(r.err().contains("'" + b.get(3) + "'"), b + ": " + r.err());
+        }
         assertEquals(2, CliTest.run("bench", "-t", "16384").exit());
         assertEquals(2, CliTest.run("bench", "--lora-routing-form", "sideways").exit());
     }
