@@ -77,24 +77,9 @@ public record ServerConfig(String host, int port, String modelId, Optional<Strin
                 shutdownGrace, sampling, maxTokens);
     }
 
-    public ServerConfig withMaxBodyBytes(long n) {
-        return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, n, requestTimeout,
-                shutdownGrace, sampling, maxTokens);
-    }
-
-    public ServerConfig withRequestTimeout(Duration d) {
-        return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, d, shutdownGrace,
-                sampling, maxTokens);
-    }
-
     public ServerConfig withShutdownGrace(Duration d) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout, d,
                 sampling, maxTokens);
-    }
-
-    public ServerConfig withHost(String h) {
-        return new ServerConfig(h, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, sampling, maxTokens);
     }
 
     public ServerConfig withSampling(SamplerParams s) {
