@@ -1,4 +1,4 @@
-package io.molora.cli;
+package io.molora.engine.bench;
 
 import io.molora.adapters.gate.Gate;
 import io.molora.adapters.gate.LearnedRouter;
@@ -16,12 +16,12 @@ import java.util.Arrays;
  * Bench scenarios for the learned gate's cost: generation with a gate (1 hidden layer of 32 over the token
  * embedding, fresh score cache per run) deciding every token, against the same routes given in advance.
  */
-final class RouterBench implements AutoCloseable {
+final class GateScenarios implements AutoCloseable {
     private final TokenEmbeddings embeddings;
     private final Gate gate;
     private int[] recorded = new int[0];
 
-    RouterBench(Model model, int adapters) throws IOException {
+    GateScenarios(Model model, int adapters) throws IOException {
         this.embeddings = TokenEmbeddings.open(model.path());
         this.gate = Gate.untrained(embeddings.dim(), 32, 1 + adapters, 1);
     }
