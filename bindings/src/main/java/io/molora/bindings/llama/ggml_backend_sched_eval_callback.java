@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * typedef _Bool (*ggml_backend_sched_eval_callback)(struct ggml_tensor {
  *     enum ggml_type type;

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * typedef void (*ggml_log_callback)(enum ggml_log_level {
  *     GGML_LOG_LEVEL_NONE = 0,

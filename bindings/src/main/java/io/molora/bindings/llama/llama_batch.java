@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_batch {
  *     int32_t n_tokens;
@@ -53,6 +54,7 @@ public class llama_batch {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_tokens
      * }
@@ -61,10 +63,11 @@ public class llama_batch {
         return n_tokens$LAYOUT;
     }
 
-    private static final long n_tokens$OFFSET = $LAYOUT.byteOffset(groupElement("n_tokens"));
+    private static final long n_tokens$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_tokens
      * }
@@ -75,6 +78,7 @@ public class llama_batch {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_tokens
      * }
@@ -85,6 +89,7 @@ public class llama_batch {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_tokens
      * }
@@ -97,6 +102,7 @@ public class llama_batch {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_token *token
      * }
@@ -105,10 +111,11 @@ public class llama_batch {
         return token$LAYOUT;
     }
 
-    private static final long token$OFFSET = $LAYOUT.byteOffset(groupElement("token"));
+    private static final long token$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_token *token
      * }
@@ -119,6 +126,7 @@ public class llama_batch {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_token *token
      * }
@@ -129,6 +137,7 @@ public class llama_batch {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_token *token
      * }
@@ -141,6 +150,7 @@ public class llama_batch {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float *embd
      * }
@@ -149,10 +159,11 @@ public class llama_batch {
         return embd$LAYOUT;
     }
 
-    private static final long embd$OFFSET = $LAYOUT.byteOffset(groupElement("embd"));
+    private static final long embd$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float *embd
      * }
@@ -163,6 +174,7 @@ public class llama_batch {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float *embd
      * }
@@ -173,6 +185,7 @@ public class llama_batch {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float *embd
      * }
@@ -185,6 +198,7 @@ public class llama_batch {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_pos *pos
      * }
@@ -193,10 +207,11 @@ public class llama_batch {
         return pos$LAYOUT;
     }
 
-    private static final long pos$OFFSET = $LAYOUT.byteOffset(groupElement("pos"));
+    private static final long pos$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_pos *pos
      * }
@@ -207,6 +222,7 @@ public class llama_batch {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_pos *pos
      * }
@@ -217,6 +233,7 @@ public class llama_batch {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_pos *pos
      * }
@@ -229,6 +246,7 @@ public class llama_batch {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t *n_seq_id
      * }
@@ -237,10 +255,11 @@ public class llama_batch {
         return n_seq_id$LAYOUT;
     }
 
-    private static final long n_seq_id$OFFSET = $LAYOUT.byteOffset(groupElement("n_seq_id"));
+    private static final long n_seq_id$OFFSET = 32;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t *n_seq_id
      * }
@@ -251,6 +270,7 @@ public class llama_batch {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t *n_seq_id
      * }
@@ -261,6 +281,7 @@ public class llama_batch {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t *n_seq_id
      * }
@@ -273,6 +294,7 @@ public class llama_batch {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_seq_id **seq_id
      * }
@@ -281,10 +303,11 @@ public class llama_batch {
         return seq_id$LAYOUT;
     }
 
-    private static final long seq_id$OFFSET = $LAYOUT.byteOffset(groupElement("seq_id"));
+    private static final long seq_id$OFFSET = 40;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_seq_id **seq_id
      * }
@@ -295,6 +318,7 @@ public class llama_batch {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_seq_id **seq_id
      * }
@@ -305,6 +329,7 @@ public class llama_batch {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_seq_id **seq_id
      * }
@@ -317,6 +342,7 @@ public class llama_batch {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int8_t *logits
      * }
@@ -325,10 +351,11 @@ public class llama_batch {
         return logits$LAYOUT;
     }
 
-    private static final long logits$OFFSET = $LAYOUT.byteOffset(groupElement("logits"));
+    private static final long logits$OFFSET = 48;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int8_t *logits
      * }
@@ -339,6 +366,7 @@ public class llama_batch {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int8_t *logits
      * }
@@ -349,6 +377,7 @@ public class llama_batch {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int8_t *logits
      * }
@@ -364,14 +393,13 @@ public class llama_batch {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

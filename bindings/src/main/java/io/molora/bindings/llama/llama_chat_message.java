@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_chat_message {
  *     const char *role;
@@ -42,6 +43,7 @@ public class llama_chat_message {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const char *role
      * }
@@ -50,10 +52,11 @@ public class llama_chat_message {
         return role$LAYOUT;
     }
 
-    private static final long role$OFFSET = $LAYOUT.byteOffset(groupElement("role"));
+    private static final long role$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const char *role
      * }
@@ -64,6 +67,7 @@ public class llama_chat_message {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const char *role
      * }
@@ -74,6 +78,7 @@ public class llama_chat_message {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const char *role
      * }
@@ -86,6 +91,7 @@ public class llama_chat_message {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const char *content
      * }
@@ -94,10 +100,11 @@ public class llama_chat_message {
         return content$LAYOUT;
     }
 
-    private static final long content$OFFSET = $LAYOUT.byteOffset(groupElement("content"));
+    private static final long content$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const char *content
      * }
@@ -108,6 +115,7 @@ public class llama_chat_message {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const char *content
      * }
@@ -118,6 +126,7 @@ public class llama_chat_message {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const char *content
      * }
@@ -133,14 +142,13 @@ public class llama_chat_message {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_context_params {
  *     uint32_t n_ctx;
@@ -113,6 +114,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t n_ctx
      * }
@@ -121,10 +123,11 @@ public class llama_context_params {
         return n_ctx$LAYOUT;
     }
 
-    private static final long n_ctx$OFFSET = $LAYOUT.byteOffset(groupElement("n_ctx"));
+    private static final long n_ctx$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t n_ctx
      * }
@@ -135,6 +138,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t n_ctx
      * }
@@ -145,6 +149,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t n_ctx
      * }
@@ -157,6 +162,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t n_batch
      * }
@@ -165,10 +171,11 @@ public class llama_context_params {
         return n_batch$LAYOUT;
     }
 
-    private static final long n_batch$OFFSET = $LAYOUT.byteOffset(groupElement("n_batch"));
+    private static final long n_batch$OFFSET = 4;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t n_batch
      * }
@@ -179,6 +186,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t n_batch
      * }
@@ -189,6 +197,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t n_batch
      * }
@@ -201,6 +210,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t n_ubatch
      * }
@@ -209,10 +219,11 @@ public class llama_context_params {
         return n_ubatch$LAYOUT;
     }
 
-    private static final long n_ubatch$OFFSET = $LAYOUT.byteOffset(groupElement("n_ubatch"));
+    private static final long n_ubatch$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t n_ubatch
      * }
@@ -223,6 +234,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t n_ubatch
      * }
@@ -233,6 +245,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t n_ubatch
      * }
@@ -245,6 +258,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t n_seq_max
      * }
@@ -253,10 +267,11 @@ public class llama_context_params {
         return n_seq_max$LAYOUT;
     }
 
-    private static final long n_seq_max$OFFSET = $LAYOUT.byteOffset(groupElement("n_seq_max"));
+    private static final long n_seq_max$OFFSET = 12;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t n_seq_max
      * }
@@ -267,6 +282,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t n_seq_max
      * }
@@ -277,6 +293,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t n_seq_max
      * }
@@ -289,6 +306,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t n_rs_seq
      * }
@@ -297,10 +315,11 @@ public class llama_context_params {
         return n_rs_seq$LAYOUT;
     }
 
-    private static final long n_rs_seq$OFFSET = $LAYOUT.byteOffset(groupElement("n_rs_seq"));
+    private static final long n_rs_seq$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t n_rs_seq
      * }
@@ -311,6 +330,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t n_rs_seq
      * }
@@ -321,6 +341,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t n_rs_seq
      * }
@@ -333,6 +354,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max
      * }
@@ -341,10 +363,11 @@ public class llama_context_params {
         return n_outputs_max$LAYOUT;
     }
 
-    private static final long n_outputs_max$OFFSET = $LAYOUT.byteOffset(groupElement("n_outputs_max"));
+    private static final long n_outputs_max$OFFSET = 20;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max
      * }
@@ -355,6 +378,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max
      * }
@@ -365,6 +389,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max
      * }
@@ -377,6 +402,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max_per_seq
      * }
@@ -385,10 +411,11 @@ public class llama_context_params {
         return n_outputs_max_per_seq$LAYOUT;
     }
 
-    private static final long n_outputs_max_per_seq$OFFSET = $LAYOUT.byteOffset(groupElement("n_outputs_max_per_seq"));
+    private static final long n_outputs_max_per_seq$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max_per_seq
      * }
@@ -399,6 +426,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max_per_seq
      * }
@@ -409,6 +437,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t n_outputs_max_per_seq
      * }
@@ -421,6 +450,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_threads
      * }
@@ -429,10 +459,11 @@ public class llama_context_params {
         return n_threads$LAYOUT;
     }
 
-    private static final long n_threads$OFFSET = $LAYOUT.byteOffset(groupElement("n_threads"));
+    private static final long n_threads$OFFSET = 28;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_threads
      * }
@@ -443,6 +474,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_threads
      * }
@@ -453,6 +485,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_threads
      * }
@@ -465,6 +498,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_threads_batch
      * }
@@ -473,10 +507,11 @@ public class llama_context_params {
         return n_threads_batch$LAYOUT;
     }
 
-    private static final long n_threads_batch$OFFSET = $LAYOUT.byteOffset(groupElement("n_threads_batch"));
+    private static final long n_threads_batch$OFFSET = 32;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_threads_batch
      * }
@@ -487,6 +522,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_threads_batch
      * }
@@ -497,6 +533,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_threads_batch
      * }
@@ -509,6 +546,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_context_type ctx_type
      * }
@@ -517,10 +555,11 @@ public class llama_context_params {
         return ctx_type$LAYOUT;
     }
 
-    private static final long ctx_type$OFFSET = $LAYOUT.byteOffset(groupElement("ctx_type"));
+    private static final long ctx_type$OFFSET = 36;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_context_type ctx_type
      * }
@@ -531,6 +570,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_context_type ctx_type
      * }
@@ -541,6 +581,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_context_type ctx_type
      * }
@@ -553,6 +594,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type rope_scaling_type
      * }
@@ -561,10 +603,11 @@ public class llama_context_params {
         return rope_scaling_type$LAYOUT;
     }
 
-    private static final long rope_scaling_type$OFFSET = $LAYOUT.byteOffset(groupElement("rope_scaling_type"));
+    private static final long rope_scaling_type$OFFSET = 40;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type rope_scaling_type
      * }
@@ -575,6 +618,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type rope_scaling_type
      * }
@@ -585,6 +629,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type rope_scaling_type
      * }
@@ -597,6 +642,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_pooling_type pooling_type
      * }
@@ -605,10 +651,11 @@ public class llama_context_params {
         return pooling_type$LAYOUT;
     }
 
-    private static final long pooling_type$OFFSET = $LAYOUT.byteOffset(groupElement("pooling_type"));
+    private static final long pooling_type$OFFSET = 44;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_pooling_type pooling_type
      * }
@@ -619,6 +666,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_pooling_type pooling_type
      * }
@@ -629,6 +677,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_pooling_type pooling_type
      * }
@@ -641,6 +690,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_attention_type attention_type
      * }
@@ -649,10 +699,11 @@ public class llama_context_params {
         return attention_type$LAYOUT;
     }
 
-    private static final long attention_type$OFFSET = $LAYOUT.byteOffset(groupElement("attention_type"));
+    private static final long attention_type$OFFSET = 48;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_attention_type attention_type
      * }
@@ -663,6 +714,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_attention_type attention_type
      * }
@@ -673,6 +725,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_attention_type attention_type
      * }
@@ -685,6 +738,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_flash_attn_type flash_attn_type
      * }
@@ -693,10 +747,11 @@ public class llama_context_params {
         return flash_attn_type$LAYOUT;
     }
 
-    private static final long flash_attn_type$OFFSET = $LAYOUT.byteOffset(groupElement("flash_attn_type"));
+    private static final long flash_attn_type$OFFSET = 52;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_flash_attn_type flash_attn_type
      * }
@@ -707,6 +762,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_flash_attn_type flash_attn_type
      * }
@@ -717,6 +773,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_flash_attn_type flash_attn_type
      * }
@@ -729,6 +786,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float rope_freq_base
      * }
@@ -737,10 +795,11 @@ public class llama_context_params {
         return rope_freq_base$LAYOUT;
     }
 
-    private static final long rope_freq_base$OFFSET = $LAYOUT.byteOffset(groupElement("rope_freq_base"));
+    private static final long rope_freq_base$OFFSET = 56;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float rope_freq_base
      * }
@@ -751,6 +810,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float rope_freq_base
      * }
@@ -761,6 +821,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float rope_freq_base
      * }
@@ -773,6 +834,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float rope_freq_scale
      * }
@@ -781,10 +843,11 @@ public class llama_context_params {
         return rope_freq_scale$LAYOUT;
     }
 
-    private static final long rope_freq_scale$OFFSET = $LAYOUT.byteOffset(groupElement("rope_freq_scale"));
+    private static final long rope_freq_scale$OFFSET = 60;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float rope_freq_scale
      * }
@@ -795,6 +858,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float rope_freq_scale
      * }
@@ -805,6 +869,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float rope_freq_scale
      * }
@@ -817,6 +882,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float yarn_ext_factor
      * }
@@ -825,10 +891,11 @@ public class llama_context_params {
         return yarn_ext_factor$LAYOUT;
     }
 
-    private static final long yarn_ext_factor$OFFSET = $LAYOUT.byteOffset(groupElement("yarn_ext_factor"));
+    private static final long yarn_ext_factor$OFFSET = 64;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float yarn_ext_factor
      * }
@@ -839,6 +906,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float yarn_ext_factor
      * }
@@ -849,6 +917,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float yarn_ext_factor
      * }
@@ -861,6 +930,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float yarn_attn_factor
      * }
@@ -869,10 +939,11 @@ public class llama_context_params {
         return yarn_attn_factor$LAYOUT;
     }
 
-    private static final long yarn_attn_factor$OFFSET = $LAYOUT.byteOffset(groupElement("yarn_attn_factor"));
+    private static final long yarn_attn_factor$OFFSET = 68;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float yarn_attn_factor
      * }
@@ -883,6 +954,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float yarn_attn_factor
      * }
@@ -893,6 +965,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float yarn_attn_factor
      * }
@@ -905,6 +978,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float yarn_beta_fast
      * }
@@ -913,10 +987,11 @@ public class llama_context_params {
         return yarn_beta_fast$LAYOUT;
     }
 
-    private static final long yarn_beta_fast$OFFSET = $LAYOUT.byteOffset(groupElement("yarn_beta_fast"));
+    private static final long yarn_beta_fast$OFFSET = 72;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float yarn_beta_fast
      * }
@@ -927,6 +1002,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float yarn_beta_fast
      * }
@@ -937,6 +1013,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float yarn_beta_fast
      * }
@@ -949,6 +1026,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float yarn_beta_slow
      * }
@@ -957,10 +1035,11 @@ public class llama_context_params {
         return yarn_beta_slow$LAYOUT;
     }
 
-    private static final long yarn_beta_slow$OFFSET = $LAYOUT.byteOffset(groupElement("yarn_beta_slow"));
+    private static final long yarn_beta_slow$OFFSET = 76;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float yarn_beta_slow
      * }
@@ -971,6 +1050,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float yarn_beta_slow
      * }
@@ -981,6 +1061,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float yarn_beta_slow
      * }
@@ -993,6 +1074,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * uint32_t yarn_orig_ctx
      * }
@@ -1001,10 +1083,11 @@ public class llama_context_params {
         return yarn_orig_ctx$LAYOUT;
     }
 
-    private static final long yarn_orig_ctx$OFFSET = $LAYOUT.byteOffset(groupElement("yarn_orig_ctx"));
+    private static final long yarn_orig_ctx$OFFSET = 80;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * uint32_t yarn_orig_ctx
      * }
@@ -1015,6 +1098,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * uint32_t yarn_orig_ctx
      * }
@@ -1025,6 +1109,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * uint32_t yarn_orig_ctx
      * }
@@ -1037,6 +1122,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float defrag_thold
      * }
@@ -1045,10 +1131,11 @@ public class llama_context_params {
         return defrag_thold$LAYOUT;
     }
 
-    private static final long defrag_thold$OFFSET = $LAYOUT.byteOffset(groupElement("defrag_thold"));
+    private static final long defrag_thold$OFFSET = 84;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float defrag_thold
      * }
@@ -1059,6 +1146,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float defrag_thold
      * }
@@ -1069,6 +1157,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float defrag_thold
      * }
@@ -1077,66 +1166,11 @@ public class llama_context_params {
         struct.set(defrag_thold$LAYOUT, defrag_thold$OFFSET, fieldValue);
     }
 
-    /**
-     * {@snippet lang=c :
-     * ggml_backend_sched_eval_callback cb_eval
-     * }
-     */
-    public static class cb_eval {
-
-        cb_eval() {
-            // Should not be called directly
-        }
-
-        /**
-         * The function pointer signature, expressed as a functional interface
-         */
-        public interface Function {
-            boolean apply(MemorySegment _x0, boolean _x1, MemorySegment _x2);
-        }
-
-        private static final FunctionDescriptor $DESC = FunctionDescriptor.of(
-            llama_h.C_BOOL,
-            llama_h.C_POINTER,
-            llama_h.C_BOOL,
-            llama_h.C_POINTER
-        );
-
-        /**
-         * The descriptor of this function pointer
-         */
-        public static FunctionDescriptor descriptor() {
-            return $DESC;
-        }
-
-        private static final MethodHandle UP$MH = llama_h.upcallHandle(cb_eval.Function.class, "apply", $DESC);
-
-        /**
-         * Allocates a new upcall stub, whose implementation is defined by {@code fi}.
-         * The lifetime of the returned segment is managed by {@code arena}
-         */
-        public static MemorySegment allocate(cb_eval.Function fi, Arena arena) {
-            return Linker.nativeLinker().upcallStub(UP$MH.bindTo(fi), $DESC, arena);
-        }
-
-        private static final MethodHandle DOWN$MH = Linker.nativeLinker().downcallHandle($DESC);
-
-        /**
-         * Invoke the upcall stub {@code funcPtr}, with given parameters
-         */
-        public static boolean invoke(MemorySegment funcPtr,MemorySegment _x0, boolean _x1, MemorySegment _x2) {
-            try {
-                return (boolean) DOWN$MH.invokeExact(funcPtr, _x0, _x1, _x2);
-            } catch (Throwable ex$) {
-                throw new AssertionError("should not reach here", ex$);
-            }
-        }
-    }
-
     private static final AddressLayout cb_eval$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("cb_eval"));
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * ggml_backend_sched_eval_callback cb_eval
      * }
@@ -1145,10 +1179,11 @@ public class llama_context_params {
         return cb_eval$LAYOUT;
     }
 
-    private static final long cb_eval$OFFSET = $LAYOUT.byteOffset(groupElement("cb_eval"));
+    private static final long cb_eval$OFFSET = 88;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * ggml_backend_sched_eval_callback cb_eval
      * }
@@ -1159,6 +1194,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * ggml_backend_sched_eval_callback cb_eval
      * }
@@ -1169,6 +1205,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * ggml_backend_sched_eval_callback cb_eval
      * }
@@ -1181,6 +1218,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void *cb_eval_user_data
      * }
@@ -1189,10 +1227,11 @@ public class llama_context_params {
         return cb_eval_user_data$LAYOUT;
     }
 
-    private static final long cb_eval_user_data$OFFSET = $LAYOUT.byteOffset(groupElement("cb_eval_user_data"));
+    private static final long cb_eval_user_data$OFFSET = 96;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void *cb_eval_user_data
      * }
@@ -1203,6 +1242,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void *cb_eval_user_data
      * }
@@ -1213,6 +1253,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void *cb_eval_user_data
      * }
@@ -1225,6 +1266,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_k
      * }
@@ -1233,10 +1275,11 @@ public class llama_context_params {
         return type_k$LAYOUT;
     }
 
-    private static final long type_k$OFFSET = $LAYOUT.byteOffset(groupElement("type_k"));
+    private static final long type_k$OFFSET = 104;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_k
      * }
@@ -1247,6 +1290,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_k
      * }
@@ -1257,6 +1301,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_k
      * }
@@ -1269,6 +1314,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_v
      * }
@@ -1277,10 +1323,11 @@ public class llama_context_params {
         return type_v$LAYOUT;
     }
 
-    private static final long type_v$OFFSET = $LAYOUT.byteOffset(groupElement("type_v"));
+    private static final long type_v$OFFSET = 108;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_v
      * }
@@ -1291,6 +1338,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_v
      * }
@@ -1301,6 +1349,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum ggml_type type_v
      * }
@@ -1309,64 +1358,11 @@ public class llama_context_params {
         struct.set(type_v$LAYOUT, type_v$OFFSET, fieldValue);
     }
 
-    /**
-     * {@snippet lang=c :
-     * ggml_abort_callback abort_callback
-     * }
-     */
-    public static class abort_callback {
-
-        abort_callback() {
-            // Should not be called directly
-        }
-
-        /**
-         * The function pointer signature, expressed as a functional interface
-         */
-        public interface Function {
-            boolean apply(MemorySegment _x0);
-        }
-
-        private static final FunctionDescriptor $DESC = FunctionDescriptor.of(
-            llama_h.C_BOOL,
-            llama_h.C_POINTER
-        );
-
-        /**
-         * The descriptor of this function pointer
-         */
-        public static FunctionDescriptor descriptor() {
-            return $DESC;
-        }
-
-        private static final MethodHandle UP$MH = llama_h.upcallHandle(abort_callback.Function.class, "apply", $DESC);
-
-        /**
-         * Allocates a new upcall stub, whose implementation is defined by {@code fi}.
-         * The lifetime of the returned segment is managed by {@code arena}
-         */
-        public static MemorySegment allocate(abort_callback.Function fi, Arena arena) {
-            return Linker.nativeLinker().upcallStub(UP$MH.bindTo(fi), $DESC, arena);
-        }
-
-        private static final MethodHandle DOWN$MH = Linker.nativeLinker().downcallHandle($DESC);
-
-        /**
-         * Invoke the upcall stub {@code funcPtr}, with given parameters
-         */
-        public static boolean invoke(MemorySegment funcPtr,MemorySegment _x0) {
-            try {
-                return (boolean) DOWN$MH.invokeExact(funcPtr, _x0);
-            } catch (Throwable ex$) {
-                throw new AssertionError("should not reach here", ex$);
-            }
-        }
-    }
-
     private static final AddressLayout abort_callback$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("abort_callback"));
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * ggml_abort_callback abort_callback
      * }
@@ -1375,10 +1371,11 @@ public class llama_context_params {
         return abort_callback$LAYOUT;
     }
 
-    private static final long abort_callback$OFFSET = $LAYOUT.byteOffset(groupElement("abort_callback"));
+    private static final long abort_callback$OFFSET = 112;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * ggml_abort_callback abort_callback
      * }
@@ -1389,6 +1386,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * ggml_abort_callback abort_callback
      * }
@@ -1399,6 +1397,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * ggml_abort_callback abort_callback
      * }
@@ -1411,6 +1410,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void *abort_callback_data
      * }
@@ -1419,10 +1419,11 @@ public class llama_context_params {
         return abort_callback_data$LAYOUT;
     }
 
-    private static final long abort_callback_data$OFFSET = $LAYOUT.byteOffset(groupElement("abort_callback_data"));
+    private static final long abort_callback_data$OFFSET = 120;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void *abort_callback_data
      * }
@@ -1433,6 +1434,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void *abort_callback_data
      * }
@@ -1443,6 +1445,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void *abort_callback_data
      * }
@@ -1455,6 +1458,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool embeddings
      * }
@@ -1463,10 +1467,11 @@ public class llama_context_params {
         return embeddings$LAYOUT;
     }
 
-    private static final long embeddings$OFFSET = $LAYOUT.byteOffset(groupElement("embeddings"));
+    private static final long embeddings$OFFSET = 128;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool embeddings
      * }
@@ -1477,6 +1482,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool embeddings
      * }
@@ -1487,6 +1493,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool embeddings
      * }
@@ -1499,6 +1506,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool offload_kqv
      * }
@@ -1507,10 +1515,11 @@ public class llama_context_params {
         return offload_kqv$LAYOUT;
     }
 
-    private static final long offload_kqv$OFFSET = $LAYOUT.byteOffset(groupElement("offload_kqv"));
+    private static final long offload_kqv$OFFSET = 129;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool offload_kqv
      * }
@@ -1521,6 +1530,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool offload_kqv
      * }
@@ -1531,6 +1541,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool offload_kqv
      * }
@@ -1543,6 +1554,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -1551,10 +1563,11 @@ public class llama_context_params {
         return no_perf$LAYOUT;
     }
 
-    private static final long no_perf$OFFSET = $LAYOUT.byteOffset(groupElement("no_perf"));
+    private static final long no_perf$OFFSET = 130;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -1565,6 +1578,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -1575,6 +1589,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -1587,6 +1602,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool op_offload
      * }
@@ -1595,10 +1611,11 @@ public class llama_context_params {
         return op_offload$LAYOUT;
     }
 
-    private static final long op_offload$OFFSET = $LAYOUT.byteOffset(groupElement("op_offload"));
+    private static final long op_offload$OFFSET = 131;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool op_offload
      * }
@@ -1609,6 +1626,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool op_offload
      * }
@@ -1619,6 +1637,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool op_offload
      * }
@@ -1631,6 +1650,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool swa_full
      * }
@@ -1639,10 +1659,11 @@ public class llama_context_params {
         return swa_full$LAYOUT;
     }
 
-    private static final long swa_full$OFFSET = $LAYOUT.byteOffset(groupElement("swa_full"));
+    private static final long swa_full$OFFSET = 132;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool swa_full
      * }
@@ -1653,6 +1674,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool swa_full
      * }
@@ -1663,6 +1685,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool swa_full
      * }
@@ -1675,6 +1698,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool kv_unified
      * }
@@ -1683,10 +1707,11 @@ public class llama_context_params {
         return kv_unified$LAYOUT;
     }
 
-    private static final long kv_unified$OFFSET = $LAYOUT.byteOffset(groupElement("kv_unified"));
+    private static final long kv_unified$OFFSET = 133;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool kv_unified
      * }
@@ -1697,6 +1722,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool kv_unified
      * }
@@ -1707,6 +1733,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool kv_unified
      * }
@@ -1719,6 +1746,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_seq_config *samplers
      * }
@@ -1727,10 +1755,11 @@ public class llama_context_params {
         return samplers$LAYOUT;
     }
 
-    private static final long samplers$OFFSET = $LAYOUT.byteOffset(groupElement("samplers"));
+    private static final long samplers$OFFSET = 136;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_seq_config *samplers
      * }
@@ -1741,6 +1770,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_seq_config *samplers
      * }
@@ -1751,6 +1781,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_seq_config *samplers
      * }
@@ -1763,6 +1794,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * size_t n_samplers
      * }
@@ -1771,10 +1803,11 @@ public class llama_context_params {
         return n_samplers$LAYOUT;
     }
 
-    private static final long n_samplers$OFFSET = $LAYOUT.byteOffset(groupElement("n_samplers"));
+    private static final long n_samplers$OFFSET = 144;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * size_t n_samplers
      * }
@@ -1785,6 +1818,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * size_t n_samplers
      * }
@@ -1795,6 +1829,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * size_t n_samplers
      * }
@@ -1807,6 +1842,7 @@ public class llama_context_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct llama_context *ctx_other
      * }
@@ -1815,10 +1851,11 @@ public class llama_context_params {
         return ctx_other$LAYOUT;
     }
 
-    private static final long ctx_other$OFFSET = $LAYOUT.byteOffset(groupElement("ctx_other"));
+    private static final long ctx_other$OFFSET = 152;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct llama_context *ctx_other
      * }
@@ -1829,6 +1866,7 @@ public class llama_context_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct llama_context *ctx_other
      * }
@@ -1839,6 +1877,7 @@ public class llama_context_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct llama_context *ctx_other
      * }
@@ -1854,14 +1893,13 @@ public class llama_context_params {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

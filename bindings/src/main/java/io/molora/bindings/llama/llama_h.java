@@ -70,6 +70,7 @@ public class llama_h {
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
     private static final int LLAMA_SESSION_VERSION = (int)10L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_SESSION_VERSION 10
      * }
@@ -79,6 +80,7 @@ public class llama_h {
     }
     private static final int LLAMA_STATE_SEQ_VERSION = (int)3L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_STATE_SEQ_VERSION 3
      * }
@@ -88,6 +90,7 @@ public class llama_h {
     }
     private static final int LLAMA_STATE_SEQ_FLAGS_NONE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_STATE_SEQ_FLAGS_NONE 0
      * }
@@ -97,6 +100,7 @@ public class llama_h {
     }
     private static final int LLAMA_STATE_SEQ_FLAGS_SWA_ONLY = (int)1L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_STATE_SEQ_FLAGS_SWA_ONLY 1
      * }
@@ -106,6 +110,7 @@ public class llama_h {
     }
     private static final int LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY = (int)1L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY 1
      * }
@@ -115,6 +120,7 @@ public class llama_h {
     }
     private static final int LLAMA_STATE_SEQ_FLAGS_ON_DEVICE = (int)2L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_STATE_SEQ_FLAGS_ON_DEVICE 2
      * }
@@ -124,6 +130,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_F32 = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_F32 = 0
      * }
@@ -133,6 +140,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_F16 = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_F16 = 1
      * }
@@ -142,6 +150,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q4_0 = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q4_0 = 2
      * }
@@ -151,6 +160,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q4_1 = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q4_1 = 3
      * }
@@ -160,6 +170,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q5_0 = (int)6L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q5_0 = 6
      * }
@@ -169,6 +180,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q5_1 = (int)7L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q5_1 = 7
      * }
@@ -178,6 +190,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q8_0 = (int)8L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q8_0 = 8
      * }
@@ -187,6 +200,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q8_1 = (int)9L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q8_1 = 9
      * }
@@ -196,6 +210,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q2_K = (int)10L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q2_K = 10
      * }
@@ -205,6 +220,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q3_K = (int)11L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q3_K = 11
      * }
@@ -214,6 +230,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q4_K = (int)12L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q4_K = 12
      * }
@@ -223,6 +240,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q5_K = (int)13L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q5_K = 13
      * }
@@ -232,6 +250,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q6_K = (int)14L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q6_K = 14
      * }
@@ -241,6 +260,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q8_K = (int)15L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q8_K = 15
      * }
@@ -250,6 +270,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ2_XXS = (int)16L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ2_XXS = 16
      * }
@@ -259,6 +280,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ2_XS = (int)17L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ2_XS = 17
      * }
@@ -268,6 +290,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ3_XXS = (int)18L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ3_XXS = 18
      * }
@@ -277,6 +300,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ1_S = (int)19L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ1_S = 19
      * }
@@ -286,6 +310,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ4_NL = (int)20L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ4_NL = 20
      * }
@@ -295,6 +320,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ3_S = (int)21L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ3_S = 21
      * }
@@ -304,6 +330,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ2_S = (int)22L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ2_S = 22
      * }
@@ -313,6 +340,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ4_XS = (int)23L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ4_XS = 23
      * }
@@ -322,6 +350,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_I8 = (int)24L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_I8 = 24
      * }
@@ -331,6 +360,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_I16 = (int)25L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_I16 = 25
      * }
@@ -340,6 +370,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_I32 = (int)26L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_I32 = 26
      * }
@@ -349,6 +380,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_I64 = (int)27L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_I64 = 27
      * }
@@ -358,6 +390,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_F64 = (int)28L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_F64 = 28
      * }
@@ -367,6 +400,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_IQ1_M = (int)29L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_IQ1_M = 29
      * }
@@ -376,6 +410,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_BF16 = (int)30L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_BF16 = 30
      * }
@@ -385,6 +420,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_TQ1_0 = (int)34L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_TQ1_0 = 34
      * }
@@ -394,6 +430,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_TQ2_0 = (int)35L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_TQ2_0 = 35
      * }
@@ -403,6 +440,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_MXFP4 = (int)39L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_MXFP4 = 39
      * }
@@ -412,6 +450,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_NVFP4 = (int)40L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_NVFP4 = 40
      * }
@@ -421,6 +460,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q1_0 = (int)41L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q1_0 = 41
      * }
@@ -430,6 +470,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_Q2_0 = (int)42L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_Q2_0 = 42
      * }
@@ -439,6 +480,7 @@ public class llama_h {
     }
     private static final int GGML_TYPE_COUNT = (int)43L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_type.GGML_TYPE_COUNT = 43
      * }
@@ -448,6 +490,7 @@ public class llama_h {
     }
     private static final int GGML_LOG_LEVEL_NONE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_log_level.GGML_LOG_LEVEL_NONE = 0
      * }
@@ -457,6 +500,7 @@ public class llama_h {
     }
     private static final int GGML_LOG_LEVEL_DEBUG = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_log_level.GGML_LOG_LEVEL_DEBUG = 1
      * }
@@ -466,6 +510,7 @@ public class llama_h {
     }
     private static final int GGML_LOG_LEVEL_INFO = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_log_level.GGML_LOG_LEVEL_INFO = 2
      * }
@@ -475,6 +520,7 @@ public class llama_h {
     }
     private static final int GGML_LOG_LEVEL_WARN = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_log_level.GGML_LOG_LEVEL_WARN = 3
      * }
@@ -484,6 +530,7 @@ public class llama_h {
     }
     private static final int GGML_LOG_LEVEL_ERROR = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_log_level.GGML_LOG_LEVEL_ERROR = 4
      * }
@@ -493,6 +540,7 @@ public class llama_h {
     }
     private static final int GGML_LOG_LEVEL_CONT = (int)5L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_log_level.GGML_LOG_LEVEL_CONT = 5
      * }
@@ -501,6 +549,7 @@ public class llama_h {
         return GGML_LOG_LEVEL_CONT;
     }
     /**
+
      * {@snippet lang=c :
      * typedef struct ggml_backend_device *ggml_backend_dev_t
      * }
@@ -508,6 +557,7 @@ public class llama_h {
     public static final AddressLayout ggml_backend_dev_t = llama_h.C_POINTER;
     private static final int GGML_BACKEND_DEVICE_TYPE_CPU = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_backend_dev_type.GGML_BACKEND_DEVICE_TYPE_CPU = 0
      * }
@@ -517,6 +567,7 @@ public class llama_h {
     }
     private static final int GGML_BACKEND_DEVICE_TYPE_GPU = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_backend_dev_type.GGML_BACKEND_DEVICE_TYPE_GPU = 1
      * }
@@ -526,6 +577,7 @@ public class llama_h {
     }
     private static final int GGML_BACKEND_DEVICE_TYPE_IGPU = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_backend_dev_type.GGML_BACKEND_DEVICE_TYPE_IGPU = 2
      * }
@@ -535,6 +587,7 @@ public class llama_h {
     }
     private static final int GGML_BACKEND_DEVICE_TYPE_ACCEL = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_backend_dev_type.GGML_BACKEND_DEVICE_TYPE_ACCEL = 3
      * }
@@ -544,6 +597,7 @@ public class llama_h {
     }
     private static final int GGML_BACKEND_DEVICE_TYPE_META = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum ggml_backend_dev_type.GGML_BACKEND_DEVICE_TYPE_META = 4
      * }
@@ -565,6 +619,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_name(ggml_backend_dev_t device)
      * }
@@ -575,6 +630,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_name(ggml_backend_dev_t device)
      * }
@@ -585,6 +641,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_name(ggml_backend_dev_t device)
      * }
@@ -594,6 +651,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_name(ggml_backend_dev_t device)
      * }
@@ -623,6 +681,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_description(ggml_backend_dev_t device)
      * }
@@ -633,6 +692,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_description(ggml_backend_dev_t device)
      * }
@@ -643,6 +703,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_description(ggml_backend_dev_t device)
      * }
@@ -652,6 +713,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * extern const char *ggml_backend_dev_description(ggml_backend_dev_t device)
      * }
@@ -682,6 +744,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_dev_memory(ggml_backend_dev_t device, size_t *free, size_t *total)
      * }
@@ -692,6 +755,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_dev_memory(ggml_backend_dev_t device, size_t *free, size_t *total)
      * }
@@ -702,6 +766,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_dev_memory(ggml_backend_dev_t device, size_t *free, size_t *total)
      * }
@@ -711,6 +776,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * extern void ggml_backend_dev_memory(ggml_backend_dev_t device, size_t *free, size_t *total)
      * }
@@ -740,6 +806,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * extern enum ggml_backend_dev_type ggml_backend_dev_type(ggml_backend_dev_t device)
      * }
@@ -750,6 +817,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * extern enum ggml_backend_dev_type ggml_backend_dev_type(ggml_backend_dev_t device)
      * }
@@ -760,6 +828,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * extern enum ggml_backend_dev_type ggml_backend_dev_type(ggml_backend_dev_t device)
      * }
@@ -769,6 +838,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * extern enum ggml_backend_dev_type ggml_backend_dev_type(ggml_backend_dev_t device)
      * }
@@ -797,6 +867,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_device_register(ggml_backend_dev_t device)
      * }
@@ -807,6 +878,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_device_register(ggml_backend_dev_t device)
      * }
@@ -817,6 +889,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_device_register(ggml_backend_dev_t device)
      * }
@@ -826,6 +899,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * extern void ggml_backend_device_register(ggml_backend_dev_t device)
      * }
@@ -853,8 +927,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_reg_count(void)
+     * extern size_t ggml_backend_reg_count()
      * }
      */
     public static FunctionDescriptor ggml_backend_reg_count$descriptor() {
@@ -863,8 +938,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_reg_count(void)
+     * extern size_t ggml_backend_reg_count()
      * }
      */
     public static MethodHandle ggml_backend_reg_count$handle() {
@@ -873,8 +949,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_reg_count(void)
+     * extern size_t ggml_backend_reg_count()
      * }
      */
     public static MemorySegment ggml_backend_reg_count$address() {
@@ -882,8 +959,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_reg_count(void)
+     * extern size_t ggml_backend_reg_count()
      * }
      */
     public static long ggml_backend_reg_count() {
@@ -909,8 +987,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_dev_count(void)
+     * extern size_t ggml_backend_dev_count()
      * }
      */
     public static FunctionDescriptor ggml_backend_dev_count$descriptor() {
@@ -919,8 +998,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_dev_count(void)
+     * extern size_t ggml_backend_dev_count()
      * }
      */
     public static MethodHandle ggml_backend_dev_count$handle() {
@@ -929,8 +1009,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_dev_count(void)
+     * extern size_t ggml_backend_dev_count()
      * }
      */
     public static MemorySegment ggml_backend_dev_count$address() {
@@ -938,8 +1019,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * extern size_t ggml_backend_dev_count(void)
+     * extern size_t ggml_backend_dev_count()
      * }
      */
     public static long ggml_backend_dev_count() {
@@ -967,6 +1049,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * extern ggml_backend_dev_t ggml_backend_dev_get(size_t index)
      * }
@@ -977,6 +1060,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * extern ggml_backend_dev_t ggml_backend_dev_get(size_t index)
      * }
@@ -987,6 +1071,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * extern ggml_backend_dev_t ggml_backend_dev_get(size_t index)
      * }
@@ -996,6 +1081,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * extern ggml_backend_dev_t ggml_backend_dev_get(size_t index)
      * }
@@ -1022,8 +1108,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * extern void ggml_backend_load_all(void)
+     * extern void ggml_backend_load_all()
      * }
      */
     public static FunctionDescriptor ggml_backend_load_all$descriptor() {
@@ -1032,8 +1119,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * extern void ggml_backend_load_all(void)
+     * extern void ggml_backend_load_all()
      * }
      */
     public static MethodHandle ggml_backend_load_all$handle() {
@@ -1042,8 +1130,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * extern void ggml_backend_load_all(void)
+     * extern void ggml_backend_load_all()
      * }
      */
     public static MemorySegment ggml_backend_load_all$address() {
@@ -1051,8 +1140,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * extern void ggml_backend_load_all(void)
+     * extern void ggml_backend_load_all()
      * }
      */
     public static void ggml_backend_load_all() {
@@ -1079,6 +1169,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_load_all_from_path(const char *dir_path)
      * }
@@ -1089,6 +1180,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_load_all_from_path(const char *dir_path)
      * }
@@ -1099,6 +1191,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * extern void ggml_backend_load_all_from_path(const char *dir_path)
      * }
@@ -1108,6 +1201,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * extern void ggml_backend_load_all_from_path(const char *dir_path)
      * }
@@ -1124,24 +1218,28 @@ public class llama_h {
         }
     }
     /**
+
      * {@snippet lang=c :
      * typedef struct llama_memory_i *llama_memory_t
      * }
      */
     public static final AddressLayout llama_memory_t = llama_h.C_POINTER;
     /**
+
      * {@snippet lang=c :
      * typedef int32_t llama_pos
      * }
      */
     public static final OfInt llama_pos = llama_h.C_INT;
     /**
+
      * {@snippet lang=c :
      * typedef int32_t llama_token
      * }
      */
     public static final OfInt llama_token = llama_h.C_INT;
     /**
+
      * {@snippet lang=c :
      * typedef int32_t llama_seq_id
      * }
@@ -1149,6 +1247,7 @@ public class llama_h {
     public static final OfInt llama_seq_id = llama_h.C_INT;
     private static final int LLAMA_VOCAB_TYPE_NONE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_NONE = 0
      * }
@@ -1158,6 +1257,7 @@ public class llama_h {
     }
     private static final int LLAMA_VOCAB_TYPE_SPM = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_SPM = 1
      * }
@@ -1167,6 +1267,7 @@ public class llama_h {
     }
     private static final int LLAMA_VOCAB_TYPE_BPE = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_BPE = 2
      * }
@@ -1176,6 +1277,7 @@ public class llama_h {
     }
     private static final int LLAMA_VOCAB_TYPE_WPM = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_WPM = 3
      * }
@@ -1185,6 +1287,7 @@ public class llama_h {
     }
     private static final int LLAMA_VOCAB_TYPE_UGM = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_UGM = 4
      * }
@@ -1194,6 +1297,7 @@ public class llama_h {
     }
     private static final int LLAMA_VOCAB_TYPE_RWKV = (int)5L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_RWKV = 5
      * }
@@ -1203,6 +1307,7 @@ public class llama_h {
     }
     private static final int LLAMA_VOCAB_TYPE_PLAMO2 = (int)6L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_PLAMO2 = 6
      * }
@@ -1212,6 +1317,7 @@ public class llama_h {
     }
     private static final int LLAMA_VOCAB_TYPE_TEST = (int)7L;
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type.LLAMA_VOCAB_TYPE_TEST = 7
      * }
@@ -1221,6 +1327,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_TYPE_NONE = (int)-1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_type.LLAMA_ROPE_TYPE_NONE = -1
      * }
@@ -1230,6 +1337,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_TYPE_NORM = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_type.LLAMA_ROPE_TYPE_NORM = 0
      * }
@@ -1239,6 +1347,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_TYPE_NEOX = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_type.LLAMA_ROPE_TYPE_NEOX = 2
      * }
@@ -1248,6 +1357,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_TYPE_MROPE = (int)8L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_type.LLAMA_ROPE_TYPE_MROPE = 8
      * }
@@ -1257,6 +1367,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_TYPE_IMROPE = (int)40L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_type.LLAMA_ROPE_TYPE_IMROPE = 40
      * }
@@ -1266,6 +1377,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_TYPE_VISION = (int)24L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_type.LLAMA_ROPE_TYPE_VISION = 24
      * }
@@ -1275,6 +1387,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_TYPE_UNDEFINED = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_type.LLAMA_TOKEN_TYPE_UNDEFINED = 0
      * }
@@ -1284,6 +1397,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_TYPE_NORMAL = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_type.LLAMA_TOKEN_TYPE_NORMAL = 1
      * }
@@ -1293,6 +1407,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_TYPE_UNKNOWN = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_type.LLAMA_TOKEN_TYPE_UNKNOWN = 2
      * }
@@ -1302,6 +1417,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_TYPE_CONTROL = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_type.LLAMA_TOKEN_TYPE_CONTROL = 3
      * }
@@ -1311,6 +1427,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_TYPE_USER_DEFINED = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_type.LLAMA_TOKEN_TYPE_USER_DEFINED = 4
      * }
@@ -1320,6 +1437,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_TYPE_UNUSED = (int)5L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_type.LLAMA_TOKEN_TYPE_UNUSED = 5
      * }
@@ -1329,6 +1447,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_TYPE_BYTE = (int)6L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_type.LLAMA_TOKEN_TYPE_BYTE = 6
      * }
@@ -1338,6 +1457,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_UNDEFINED = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_UNDEFINED = 0
      * }
@@ -1347,6 +1467,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_UNKNOWN = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_UNKNOWN = 1
      * }
@@ -1356,6 +1477,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_UNUSED = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_UNUSED = 2
      * }
@@ -1365,6 +1487,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_NORMAL = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_NORMAL = 4
      * }
@@ -1374,6 +1497,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_CONTROL = (int)8L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_CONTROL = 8
      * }
@@ -1383,6 +1507,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_USER_DEFINED = (int)16L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_USER_DEFINED = 16
      * }
@@ -1392,6 +1517,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_BYTE = (int)32L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_BYTE = 32
      * }
@@ -1401,6 +1527,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_NORMALIZED = (int)64L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_NORMALIZED = 64
      * }
@@ -1410,6 +1537,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_LSTRIP = (int)128L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_LSTRIP = 128
      * }
@@ -1419,6 +1547,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_RSTRIP = (int)256L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_RSTRIP = 256
      * }
@@ -1428,6 +1557,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_ATTR_SINGLE_WORD = (int)512L;
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr.LLAMA_TOKEN_ATTR_SINGLE_WORD = 512
      * }
@@ -1437,6 +1567,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_ALL_F32 = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_ALL_F32 = 0
      * }
@@ -1446,6 +1577,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_F16 = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_F16 = 1
      * }
@@ -1455,6 +1587,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q4_0 = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q4_0 = 2
      * }
@@ -1464,6 +1597,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q4_1 = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q4_1 = 3
      * }
@@ -1473,6 +1607,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q8_0 = (int)7L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q8_0 = 7
      * }
@@ -1482,6 +1617,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q5_0 = (int)8L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q5_0 = 8
      * }
@@ -1491,6 +1627,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q5_1 = (int)9L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q5_1 = 9
      * }
@@ -1500,6 +1637,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q2_K = (int)10L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q2_K = 10
      * }
@@ -1509,6 +1647,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q3_K_S = (int)11L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q3_K_S = 11
      * }
@@ -1518,6 +1657,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q3_K_M = (int)12L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q3_K_M = 12
      * }
@@ -1527,6 +1667,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q3_K_L = (int)13L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q3_K_L = 13
      * }
@@ -1536,6 +1677,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q4_K_S = (int)14L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q4_K_S = 14
      * }
@@ -1545,6 +1687,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q4_K_M = (int)15L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q4_K_M = 15
      * }
@@ -1554,6 +1697,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q5_K_S = (int)16L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q5_K_S = 16
      * }
@@ -1563,6 +1707,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q5_K_M = (int)17L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q5_K_M = 17
      * }
@@ -1572,6 +1717,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q6_K = (int)18L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q6_K = 18
      * }
@@ -1581,6 +1727,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ2_XXS = (int)19L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ2_XXS = 19
      * }
@@ -1590,6 +1737,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ2_XS = (int)20L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ2_XS = 20
      * }
@@ -1599,6 +1747,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q2_K_S = (int)21L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q2_K_S = 21
      * }
@@ -1608,6 +1757,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ3_XS = (int)22L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ3_XS = 22
      * }
@@ -1617,6 +1767,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ3_XXS = (int)23L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ3_XXS = 23
      * }
@@ -1626,6 +1777,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ1_S = (int)24L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ1_S = 24
      * }
@@ -1635,6 +1787,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ4_NL = (int)25L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ4_NL = 25
      * }
@@ -1644,6 +1797,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ3_S = (int)26L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ3_S = 26
      * }
@@ -1653,6 +1807,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ3_M = (int)27L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ3_M = 27
      * }
@@ -1662,6 +1817,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ2_S = (int)28L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ2_S = 28
      * }
@@ -1671,6 +1827,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ2_M = (int)29L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ2_M = 29
      * }
@@ -1680,6 +1837,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ4_XS = (int)30L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ4_XS = 30
      * }
@@ -1689,6 +1847,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_IQ1_M = (int)31L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_IQ1_M = 31
      * }
@@ -1698,6 +1857,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_BF16 = (int)32L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_BF16 = 32
      * }
@@ -1707,6 +1867,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_TQ1_0 = (int)36L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_TQ1_0 = 36
      * }
@@ -1716,6 +1877,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_TQ2_0 = (int)37L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_TQ2_0 = 37
      * }
@@ -1725,6 +1887,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_MXFP4_MOE = (int)38L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_MXFP4_MOE = 38
      * }
@@ -1734,6 +1897,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_NVFP4 = (int)39L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_NVFP4 = 39
      * }
@@ -1743,6 +1907,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q1_0 = (int)40L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q1_0 = 40
      * }
@@ -1752,6 +1917,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_MOSTLY_Q2_0 = (int)41L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_MOSTLY_Q2_0 = 41
      * }
@@ -1761,6 +1927,7 @@ public class llama_h {
     }
     private static final int LLAMA_FTYPE_GUESSED = (int)1024L;
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype.LLAMA_FTYPE_GUESSED = 1024
      * }
@@ -1782,6 +1949,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_ftype_name(enum llama_ftype ftype)
      * }
@@ -1792,6 +1960,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_ftype_name(enum llama_ftype ftype)
      * }
@@ -1802,6 +1971,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_ftype_name(enum llama_ftype ftype)
      * }
@@ -1811,6 +1981,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_ftype_name(enum llama_ftype ftype)
      * }
@@ -1828,6 +1999,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED = (int)-1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type.LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED = -1
      * }
@@ -1837,6 +2009,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_SCALING_TYPE_NONE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type.LLAMA_ROPE_SCALING_TYPE_NONE = 0
      * }
@@ -1846,6 +2019,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_SCALING_TYPE_LINEAR = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type.LLAMA_ROPE_SCALING_TYPE_LINEAR = 1
      * }
@@ -1855,6 +2029,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_SCALING_TYPE_YARN = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type.LLAMA_ROPE_SCALING_TYPE_YARN = 2
      * }
@@ -1864,6 +2039,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_SCALING_TYPE_LONGROPE = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type.LLAMA_ROPE_SCALING_TYPE_LONGROPE = 3
      * }
@@ -1873,6 +2049,7 @@ public class llama_h {
     }
     private static final int LLAMA_ROPE_SCALING_TYPE_MAX_VALUE = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_scaling_type.LLAMA_ROPE_SCALING_TYPE_MAX_VALUE = 3
      * }
@@ -1882,6 +2059,7 @@ public class llama_h {
     }
     private static final int LLAMA_POOLING_TYPE_UNSPECIFIED = (int)-1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_pooling_type.LLAMA_POOLING_TYPE_UNSPECIFIED = -1
      * }
@@ -1891,6 +2069,7 @@ public class llama_h {
     }
     private static final int LLAMA_POOLING_TYPE_NONE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_pooling_type.LLAMA_POOLING_TYPE_NONE = 0
      * }
@@ -1900,6 +2079,7 @@ public class llama_h {
     }
     private static final int LLAMA_POOLING_TYPE_MEAN = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_pooling_type.LLAMA_POOLING_TYPE_MEAN = 1
      * }
@@ -1909,6 +2089,7 @@ public class llama_h {
     }
     private static final int LLAMA_POOLING_TYPE_CLS = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_pooling_type.LLAMA_POOLING_TYPE_CLS = 2
      * }
@@ -1918,6 +2099,7 @@ public class llama_h {
     }
     private static final int LLAMA_POOLING_TYPE_LAST = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_pooling_type.LLAMA_POOLING_TYPE_LAST = 3
      * }
@@ -1927,6 +2109,7 @@ public class llama_h {
     }
     private static final int LLAMA_POOLING_TYPE_RANK = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum llama_pooling_type.LLAMA_POOLING_TYPE_RANK = 4
      * }
@@ -1936,6 +2119,7 @@ public class llama_h {
     }
     private static final int LLAMA_ATTENTION_TYPE_UNSPECIFIED = (int)-1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_attention_type.LLAMA_ATTENTION_TYPE_UNSPECIFIED = -1
      * }
@@ -1945,6 +2129,7 @@ public class llama_h {
     }
     private static final int LLAMA_ATTENTION_TYPE_CAUSAL = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_attention_type.LLAMA_ATTENTION_TYPE_CAUSAL = 0
      * }
@@ -1954,6 +2139,7 @@ public class llama_h {
     }
     private static final int LLAMA_ATTENTION_TYPE_NON_CAUSAL = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_attention_type.LLAMA_ATTENTION_TYPE_NON_CAUSAL = 1
      * }
@@ -1963,6 +2149,7 @@ public class llama_h {
     }
     private static final int LLAMA_FLASH_ATTN_TYPE_AUTO = (int)-1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_AUTO = -1
      * }
@@ -1972,6 +2159,7 @@ public class llama_h {
     }
     private static final int LLAMA_FLASH_ATTN_TYPE_DISABLED = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED = 0
      * }
@@ -1981,6 +2169,7 @@ public class llama_h {
     }
     private static final int LLAMA_FLASH_ATTN_TYPE_ENABLED = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED = 1
      * }
@@ -2002,6 +2191,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_flash_attn_type_name(enum llama_flash_attn_type flash_attn_type)
      * }
@@ -2012,6 +2202,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_flash_attn_type_name(enum llama_flash_attn_type flash_attn_type)
      * }
@@ -2022,6 +2213,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_flash_attn_type_name(enum llama_flash_attn_type flash_attn_type)
      * }
@@ -2031,6 +2223,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_flash_attn_type_name(enum llama_flash_attn_type flash_attn_type)
      * }
@@ -2048,6 +2241,7 @@ public class llama_h {
     }
     private static final int LLAMA_SPLIT_MODE_NONE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_split_mode.LLAMA_SPLIT_MODE_NONE = 0
      * }
@@ -2057,6 +2251,7 @@ public class llama_h {
     }
     private static final int LLAMA_SPLIT_MODE_LAYER = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_split_mode.LLAMA_SPLIT_MODE_LAYER = 1
      * }
@@ -2066,6 +2261,7 @@ public class llama_h {
     }
     private static final int LLAMA_SPLIT_MODE_ROW = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_split_mode.LLAMA_SPLIT_MODE_ROW = 2
      * }
@@ -2075,6 +2271,7 @@ public class llama_h {
     }
     private static final int LLAMA_SPLIT_MODE_TENSOR = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_split_mode.LLAMA_SPLIT_MODE_TENSOR = 3
      * }
@@ -2084,6 +2281,7 @@ public class llama_h {
     }
     private static final int LLAMA_LOAD_MODE_AUTO = (int)-1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_load_mode.LLAMA_LOAD_MODE_AUTO = -1
      * }
@@ -2093,6 +2291,7 @@ public class llama_h {
     }
     private static final int LLAMA_LOAD_MODE_NONE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_load_mode.LLAMA_LOAD_MODE_NONE = 0
      * }
@@ -2102,6 +2301,7 @@ public class llama_h {
     }
     private static final int LLAMA_LOAD_MODE_MMAP = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_load_mode.LLAMA_LOAD_MODE_MMAP = 1
      * }
@@ -2111,6 +2311,7 @@ public class llama_h {
     }
     private static final int LLAMA_LOAD_MODE_MLOCK = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_load_mode.LLAMA_LOAD_MODE_MLOCK = 2
      * }
@@ -2120,6 +2321,7 @@ public class llama_h {
     }
     private static final int LLAMA_LOAD_MODE_MMAP_MLOCK = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_load_mode.LLAMA_LOAD_MODE_MMAP_MLOCK = 3
      * }
@@ -2129,6 +2331,7 @@ public class llama_h {
     }
     private static final int LLAMA_LOAD_MODE_DIRECT_IO = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum llama_load_mode.LLAMA_LOAD_MODE_DIRECT_IO = 4
      * }
@@ -2150,6 +2353,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_load_mode_name(enum llama_load_mode load_mode)
      * }
@@ -2160,6 +2364,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_load_mode_name(enum llama_load_mode load_mode)
      * }
@@ -2170,6 +2375,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_load_mode_name(enum llama_load_mode load_mode)
      * }
@@ -2179,6 +2385,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_load_mode_name(enum llama_load_mode load_mode)
      * }
@@ -2208,6 +2415,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * enum llama_load_mode llama_load_mode_from_str(const char *str)
      * }
@@ -2218,6 +2426,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * enum llama_load_mode llama_load_mode_from_str(const char *str)
      * }
@@ -2228,6 +2437,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * enum llama_load_mode llama_load_mode_from_str(const char *str)
      * }
@@ -2237,6 +2447,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * enum llama_load_mode llama_load_mode_from_str(const char *str)
      * }
@@ -2254,6 +2465,7 @@ public class llama_h {
     }
     private static final int LLAMA_LAZY_MODE_OFF = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_lazy_mode.LLAMA_LAZY_MODE_OFF = 0
      * }
@@ -2263,6 +2475,7 @@ public class llama_h {
     }
     private static final int LLAMA_LAZY_MODE_AUTO = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_lazy_mode.LLAMA_LAZY_MODE_AUTO = 1
      * }
@@ -2272,6 +2485,7 @@ public class llama_h {
     }
     private static final int LLAMA_LAZY_MODE_ON = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_lazy_mode.LLAMA_LAZY_MODE_ON = 2
      * }
@@ -2281,6 +2495,7 @@ public class llama_h {
     }
     private static final int LLAMA_CONTEXT_TYPE_DEFAULT = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_context_type.LLAMA_CONTEXT_TYPE_DEFAULT = 0
      * }
@@ -2290,6 +2505,7 @@ public class llama_h {
     }
     private static final int LLAMA_CONTEXT_TYPE_MTP = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_context_type.LLAMA_CONTEXT_TYPE_MTP = 1
      * }
@@ -2299,6 +2515,7 @@ public class llama_h {
     }
     private static final int LLAMA_KV_OVERRIDE_TYPE_INT = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type.LLAMA_KV_OVERRIDE_TYPE_INT = 0
      * }
@@ -2308,6 +2525,7 @@ public class llama_h {
     }
     private static final int LLAMA_KV_OVERRIDE_TYPE_FLOAT = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type.LLAMA_KV_OVERRIDE_TYPE_FLOAT = 1
      * }
@@ -2317,6 +2535,7 @@ public class llama_h {
     }
     private static final int LLAMA_KV_OVERRIDE_TYPE_BOOL = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type.LLAMA_KV_OVERRIDE_TYPE_BOOL = 2
      * }
@@ -2326,6 +2545,7 @@ public class llama_h {
     }
     private static final int LLAMA_KV_OVERRIDE_TYPE_STR = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type.LLAMA_KV_OVERRIDE_TYPE_STR = 3
      * }
@@ -2335,6 +2555,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_SEQUENCE = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_SEQUENCE = 0
      * }
@@ -2344,6 +2565,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_TOP_K = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_TOP_K = 1
      * }
@@ -2353,6 +2575,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_TOP_P = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_TOP_P = 2
      * }
@@ -2362,6 +2585,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_MIN_P = (int)3L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_MIN_P = 3
      * }
@@ -2371,6 +2595,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_XTC_PROBABILITY = (int)4L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_XTC_PROBABILITY = 4
      * }
@@ -2380,6 +2605,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_XTC_THRESHOLD = (int)5L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_XTC_THRESHOLD = 5
      * }
@@ -2389,6 +2615,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_TEMP = (int)6L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_TEMP = 6
      * }
@@ -2398,6 +2625,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_PENALTY_LAST_N = (int)7L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_PENALTY_LAST_N = 7
      * }
@@ -2407,6 +2635,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_PENALTY_REPEAT = (int)8L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_PENALTY_REPEAT = 8
      * }
@@ -2416,6 +2645,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_MIROSTAT = (int)9L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_MIROSTAT = 9
      * }
@@ -2425,6 +2655,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_MIROSTAT_TAU = (int)10L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_MIROSTAT_TAU = 10
      * }
@@ -2434,6 +2665,7 @@ public class llama_h {
     }
     private static final int LLAMA_MODEL_META_KEY_SAMPLING_MIROSTAT_ETA = (int)11L;
     /**
+
      * {@snippet lang=c :
      * enum llama_model_meta_key.LLAMA_MODEL_META_KEY_SAMPLING_MIROSTAT_ETA = 11
      * }
@@ -2453,8 +2685,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * const char *llama_version(void)
+     * const char *llama_version()
      * }
      */
     public static FunctionDescriptor llama_version$descriptor() {
@@ -2463,8 +2696,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * const char *llama_version(void)
+     * const char *llama_version()
      * }
      */
     public static MethodHandle llama_version$handle() {
@@ -2473,8 +2707,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * const char *llama_version(void)
+     * const char *llama_version()
      * }
      */
     public static MemorySegment llama_version$address() {
@@ -2482,8 +2717,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * const char *llama_version(void)
+     * const char *llama_version()
      * }
      */
     public static MemorySegment llama_version() {
@@ -2509,8 +2745,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * struct llama_model_params llama_model_default_params(void)
+     * struct llama_model_params llama_model_default_params()
      * }
      */
     public static FunctionDescriptor llama_model_default_params$descriptor() {
@@ -2519,8 +2756,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * struct llama_model_params llama_model_default_params(void)
+     * struct llama_model_params llama_model_default_params()
      * }
      */
     public static MethodHandle llama_model_default_params$handle() {
@@ -2529,8 +2767,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * struct llama_model_params llama_model_default_params(void)
+     * struct llama_model_params llama_model_default_params()
      * }
      */
     public static MemorySegment llama_model_default_params$address() {
@@ -2538,8 +2777,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * struct llama_model_params llama_model_default_params(void)
+     * struct llama_model_params llama_model_default_params()
      * }
      */
     public static MemorySegment llama_model_default_params(SegmentAllocator allocator) {
@@ -2565,8 +2805,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * struct llama_context_params llama_context_default_params(void)
+     * struct llama_context_params llama_context_default_params()
      * }
      */
     public static FunctionDescriptor llama_context_default_params$descriptor() {
@@ -2575,8 +2816,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * struct llama_context_params llama_context_default_params(void)
+     * struct llama_context_params llama_context_default_params()
      * }
      */
     public static MethodHandle llama_context_default_params$handle() {
@@ -2585,8 +2827,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * struct llama_context_params llama_context_default_params(void)
+     * struct llama_context_params llama_context_default_params()
      * }
      */
     public static MemorySegment llama_context_default_params$address() {
@@ -2594,8 +2837,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * struct llama_context_params llama_context_default_params(void)
+     * struct llama_context_params llama_context_default_params()
      * }
      */
     public static MemorySegment llama_context_default_params(SegmentAllocator allocator) {
@@ -2621,8 +2865,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * struct llama_sampler_chain_params llama_sampler_chain_default_params(void)
+     * struct llama_sampler_chain_params llama_sampler_chain_default_params()
      * }
      */
     public static FunctionDescriptor llama_sampler_chain_default_params$descriptor() {
@@ -2631,8 +2876,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * struct llama_sampler_chain_params llama_sampler_chain_default_params(void)
+     * struct llama_sampler_chain_params llama_sampler_chain_default_params()
      * }
      */
     public static MethodHandle llama_sampler_chain_default_params$handle() {
@@ -2641,8 +2887,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * struct llama_sampler_chain_params llama_sampler_chain_default_params(void)
+     * struct llama_sampler_chain_params llama_sampler_chain_default_params()
      * }
      */
     public static MemorySegment llama_sampler_chain_default_params$address() {
@@ -2650,8 +2897,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * struct llama_sampler_chain_params llama_sampler_chain_default_params(void)
+     * struct llama_sampler_chain_params llama_sampler_chain_default_params()
      * }
      */
     public static MemorySegment llama_sampler_chain_default_params(SegmentAllocator allocator) {
@@ -2677,8 +2925,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * struct llama_model_quantize_params llama_model_quantize_default_params(void)
+     * struct llama_model_quantize_params llama_model_quantize_default_params()
      * }
      */
     public static FunctionDescriptor llama_model_quantize_default_params$descriptor() {
@@ -2687,8 +2936,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * struct llama_model_quantize_params llama_model_quantize_default_params(void)
+     * struct llama_model_quantize_params llama_model_quantize_default_params()
      * }
      */
     public static MethodHandle llama_model_quantize_default_params$handle() {
@@ -2697,8 +2947,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * struct llama_model_quantize_params llama_model_quantize_default_params(void)
+     * struct llama_model_quantize_params llama_model_quantize_default_params()
      * }
      */
     public static MemorySegment llama_model_quantize_default_params$address() {
@@ -2706,8 +2957,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * struct llama_model_quantize_params llama_model_quantize_default_params(void)
+     * struct llama_model_quantize_params llama_model_quantize_default_params()
      * }
      */
     public static MemorySegment llama_model_quantize_default_params(SegmentAllocator allocator) {
@@ -2732,8 +2984,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * void llama_backend_init(void)
+     * void llama_backend_init()
      * }
      */
     public static FunctionDescriptor llama_backend_init$descriptor() {
@@ -2742,8 +2995,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * void llama_backend_init(void)
+     * void llama_backend_init()
      * }
      */
     public static MethodHandle llama_backend_init$handle() {
@@ -2752,8 +3006,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * void llama_backend_init(void)
+     * void llama_backend_init()
      * }
      */
     public static MemorySegment llama_backend_init$address() {
@@ -2761,8 +3016,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * void llama_backend_init(void)
+     * void llama_backend_init()
      * }
      */
     public static void llama_backend_init() {
@@ -2787,8 +3043,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * void llama_backend_free(void)
+     * void llama_backend_free()
      * }
      */
     public static FunctionDescriptor llama_backend_free$descriptor() {
@@ -2797,8 +3054,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * void llama_backend_free(void)
+     * void llama_backend_free()
      * }
      */
     public static MethodHandle llama_backend_free$handle() {
@@ -2807,8 +3065,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * void llama_backend_free(void)
+     * void llama_backend_free()
      * }
      */
     public static MemorySegment llama_backend_free$address() {
@@ -2816,8 +3075,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * void llama_backend_free(void)
+     * void llama_backend_free()
      * }
      */
     public static void llama_backend_free() {
@@ -2844,6 +3104,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_numa_init(enum ggml_numa_strategy numa)
      * }
@@ -2854,6 +3115,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_numa_init(enum ggml_numa_strategy numa)
      * }
@@ -2864,6 +3126,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_numa_init(enum ggml_numa_strategy numa)
      * }
@@ -2873,6 +3136,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_numa_init(enum ggml_numa_strategy numa)
      * }
@@ -2903,6 +3167,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
      * }
@@ -2913,6 +3178,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
      * }
@@ -2923,6 +3189,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
      * }
@@ -2932,6 +3199,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
      * }
@@ -2960,6 +3228,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_detach_threadpool(struct llama_context *ctx)
      * }
@@ -2970,6 +3239,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_detach_threadpool(struct llama_context *ctx)
      * }
@@ -2980,6 +3250,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_detach_threadpool(struct llama_context *ctx)
      * }
@@ -2989,6 +3260,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_detach_threadpool(struct llama_context *ctx)
      * }
@@ -3021,6 +3293,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_init_from_user(struct gguf_context *metadata, llama_model_set_tensor_data_t set_tensor_data, void *set_tensor_data_ud, struct llama_model_params params)
      * }
@@ -3031,6 +3304,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_init_from_user(struct gguf_context *metadata, llama_model_set_tensor_data_t set_tensor_data, void *set_tensor_data_ud, struct llama_model_params params)
      * }
@@ -3041,6 +3315,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_init_from_user(struct gguf_context *metadata, llama_model_set_tensor_data_t set_tensor_data, void *set_tensor_data_ud, struct llama_model_params params)
      * }
@@ -3050,6 +3325,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_init_from_user(struct gguf_context *metadata, llama_model_set_tensor_data_t set_tensor_data, void *set_tensor_data_ud, struct llama_model_params params)
      * }
@@ -3080,6 +3356,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_load_model_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3090,6 +3367,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_load_model_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3100,6 +3378,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_load_model_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3109,6 +3388,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_model *llama_load_model_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3139,6 +3419,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3149,6 +3430,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3159,6 +3441,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3168,6 +3451,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file(const char *path_model, struct llama_model_params params)
      * }
@@ -3198,6 +3482,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file_ptr(FILE *file, struct llama_model_params params)
      * }
@@ -3208,6 +3493,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file_ptr(FILE *file, struct llama_model_params params)
      * }
@@ -3218,6 +3504,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file_ptr(FILE *file, struct llama_model_params params)
      * }
@@ -3227,6 +3514,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_file_ptr(FILE *file, struct llama_model_params params)
      * }
@@ -3258,6 +3546,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_splits(const char **paths, size_t n_paths, struct llama_model_params params)
      * }
@@ -3268,6 +3557,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_splits(const char **paths, size_t n_paths, struct llama_model_params params)
      * }
@@ -3278,6 +3568,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_splits(const char **paths, size_t n_paths, struct llama_model_params params)
      * }
@@ -3287,6 +3578,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_model *llama_model_load_from_splits(const char **paths, size_t n_paths, struct llama_model_params params)
      * }
@@ -3316,6 +3608,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_model_save_to_file(const struct llama_model *model, const char *path_model)
      * }
@@ -3326,6 +3619,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_model_save_to_file(const struct llama_model *model, const char *path_model)
      * }
@@ -3336,6 +3630,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_model_save_to_file(const struct llama_model *model, const char *path_model)
      * }
@@ -3345,6 +3640,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_model_save_to_file(const struct llama_model *model, const char *path_model)
      * }
@@ -3373,6 +3669,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_free_model(struct llama_model *model)
      * }
@@ -3383,6 +3680,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_free_model(struct llama_model *model)
      * }
@@ -3393,6 +3691,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_free_model(struct llama_model *model)
      * }
@@ -3402,6 +3701,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_free_model(struct llama_model *model)
      * }
@@ -3430,6 +3730,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_model_free(struct llama_model *model)
      * }
@@ -3440,6 +3741,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_model_free(struct llama_model *model)
      * }
@@ -3450,6 +3752,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_model_free(struct llama_model *model)
      * }
@@ -3459,6 +3762,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_model_free(struct llama_model *model)
      * }
@@ -3489,6 +3793,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_context *llama_init_from_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3499,6 +3804,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_context *llama_init_from_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3509,6 +3815,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_context *llama_init_from_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3518,6 +3825,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_context *llama_init_from_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3548,6 +3856,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_context *llama_new_context_with_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3558,6 +3867,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_context *llama_new_context_with_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3568,6 +3878,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_context *llama_new_context_with_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3577,6 +3888,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_context *llama_new_context_with_model(struct llama_model *model, struct llama_context_params params)
      * }
@@ -3605,6 +3917,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_free(struct llama_context *ctx)
      * }
@@ -3615,6 +3928,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_free(struct llama_context *ctx)
      * }
@@ -3625,6 +3939,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_free(struct llama_context *ctx)
      * }
@@ -3634,6 +3949,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_free(struct llama_context *ctx)
      * }
@@ -3661,8 +3977,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * int64_t llama_time_us(void)
+     * int64_t llama_time_us()
      * }
      */
     public static FunctionDescriptor llama_time_us$descriptor() {
@@ -3671,8 +3988,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * int64_t llama_time_us(void)
+     * int64_t llama_time_us()
      * }
      */
     public static MethodHandle llama_time_us$handle() {
@@ -3681,8 +3999,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * int64_t llama_time_us(void)
+     * int64_t llama_time_us()
      * }
      */
     public static MemorySegment llama_time_us$address() {
@@ -3690,8 +4009,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * int64_t llama_time_us(void)
+     * int64_t llama_time_us()
      * }
      */
     public static long llama_time_us() {
@@ -3717,8 +4037,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * size_t llama_max_devices(void)
+     * size_t llama_max_devices()
      * }
      */
     public static FunctionDescriptor llama_max_devices$descriptor() {
@@ -3727,8 +4048,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * size_t llama_max_devices(void)
+     * size_t llama_max_devices()
      * }
      */
     public static MethodHandle llama_max_devices$handle() {
@@ -3737,8 +4059,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * size_t llama_max_devices(void)
+     * size_t llama_max_devices()
      * }
      */
     public static MemorySegment llama_max_devices$address() {
@@ -3746,8 +4069,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * size_t llama_max_devices(void)
+     * size_t llama_max_devices()
      * }
      */
     public static long llama_max_devices() {
@@ -3773,8 +4097,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * size_t llama_max_parallel_sequences(void)
+     * size_t llama_max_parallel_sequences()
      * }
      */
     public static FunctionDescriptor llama_max_parallel_sequences$descriptor() {
@@ -3783,8 +4108,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * size_t llama_max_parallel_sequences(void)
+     * size_t llama_max_parallel_sequences()
      * }
      */
     public static MethodHandle llama_max_parallel_sequences$handle() {
@@ -3793,8 +4119,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * size_t llama_max_parallel_sequences(void)
+     * size_t llama_max_parallel_sequences()
      * }
      */
     public static MemorySegment llama_max_parallel_sequences$address() {
@@ -3802,8 +4129,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * size_t llama_max_parallel_sequences(void)
+     * size_t llama_max_parallel_sequences()
      * }
      */
     public static long llama_max_parallel_sequences() {
@@ -3829,8 +4157,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * size_t llama_max_tensor_buft_overrides(void)
+     * size_t llama_max_tensor_buft_overrides()
      * }
      */
     public static FunctionDescriptor llama_max_tensor_buft_overrides$descriptor() {
@@ -3839,8 +4168,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * size_t llama_max_tensor_buft_overrides(void)
+     * size_t llama_max_tensor_buft_overrides()
      * }
      */
     public static MethodHandle llama_max_tensor_buft_overrides$handle() {
@@ -3849,8 +4179,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * size_t llama_max_tensor_buft_overrides(void)
+     * size_t llama_max_tensor_buft_overrides()
      * }
      */
     public static MemorySegment llama_max_tensor_buft_overrides$address() {
@@ -3858,8 +4189,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * size_t llama_max_tensor_buft_overrides(void)
+     * size_t llama_max_tensor_buft_overrides()
      * }
      */
     public static long llama_max_tensor_buft_overrides() {
@@ -3885,8 +4217,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mmap(void)
+     * _Bool llama_supports_mmap()
      * }
      */
     public static FunctionDescriptor llama_supports_mmap$descriptor() {
@@ -3895,8 +4228,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mmap(void)
+     * _Bool llama_supports_mmap()
      * }
      */
     public static MethodHandle llama_supports_mmap$handle() {
@@ -3905,8 +4239,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mmap(void)
+     * _Bool llama_supports_mmap()
      * }
      */
     public static MemorySegment llama_supports_mmap$address() {
@@ -3914,8 +4249,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mmap(void)
+     * _Bool llama_supports_mmap()
      * }
      */
     public static boolean llama_supports_mmap() {
@@ -3941,8 +4277,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mlock(void)
+     * _Bool llama_supports_mlock()
      * }
      */
     public static FunctionDescriptor llama_supports_mlock$descriptor() {
@@ -3951,8 +4288,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mlock(void)
+     * _Bool llama_supports_mlock()
      * }
      */
     public static MethodHandle llama_supports_mlock$handle() {
@@ -3961,8 +4299,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mlock(void)
+     * _Bool llama_supports_mlock()
      * }
      */
     public static MemorySegment llama_supports_mlock$address() {
@@ -3970,8 +4309,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * _Bool llama_supports_mlock(void)
+     * _Bool llama_supports_mlock()
      * }
      */
     public static boolean llama_supports_mlock() {
@@ -3997,8 +4337,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_gpu_offload(void)
+     * _Bool llama_supports_gpu_offload()
      * }
      */
     public static FunctionDescriptor llama_supports_gpu_offload$descriptor() {
@@ -4007,8 +4348,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_gpu_offload(void)
+     * _Bool llama_supports_gpu_offload()
      * }
      */
     public static MethodHandle llama_supports_gpu_offload$handle() {
@@ -4017,8 +4359,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_gpu_offload(void)
+     * _Bool llama_supports_gpu_offload()
      * }
      */
     public static MemorySegment llama_supports_gpu_offload$address() {
@@ -4026,8 +4369,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * _Bool llama_supports_gpu_offload(void)
+     * _Bool llama_supports_gpu_offload()
      * }
      */
     public static boolean llama_supports_gpu_offload() {
@@ -4053,8 +4397,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_rpc(void)
+     * _Bool llama_supports_rpc()
      * }
      */
     public static FunctionDescriptor llama_supports_rpc$descriptor() {
@@ -4063,8 +4408,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_rpc(void)
+     * _Bool llama_supports_rpc()
      * }
      */
     public static MethodHandle llama_supports_rpc$handle() {
@@ -4073,8 +4419,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_rpc(void)
+     * _Bool llama_supports_rpc()
      * }
      */
     public static MemorySegment llama_supports_rpc$address() {
@@ -4082,8 +4429,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * _Bool llama_supports_rpc(void)
+     * _Bool llama_supports_rpc()
      * }
      */
     public static boolean llama_supports_rpc() {
@@ -4111,6 +4459,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx(const struct llama_context *ctx)
      * }
@@ -4121,6 +4470,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx(const struct llama_context *ctx)
      * }
@@ -4131,6 +4481,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx(const struct llama_context *ctx)
      * }
@@ -4140,6 +4491,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx(const struct llama_context *ctx)
      * }
@@ -4169,6 +4521,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx_seq(const struct llama_context *ctx)
      * }
@@ -4179,6 +4532,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx_seq(const struct llama_context *ctx)
      * }
@@ -4189,6 +4543,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx_seq(const struct llama_context *ctx)
      * }
@@ -4198,6 +4553,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_n_ctx_seq(const struct llama_context *ctx)
      * }
@@ -4227,6 +4583,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_batch(const struct llama_context *ctx)
      * }
@@ -4237,6 +4594,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_batch(const struct llama_context *ctx)
      * }
@@ -4247,6 +4605,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_batch(const struct llama_context *ctx)
      * }
@@ -4256,6 +4615,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_n_batch(const struct llama_context *ctx)
      * }
@@ -4285,6 +4645,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ubatch(const struct llama_context *ctx)
      * }
@@ -4295,6 +4656,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ubatch(const struct llama_context *ctx)
      * }
@@ -4305,6 +4667,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_ubatch(const struct llama_context *ctx)
      * }
@@ -4314,6 +4677,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_n_ubatch(const struct llama_context *ctx)
      * }
@@ -4343,6 +4707,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_seq_max(const struct llama_context *ctx)
      * }
@@ -4353,6 +4718,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_seq_max(const struct llama_context *ctx)
      * }
@@ -4363,6 +4729,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_seq_max(const struct llama_context *ctx)
      * }
@@ -4372,6 +4739,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_n_seq_max(const struct llama_context *ctx)
      * }
@@ -4401,6 +4769,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_rs_seq(const struct llama_context *ctx)
      * }
@@ -4411,6 +4780,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_rs_seq(const struct llama_context *ctx)
      * }
@@ -4421,6 +4791,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_n_rs_seq(const struct llama_context *ctx)
      * }
@@ -4430,6 +4801,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_n_rs_seq(const struct llama_context *ctx)
      * }
@@ -4459,6 +4831,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_n_ctx_train(const struct llama_model *model)
      * }
@@ -4469,6 +4842,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_n_ctx_train(const struct llama_model *model)
      * }
@@ -4479,6 +4853,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_n_ctx_train(const struct llama_model *model)
      * }
@@ -4488,6 +4863,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_n_ctx_train(const struct llama_model *model)
      * }
@@ -4517,6 +4893,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_n_embd(const struct llama_model *model)
      * }
@@ -4527,6 +4904,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_n_embd(const struct llama_model *model)
      * }
@@ -4537,6 +4915,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_n_embd(const struct llama_model *model)
      * }
@@ -4546,6 +4925,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_n_embd(const struct llama_model *model)
      * }
@@ -4575,6 +4955,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_n_layer(const struct llama_model *model)
      * }
@@ -4585,6 +4966,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_n_layer(const struct llama_model *model)
      * }
@@ -4595,6 +4977,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_n_layer(const struct llama_model *model)
      * }
@@ -4604,6 +4987,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_n_layer(const struct llama_model *model)
      * }
@@ -4633,6 +5017,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_n_head(const struct llama_model *model)
      * }
@@ -4643,6 +5028,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_n_head(const struct llama_model *model)
      * }
@@ -4653,6 +5039,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_n_head(const struct llama_model *model)
      * }
@@ -4662,6 +5049,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_n_head(const struct llama_model *model)
      * }
@@ -4691,6 +5079,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_n_vocab(const struct llama_vocab *vocab)
      * }
@@ -4701,6 +5090,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_n_vocab(const struct llama_vocab *vocab)
      * }
@@ -4711,6 +5101,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_n_vocab(const struct llama_vocab *vocab)
      * }
@@ -4720,6 +5111,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_n_vocab(const struct llama_vocab *vocab)
      * }
@@ -4749,6 +5141,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const struct llama_model *llama_get_model(const struct llama_context *ctx)
      * }
@@ -4759,6 +5152,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const struct llama_model *llama_get_model(const struct llama_context *ctx)
      * }
@@ -4769,6 +5163,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const struct llama_model *llama_get_model(const struct llama_context *ctx)
      * }
@@ -4778,6 +5173,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const struct llama_model *llama_get_model(const struct llama_context *ctx)
      * }
@@ -4807,6 +5203,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_memory_t llama_get_memory(const struct llama_context *ctx)
      * }
@@ -4817,6 +5214,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_memory_t llama_get_memory(const struct llama_context *ctx)
      * }
@@ -4827,6 +5225,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_memory_t llama_get_memory(const struct llama_context *ctx)
      * }
@@ -4836,6 +5235,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_memory_t llama_get_memory(const struct llama_context *ctx)
      * }
@@ -4865,6 +5265,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * enum llama_pooling_type llama_pooling_type(const struct llama_context *ctx)
      * }
@@ -4875,6 +5276,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * enum llama_pooling_type llama_pooling_type(const struct llama_context *ctx)
      * }
@@ -4885,6 +5287,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * enum llama_pooling_type llama_pooling_type(const struct llama_context *ctx)
      * }
@@ -4894,6 +5297,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * enum llama_pooling_type llama_pooling_type(const struct llama_context *ctx)
      * }
@@ -4923,6 +5327,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const struct llama_vocab *llama_model_get_vocab(const struct llama_model *model)
      * }
@@ -4933,6 +5338,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const struct llama_vocab *llama_model_get_vocab(const struct llama_model *model)
      * }
@@ -4943,6 +5349,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const struct llama_vocab *llama_model_get_vocab(const struct llama_model *model)
      * }
@@ -4952,6 +5359,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const struct llama_vocab *llama_model_get_vocab(const struct llama_model *model)
      * }
@@ -4981,6 +5389,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * enum llama_rope_type llama_model_rope_type(const struct llama_model *model)
      * }
@@ -4991,6 +5400,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * enum llama_rope_type llama_model_rope_type(const struct llama_model *model)
      * }
@@ -5001,6 +5411,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * enum llama_rope_type llama_model_rope_type(const struct llama_model *model)
      * }
@@ -5010,6 +5421,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * enum llama_rope_type llama_model_rope_type(const struct llama_model *model)
      * }
@@ -5039,6 +5451,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_ctx_train(const struct llama_model *model)
      * }
@@ -5049,6 +5462,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_ctx_train(const struct llama_model *model)
      * }
@@ -5059,6 +5473,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_ctx_train(const struct llama_model *model)
      * }
@@ -5068,6 +5483,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_ctx_train(const struct llama_model *model)
      * }
@@ -5097,6 +5513,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd(const struct llama_model *model)
      * }
@@ -5107,6 +5524,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd(const struct llama_model *model)
      * }
@@ -5117,6 +5535,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd(const struct llama_model *model)
      * }
@@ -5126,6 +5545,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd(const struct llama_model *model)
      * }
@@ -5155,6 +5575,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_inp(const struct llama_model *model)
      * }
@@ -5165,6 +5586,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_inp(const struct llama_model *model)
      * }
@@ -5175,6 +5597,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_inp(const struct llama_model *model)
      * }
@@ -5184,6 +5607,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_inp(const struct llama_model *model)
      * }
@@ -5213,6 +5637,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_out(const struct llama_model *model)
      * }
@@ -5223,6 +5648,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_out(const struct llama_model *model)
      * }
@@ -5233,6 +5659,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_out(const struct llama_model *model)
      * }
@@ -5242,6 +5669,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_embd_out(const struct llama_model *model)
      * }
@@ -5271,6 +5699,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer(const struct llama_model *model)
      * }
@@ -5281,6 +5710,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer(const struct llama_model *model)
      * }
@@ -5291,6 +5721,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer(const struct llama_model *model)
      * }
@@ -5300,6 +5731,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer(const struct llama_model *model)
      * }
@@ -5329,6 +5761,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer_nextn(const struct llama_model *model)
      * }
@@ -5339,6 +5772,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer_nextn(const struct llama_model *model)
      * }
@@ -5349,6 +5783,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer_nextn(const struct llama_model *model)
      * }
@@ -5358,6 +5793,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_layer_nextn(const struct llama_model *model)
      * }
@@ -5387,6 +5823,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head(const struct llama_model *model)
      * }
@@ -5397,6 +5834,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head(const struct llama_model *model)
      * }
@@ -5407,6 +5845,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head(const struct llama_model *model)
      * }
@@ -5416,6 +5855,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head(const struct llama_model *model)
      * }
@@ -5445,6 +5885,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head_kv(const struct llama_model *model)
      * }
@@ -5455,6 +5896,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head_kv(const struct llama_model *model)
      * }
@@ -5465,6 +5907,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head_kv(const struct llama_model *model)
      * }
@@ -5474,6 +5917,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_head_kv(const struct llama_model *model)
      * }
@@ -5503,6 +5947,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_swa(const struct llama_model *model)
      * }
@@ -5513,6 +5958,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_swa(const struct llama_model *model)
      * }
@@ -5523,6 +5969,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_n_swa(const struct llama_model *model)
      * }
@@ -5532,6 +5979,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_n_swa(const struct llama_model *model)
      * }
@@ -5561,6 +6009,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float llama_model_rope_freq_scale_train(const struct llama_model *model)
      * }
@@ -5571,6 +6020,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float llama_model_rope_freq_scale_train(const struct llama_model *model)
      * }
@@ -5581,6 +6031,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float llama_model_rope_freq_scale_train(const struct llama_model *model)
      * }
@@ -5590,6 +6041,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float llama_model_rope_freq_scale_train(const struct llama_model *model)
      * }
@@ -5619,6 +6071,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_model_n_cls_out(const struct llama_model *model)
      * }
@@ -5629,6 +6082,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_model_n_cls_out(const struct llama_model *model)
      * }
@@ -5639,6 +6093,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_model_n_cls_out(const struct llama_model *model)
      * }
@@ -5648,6 +6103,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_model_n_cls_out(const struct llama_model *model)
      * }
@@ -5678,6 +6134,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_model_cls_label(const struct llama_model *model, uint32_t i)
      * }
@@ -5688,6 +6145,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_model_cls_label(const struct llama_model *model, uint32_t i)
      * }
@@ -5698,6 +6156,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_model_cls_label(const struct llama_model *model, uint32_t i)
      * }
@@ -5707,6 +6166,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_model_cls_label(const struct llama_model *model, uint32_t i)
      * }
@@ -5736,6 +6196,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * enum llama_vocab_type llama_vocab_type(const struct llama_vocab *vocab)
      * }
@@ -5746,6 +6207,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * enum llama_vocab_type llama_vocab_type(const struct llama_vocab *vocab)
      * }
@@ -5756,6 +6218,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * enum llama_vocab_type llama_vocab_type(const struct llama_vocab *vocab)
      * }
@@ -5765,6 +6228,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * enum llama_vocab_type llama_vocab_type(const struct llama_vocab *vocab)
      * }
@@ -5794,6 +6258,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_vocab_n_tokens(const struct llama_vocab *vocab)
      * }
@@ -5804,6 +6269,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_vocab_n_tokens(const struct llama_vocab *vocab)
      * }
@@ -5814,6 +6280,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_vocab_n_tokens(const struct llama_vocab *vocab)
      * }
@@ -5823,6 +6290,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_vocab_n_tokens(const struct llama_vocab *vocab)
      * }
@@ -5855,6 +6323,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str(const struct llama_model *model, const char *key, char *buf, size_t buf_size)
      * }
@@ -5865,6 +6334,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str(const struct llama_model *model, const char *key, char *buf, size_t buf_size)
      * }
@@ -5875,6 +6345,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str(const struct llama_model *model, const char *key, char *buf, size_t buf_size)
      * }
@@ -5884,6 +6355,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str(const struct llama_model *model, const char *key, char *buf, size_t buf_size)
      * }
@@ -5913,6 +6385,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_count(const struct llama_model *model)
      * }
@@ -5923,6 +6396,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_count(const struct llama_model *model)
      * }
@@ -5933,6 +6407,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_count(const struct llama_model *model)
      * }
@@ -5942,6 +6417,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_count(const struct llama_model *model)
      * }
@@ -5971,6 +6447,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_model_meta_key_str(enum llama_model_meta_key key)
      * }
@@ -5981,6 +6458,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_model_meta_key_str(enum llama_model_meta_key key)
      * }
@@ -5991,6 +6469,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_model_meta_key_str(enum llama_model_meta_key key)
      * }
@@ -6000,6 +6479,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_model_meta_key_str(enum llama_model_meta_key key)
      * }
@@ -6032,6 +6512,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_key_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6042,6 +6523,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_key_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6052,6 +6534,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_key_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6061,6 +6544,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_key_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6093,6 +6577,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6103,6 +6588,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6113,6 +6599,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6122,6 +6609,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_meta_val_str_by_index(const struct llama_model *model, int32_t i, char *buf, size_t buf_size)
      * }
@@ -6153,6 +6641,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_model_desc(const struct llama_model *model, char *buf, size_t buf_size)
      * }
@@ -6163,6 +6652,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_model_desc(const struct llama_model *model, char *buf, size_t buf_size)
      * }
@@ -6173,6 +6663,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_model_desc(const struct llama_model *model, char *buf, size_t buf_size)
      * }
@@ -6182,6 +6673,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_model_desc(const struct llama_model *model, char *buf, size_t buf_size)
      * }
@@ -6211,6 +6703,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * enum llama_ftype llama_model_ftype(const struct llama_model *model)
      * }
@@ -6221,6 +6714,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * enum llama_ftype llama_model_ftype(const struct llama_model *model)
      * }
@@ -6231,6 +6725,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * enum llama_ftype llama_model_ftype(const struct llama_model *model)
      * }
@@ -6240,6 +6735,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * enum llama_ftype llama_model_ftype(const struct llama_model *model)
      * }
@@ -6269,6 +6765,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint64_t llama_model_size(const struct llama_model *model)
      * }
@@ -6279,6 +6776,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint64_t llama_model_size(const struct llama_model *model)
      * }
@@ -6289,6 +6787,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint64_t llama_model_size(const struct llama_model *model)
      * }
@@ -6298,6 +6797,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint64_t llama_model_size(const struct llama_model *model)
      * }
@@ -6328,6 +6828,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_model_chat_template(const struct llama_model *model, const char *name)
      * }
@@ -6338,6 +6839,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_model_chat_template(const struct llama_model *model, const char *name)
      * }
@@ -6348,6 +6850,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_model_chat_template(const struct llama_model *model, const char *name)
      * }
@@ -6357,6 +6860,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_model_chat_template(const struct llama_model *model, const char *name)
      * }
@@ -6386,6 +6890,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint64_t llama_model_n_params(const struct llama_model *model)
      * }
@@ -6396,6 +6901,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint64_t llama_model_n_params(const struct llama_model *model)
      * }
@@ -6406,6 +6912,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint64_t llama_model_n_params(const struct llama_model *model)
      * }
@@ -6415,6 +6922,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint64_t llama_model_n_params(const struct llama_model *model)
      * }
@@ -6444,6 +6952,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_model_has_encoder(const struct llama_model *model)
      * }
@@ -6454,6 +6963,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_model_has_encoder(const struct llama_model *model)
      * }
@@ -6464,6 +6974,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_model_has_encoder(const struct llama_model *model)
      * }
@@ -6473,6 +6984,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_model_has_encoder(const struct llama_model *model)
      * }
@@ -6502,6 +7014,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_model_has_decoder(const struct llama_model *model)
      * }
@@ -6512,6 +7025,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_model_has_decoder(const struct llama_model *model)
      * }
@@ -6522,6 +7036,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_model_has_decoder(const struct llama_model *model)
      * }
@@ -6531,6 +7046,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_model_has_decoder(const struct llama_model *model)
      * }
@@ -6560,6 +7076,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_model_decoder_start_token(const struct llama_model *model)
      * }
@@ -6570,6 +7087,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_model_decoder_start_token(const struct llama_model *model)
      * }
@@ -6580,6 +7098,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_model_decoder_start_token(const struct llama_model *model)
      * }
@@ -6589,6 +7108,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_model_decoder_start_token(const struct llama_model *model)
      * }
@@ -6618,6 +7138,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_recurrent(const struct llama_model *model)
      * }
@@ -6628,6 +7149,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_recurrent(const struct llama_model *model)
      * }
@@ -6638,6 +7160,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_recurrent(const struct llama_model *model)
      * }
@@ -6647,6 +7170,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_model_is_recurrent(const struct llama_model *model)
      * }
@@ -6676,6 +7200,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_hybrid(const struct llama_model *model)
      * }
@@ -6686,6 +7211,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_hybrid(const struct llama_model *model)
      * }
@@ -6696,6 +7222,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_hybrid(const struct llama_model *model)
      * }
@@ -6705,6 +7232,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_model_is_hybrid(const struct llama_model *model)
      * }
@@ -6734,6 +7262,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_diffusion(const struct llama_model *model)
      * }
@@ -6744,6 +7273,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_diffusion(const struct llama_model *model)
      * }
@@ -6754,6 +7284,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_model_is_diffusion(const struct llama_model *model)
      * }
@@ -6763,6 +7294,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_model_is_diffusion(const struct llama_model *model)
      * }
@@ -6794,6 +7326,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_model_quantize(const char *fname_inp, const char *fname_out, const llama_model_quantize_params *params)
      * }
@@ -6804,6 +7337,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_model_quantize(const char *fname_inp, const char *fname_out, const llama_model_quantize_params *params)
      * }
@@ -6814,6 +7348,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_model_quantize(const char *fname_inp, const char *fname_out, const llama_model_quantize_params *params)
      * }
@@ -6823,6 +7358,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_model_quantize(const char *fname_inp, const char *fname_out, const llama_model_quantize_params *params)
      * }
@@ -6853,6 +7389,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init(struct llama_model *model, const char *path_lora)
      * }
@@ -6863,6 +7400,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init(struct llama_model *model, const char *path_lora)
      * }
@@ -6873,6 +7411,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init(struct llama_model *model, const char *path_lora)
      * }
@@ -6882,6 +7421,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init(struct llama_model *model, const char *path_lora)
      * }
@@ -6912,6 +7452,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init_from_file_ptr(struct llama_model *model, FILE *file)
      * }
@@ -6922,6 +7463,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init_from_file_ptr(struct llama_model *model, FILE *file)
      * }
@@ -6932,6 +7474,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init_from_file_ptr(struct llama_model *model, FILE *file)
      * }
@@ -6941,6 +7484,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_adapter_lora *llama_adapter_lora_init_from_file_ptr(struct llama_model *model, FILE *file)
      * }
@@ -6973,6 +7517,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str(const struct llama_adapter_lora *adapter, const char *key, char *buf, size_t buf_size)
      * }
@@ -6983,6 +7528,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str(const struct llama_adapter_lora *adapter, const char *key, char *buf, size_t buf_size)
      * }
@@ -6993,6 +7539,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str(const struct llama_adapter_lora *adapter, const char *key, char *buf, size_t buf_size)
      * }
@@ -7002,6 +7549,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str(const struct llama_adapter_lora *adapter, const char *key, char *buf, size_t buf_size)
      * }
@@ -7031,6 +7579,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_count(const struct llama_adapter_lora *adapter)
      * }
@@ -7041,6 +7590,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_count(const struct llama_adapter_lora *adapter)
      * }
@@ -7051,6 +7601,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_count(const struct llama_adapter_lora *adapter)
      * }
@@ -7060,6 +7611,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_count(const struct llama_adapter_lora *adapter)
      * }
@@ -7092,6 +7644,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_key_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7102,6 +7655,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_key_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7112,6 +7666,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_key_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7121,6 +7676,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_key_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7153,6 +7709,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7163,6 +7720,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7173,6 +7731,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7182,6 +7741,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_adapter_meta_val_str_by_index(const struct llama_adapter_lora *adapter, int32_t i, char *buf, size_t buf_size)
      * }
@@ -7210,6 +7770,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_adapter_lora_free(struct llama_adapter_lora *adapter)
      * }
@@ -7220,6 +7781,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_adapter_lora_free(struct llama_adapter_lora *adapter)
      * }
@@ -7230,6 +7792,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_adapter_lora_free(struct llama_adapter_lora *adapter)
      * }
@@ -7239,6 +7802,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_adapter_lora_free(struct llama_adapter_lora *adapter)
      * }
@@ -7268,6 +7832,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint64_t llama_adapter_get_alora_n_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7278,6 +7843,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint64_t llama_adapter_get_alora_n_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7288,6 +7854,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint64_t llama_adapter_get_alora_n_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7297,6 +7864,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint64_t llama_adapter_get_alora_n_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7326,6 +7894,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const llama_token *llama_adapter_get_alora_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7336,6 +7905,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const llama_token *llama_adapter_get_alora_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7346,6 +7916,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const llama_token *llama_adapter_get_alora_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7355,6 +7926,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const llama_token *llama_adapter_get_alora_invocation_tokens(const struct llama_adapter_lora *adapter)
      * }
@@ -7387,6 +7959,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_set_adapters_lora(struct llama_context *ctx, struct llama_adapter_lora **adapters, size_t n_adapters, float *scales)
      * }
@@ -7397,6 +7970,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_set_adapters_lora(struct llama_context *ctx, struct llama_adapter_lora **adapters, size_t n_adapters, float *scales)
      * }
@@ -7407,6 +7981,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_set_adapters_lora(struct llama_context *ctx, struct llama_adapter_lora **adapters, size_t n_adapters, float *scales)
      * }
@@ -7416,6 +7991,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_set_adapters_lora(struct llama_context *ctx, struct llama_adapter_lora **adapters, size_t n_adapters, float *scales)
      * }
@@ -7431,9 +8007,9 @@ public class llama_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
-
     private static final int LLAMA_LORA_ROUTING_FORM_AUTO = (int)0L;
     /**
+
      * {@snippet lang=c :
      * enum llama_lora_routing_form.LLAMA_LORA_ROUTING_FORM_AUTO = 0
      * }
@@ -7443,6 +8019,7 @@ public class llama_h {
     }
     private static final int LLAMA_LORA_ROUTING_FORM_CONCAT = (int)1L;
     /**
+
      * {@snippet lang=c :
      * enum llama_lora_routing_form.LLAMA_LORA_ROUTING_FORM_CONCAT = 1
      * }
@@ -7452,6 +8029,7 @@ public class llama_h {
     }
     private static final int LLAMA_LORA_ROUTING_FORM_GATHER = (int)2L;
     /**
+
      * {@snippet lang=c :
      * enum llama_lora_routing_form.LLAMA_LORA_ROUTING_FORM_GATHER = 2
      * }
@@ -7471,8 +8049,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * struct llama_lora_routing_params llama_lora_routing_default_params()
      * }
      */
     public static FunctionDescriptor llama_lora_routing_default_params$descriptor() {
@@ -7481,8 +8060,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * struct llama_lora_routing_params llama_lora_routing_default_params()
      * }
      */
     public static MethodHandle llama_lora_routing_default_params$handle() {
@@ -7491,8 +8071,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * struct llama_lora_routing_params llama_lora_routing_default_params()
      * }
      */
     public static MemorySegment llama_lora_routing_default_params$address() {
@@ -7500,8 +8081,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * struct llama_lora_routing_params llama_lora_routing_default_params(void)
+     * struct llama_lora_routing_params llama_lora_routing_default_params()
      * }
      */
     public static MemorySegment llama_lora_routing_default_params(SegmentAllocator allocator) {
@@ -7533,6 +8115,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
@@ -7543,6 +8126,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
@@ -7553,6 +8137,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
@@ -7562,6 +8147,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routing(struct llama_context *ctx, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params)
      * }
@@ -7597,6 +8183,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
      * }
@@ -7607,6 +8194,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
      * }
@@ -7617,6 +8205,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
      * }
@@ -7626,6 +8215,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_lora_routing_bytes(const struct llama_model *model, struct llama_adapter_lora **adapters, const float *scales, size_t n_adapters, struct llama_lora_routing_params params, size_t *bytes, size_t n_bytes)
      * }
@@ -7659,6 +8249,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
      * }
@@ -7669,6 +8260,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
      * }
@@ -7679,6 +8271,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
      * }
@@ -7688,6 +8281,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_set_lora_routes(struct llama_context *ctx, const int32_t *ids, const float *weights, int32_t n_tokens, int32_t k)
      * }
@@ -7715,8 +8309,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_lora_routing(void)
+     * _Bool llama_supports_lora_routing()
      * }
      */
     public static FunctionDescriptor llama_supports_lora_routing$descriptor() {
@@ -7725,8 +8320,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_lora_routing(void)
+     * _Bool llama_supports_lora_routing()
      * }
      */
     public static MethodHandle llama_supports_lora_routing$handle() {
@@ -7735,8 +8331,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * _Bool llama_supports_lora_routing(void)
+     * _Bool llama_supports_lora_routing()
      * }
      */
     public static MemorySegment llama_supports_lora_routing$address() {
@@ -7744,8 +8341,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * _Bool llama_supports_lora_routing(void)
+     * _Bool llama_supports_lora_routing()
      * }
      */
     public static boolean llama_supports_lora_routing() {
@@ -7778,6 +8376,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_set_adapter_cvec(struct llama_context *ctx, const float *data, size_t len, int32_t n_embd, int32_t il_start, int32_t il_end)
      * }
@@ -7788,6 +8387,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_set_adapter_cvec(struct llama_context *ctx, const float *data, size_t len, int32_t n_embd, int32_t il_start, int32_t il_end)
      * }
@@ -7798,6 +8398,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_set_adapter_cvec(struct llama_context *ctx, const float *data, size_t len, int32_t n_embd, int32_t il_start, int32_t il_end)
      * }
@@ -7807,6 +8408,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_set_adapter_cvec(struct llama_context *ctx, const float *data, size_t len, int32_t n_embd, int32_t il_start, int32_t il_end)
      * }
@@ -7836,6 +8438,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_memory_clear(llama_memory_t mem, _Bool data)
      * }
@@ -7846,6 +8449,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_memory_clear(llama_memory_t mem, _Bool data)
      * }
@@ -7856,6 +8460,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_memory_clear(llama_memory_t mem, _Bool data)
      * }
@@ -7865,6 +8470,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_memory_clear(llama_memory_t mem, _Bool data)
      * }
@@ -7897,6 +8503,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_memory_seq_rm(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1)
      * }
@@ -7907,6 +8514,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_memory_seq_rm(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1)
      * }
@@ -7917,6 +8525,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_memory_seq_rm(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1)
      * }
@@ -7926,6 +8535,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_memory_seq_rm(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1)
      * }
@@ -7958,6 +8568,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_cp(llama_memory_t mem, llama_seq_id seq_id_src, llama_seq_id seq_id_dst, llama_pos p0, llama_pos p1)
      * }
@@ -7968,6 +8579,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_cp(llama_memory_t mem, llama_seq_id seq_id_src, llama_seq_id seq_id_dst, llama_pos p0, llama_pos p1)
      * }
@@ -7978,6 +8590,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_cp(llama_memory_t mem, llama_seq_id seq_id_src, llama_seq_id seq_id_dst, llama_pos p0, llama_pos p1)
      * }
@@ -7987,6 +8600,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_memory_seq_cp(llama_memory_t mem, llama_seq_id seq_id_src, llama_seq_id seq_id_dst, llama_pos p0, llama_pos p1)
      * }
@@ -8016,6 +8630,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_keep(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8026,6 +8641,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_keep(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8036,6 +8652,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_keep(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8045,6 +8662,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_memory_seq_keep(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8077,6 +8695,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_add(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, llama_pos delta)
      * }
@@ -8087,6 +8706,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_add(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, llama_pos delta)
      * }
@@ -8097,6 +8717,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_add(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, llama_pos delta)
      * }
@@ -8106,6 +8727,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_memory_seq_add(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, llama_pos delta)
      * }
@@ -8138,6 +8760,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_div(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, int d)
      * }
@@ -8148,6 +8771,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_div(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, int d)
      * }
@@ -8158,6 +8782,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_memory_seq_div(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, int d)
      * }
@@ -8167,6 +8792,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_memory_seq_div(llama_memory_t mem, llama_seq_id seq_id, llama_pos p0, llama_pos p1, int d)
      * }
@@ -8197,6 +8823,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_min(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8207,6 +8834,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_min(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8217,6 +8845,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_min(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8226,6 +8855,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_min(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8256,6 +8886,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_max(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8266,6 +8897,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_max(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8276,6 +8908,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_max(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8285,6 +8918,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_pos llama_memory_seq_pos_max(llama_memory_t mem, llama_seq_id seq_id)
      * }
@@ -8314,6 +8948,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_memory_can_shift(llama_memory_t mem)
      * }
@@ -8324,6 +8959,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_memory_can_shift(llama_memory_t mem)
      * }
@@ -8334,6 +8970,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_memory_can_shift(llama_memory_t mem)
      * }
@@ -8343,6 +8980,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_memory_can_shift(llama_memory_t mem)
      * }
@@ -8372,6 +9010,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_get_size(struct llama_context *ctx)
      * }
@@ -8382,6 +9021,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_get_size(struct llama_context *ctx)
      * }
@@ -8392,6 +9032,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_get_size(struct llama_context *ctx)
      * }
@@ -8401,6 +9042,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_get_size(struct llama_context *ctx)
      * }
@@ -8430,6 +9072,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_get_state_size(struct llama_context *ctx)
      * }
@@ -8440,6 +9083,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_get_state_size(struct llama_context *ctx)
      * }
@@ -8450,6 +9094,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_get_state_size(struct llama_context *ctx)
      * }
@@ -8459,6 +9104,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_get_state_size(struct llama_context *ctx)
      * }
@@ -8490,6 +9136,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_get_data(struct llama_context *ctx, uint8_t *dst, size_t size)
      * }
@@ -8500,6 +9147,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_get_data(struct llama_context *ctx, uint8_t *dst, size_t size)
      * }
@@ -8510,6 +9158,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_get_data(struct llama_context *ctx, uint8_t *dst, size_t size)
      * }
@@ -8519,6 +9168,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_get_data(struct llama_context *ctx, uint8_t *dst, size_t size)
      * }
@@ -8549,6 +9199,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_copy_state_data(struct llama_context *ctx, uint8_t *dst)
      * }
@@ -8559,6 +9210,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_copy_state_data(struct llama_context *ctx, uint8_t *dst)
      * }
@@ -8569,6 +9221,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_copy_state_data(struct llama_context *ctx, uint8_t *dst)
      * }
@@ -8578,6 +9231,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_copy_state_data(struct llama_context *ctx, uint8_t *dst)
      * }
@@ -8609,6 +9263,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_set_data(struct llama_context *ctx, const uint8_t *src, size_t size)
      * }
@@ -8619,6 +9274,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_set_data(struct llama_context *ctx, const uint8_t *src, size_t size)
      * }
@@ -8629,6 +9285,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_set_data(struct llama_context *ctx, const uint8_t *src, size_t size)
      * }
@@ -8638,6 +9295,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_set_data(struct llama_context *ctx, const uint8_t *src, size_t size)
      * }
@@ -8668,6 +9326,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_set_state_data(struct llama_context *ctx, const uint8_t *src)
      * }
@@ -8678,6 +9337,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_set_state_data(struct llama_context *ctx, const uint8_t *src)
      * }
@@ -8688,6 +9348,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_set_state_data(struct llama_context *ctx, const uint8_t *src)
      * }
@@ -8697,6 +9358,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_set_state_data(struct llama_context *ctx, const uint8_t *src)
      * }
@@ -8730,6 +9392,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_state_load_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8740,6 +9403,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_state_load_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8750,6 +9414,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_state_load_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8759,6 +9424,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_state_load_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8792,6 +9458,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_load_session_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8802,6 +9469,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_load_session_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8812,6 +9480,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_load_session_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8821,6 +9490,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_load_session_file(struct llama_context *ctx, const char *path_session, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -8853,6 +9523,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_state_save_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8863,6 +9534,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_state_save_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8873,6 +9545,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_state_save_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8882,6 +9555,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_state_save_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8914,6 +9588,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_save_session_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8924,6 +9599,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_save_session_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8934,6 +9610,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_save_session_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8943,6 +9620,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_save_session_file(struct llama_context *ctx, const char *path_session, const llama_token *tokens, size_t n_token_count)
      * }
@@ -8973,6 +9651,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -8983,6 +9662,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -8993,6 +9673,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -9002,6 +9683,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -9034,6 +9716,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id)
      * }
@@ -9044,6 +9727,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id)
      * }
@@ -9054,6 +9738,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id)
      * }
@@ -9063,6 +9748,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id)
      * }
@@ -9095,6 +9781,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id)
      * }
@@ -9105,6 +9792,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id)
      * }
@@ -9115,6 +9803,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id)
      * }
@@ -9124,6 +9813,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id)
      * }
@@ -9157,6 +9847,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_save_file(struct llama_context *ctx, const char *filepath, llama_seq_id seq_id, const llama_token *tokens, size_t n_token_count)
      * }
@@ -9167,6 +9858,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_save_file(struct llama_context *ctx, const char *filepath, llama_seq_id seq_id, const llama_token *tokens, size_t n_token_count)
      * }
@@ -9177,6 +9869,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_save_file(struct llama_context *ctx, const char *filepath, llama_seq_id seq_id, const llama_token *tokens, size_t n_token_count)
      * }
@@ -9186,6 +9879,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_save_file(struct llama_context *ctx, const char *filepath, llama_seq_id seq_id, const llama_token *tokens, size_t n_token_count)
      * }
@@ -9220,6 +9914,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_load_file(struct llama_context *ctx, const char *filepath, llama_seq_id dest_seq_id, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -9230,6 +9925,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_load_file(struct llama_context *ctx, const char *filepath, llama_seq_id dest_seq_id, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -9240,6 +9936,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_load_file(struct llama_context *ctx, const char *filepath, llama_seq_id dest_seq_id, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -9249,6 +9946,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_load_file(struct llama_context *ctx, const char *filepath, llama_seq_id dest_seq_id, llama_token *tokens_out, size_t n_token_capacity, size_t *n_token_count_out)
      * }
@@ -9265,6 +9963,7 @@ public class llama_h {
         }
     }
     /**
+
      * {@snippet lang=c :
      * typedef uint32_t llama_state_seq_flags
      * }
@@ -9286,6 +9985,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size_ext(struct llama_context *ctx, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9296,6 +9996,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size_ext(struct llama_context *ctx, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9306,6 +10007,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size_ext(struct llama_context *ctx, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9315,6 +10017,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_size_ext(struct llama_context *ctx, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9348,6 +10051,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data_ext(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9358,6 +10062,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data_ext(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9368,6 +10073,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data_ext(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9377,6 +10083,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_get_data_ext(struct llama_context *ctx, uint8_t *dst, size_t size, llama_seq_id seq_id, llama_state_seq_flags flags)
      * }
@@ -9410,6 +10117,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data_ext(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id, llama_state_seq_flags flags)
      * }
@@ -9420,6 +10128,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data_ext(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id, llama_state_seq_flags flags)
      * }
@@ -9430,6 +10139,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data_ext(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id, llama_state_seq_flags flags)
      * }
@@ -9439,6 +10149,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * size_t llama_state_seq_set_data_ext(struct llama_context *ctx, const uint8_t *src, size_t size, llama_seq_id dest_seq_id, llama_state_seq_flags flags)
      * }
@@ -9469,6 +10180,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_get_one(llama_token *tokens, int32_t n_tokens)
      * }
@@ -9479,6 +10191,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_get_one(llama_token *tokens, int32_t n_tokens)
      * }
@@ -9489,6 +10202,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_get_one(llama_token *tokens, int32_t n_tokens)
      * }
@@ -9498,6 +10212,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_get_one(llama_token *tokens, int32_t n_tokens)
      * }
@@ -9529,6 +10244,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_init(int32_t n_tokens, int32_t embd, int32_t n_seq_max)
      * }
@@ -9539,6 +10255,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_init(int32_t n_tokens, int32_t embd, int32_t n_seq_max)
      * }
@@ -9549,6 +10266,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_init(int32_t n_tokens, int32_t embd, int32_t n_seq_max)
      * }
@@ -9558,6 +10276,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_batch llama_batch_init(int32_t n_tokens, int32_t embd, int32_t n_seq_max)
      * }
@@ -9586,6 +10305,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_batch_free(struct llama_batch batch)
      * }
@@ -9596,6 +10316,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_batch_free(struct llama_batch batch)
      * }
@@ -9606,6 +10327,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_batch_free(struct llama_batch batch)
      * }
@@ -9615,6 +10337,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_batch_free(struct llama_batch batch)
      * }
@@ -9645,6 +10368,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_encode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9655,6 +10379,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_encode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9665,6 +10390,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_encode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9674,6 +10400,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_encode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9704,6 +10431,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_decode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9714,6 +10442,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_decode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9724,6 +10453,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_decode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9733,6 +10463,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_decode(struct llama_context *ctx, struct llama_batch batch)
      * }
@@ -9763,6 +10494,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_set_n_threads(struct llama_context *ctx, int32_t n_threads, int32_t n_threads_batch)
      * }
@@ -9773,6 +10505,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_set_n_threads(struct llama_context *ctx, int32_t n_threads, int32_t n_threads_batch)
      * }
@@ -9783,6 +10516,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_set_n_threads(struct llama_context *ctx, int32_t n_threads, int32_t n_threads_batch)
      * }
@@ -9792,6 +10526,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_set_n_threads(struct llama_context *ctx, int32_t n_threads, int32_t n_threads_batch)
      * }
@@ -9821,6 +10556,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_n_threads(struct llama_context *ctx)
      * }
@@ -9831,6 +10567,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_n_threads(struct llama_context *ctx)
      * }
@@ -9841,6 +10578,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_n_threads(struct llama_context *ctx)
      * }
@@ -9850,6 +10588,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_n_threads(struct llama_context *ctx)
      * }
@@ -9879,6 +10618,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_n_threads_batch(struct llama_context *ctx)
      * }
@@ -9889,6 +10629,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_n_threads_batch(struct llama_context *ctx)
      * }
@@ -9899,6 +10640,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_n_threads_batch(struct llama_context *ctx)
      * }
@@ -9908,6 +10650,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_n_threads_batch(struct llama_context *ctx)
      * }
@@ -9937,6 +10680,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_set_embeddings(struct llama_context *ctx, _Bool embeddings)
      * }
@@ -9947,6 +10691,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_set_embeddings(struct llama_context *ctx, _Bool embeddings)
      * }
@@ -9957,6 +10702,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_set_embeddings(struct llama_context *ctx, _Bool embeddings)
      * }
@@ -9966,6 +10712,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_set_embeddings(struct llama_context *ctx, _Bool embeddings)
      * }
@@ -9995,6 +10742,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_set_causal_attn(struct llama_context *ctx, _Bool causal_attn)
      * }
@@ -10005,6 +10753,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_set_causal_attn(struct llama_context *ctx, _Bool causal_attn)
      * }
@@ -10015,6 +10764,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_set_causal_attn(struct llama_context *ctx, _Bool causal_attn)
      * }
@@ -10024,6 +10774,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_set_causal_attn(struct llama_context *ctx, _Bool causal_attn)
      * }
@@ -10053,6 +10804,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_set_warmup(struct llama_context *ctx, _Bool warmup)
      * }
@@ -10063,6 +10815,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_set_warmup(struct llama_context *ctx, _Bool warmup)
      * }
@@ -10073,6 +10826,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_set_warmup(struct llama_context *ctx, _Bool warmup)
      * }
@@ -10082,6 +10836,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_set_warmup(struct llama_context *ctx, _Bool warmup)
      * }
@@ -10112,6 +10867,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_set_abort_callback(struct llama_context *ctx, ggml_abort_callback abort_callback, void *abort_callback_data)
      * }
@@ -10122,6 +10878,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_set_abort_callback(struct llama_context *ctx, ggml_abort_callback abort_callback, void *abort_callback_data)
      * }
@@ -10132,6 +10889,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_set_abort_callback(struct llama_context *ctx, ggml_abort_callback abort_callback, void *abort_callback_data)
      * }
@@ -10141,6 +10899,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_set_abort_callback(struct llama_context *ctx, ggml_abort_callback abort_callback, void *abort_callback_data)
      * }
@@ -10169,6 +10928,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_synchronize(struct llama_context *ctx)
      * }
@@ -10179,6 +10939,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_synchronize(struct llama_context *ctx)
      * }
@@ -10189,6 +10950,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_synchronize(struct llama_context *ctx)
      * }
@@ -10198,6 +10960,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_synchronize(struct llama_context *ctx)
      * }
@@ -10227,6 +10990,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float *llama_get_logits(struct llama_context *ctx)
      * }
@@ -10237,6 +11001,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float *llama_get_logits(struct llama_context *ctx)
      * }
@@ -10247,6 +11012,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float *llama_get_logits(struct llama_context *ctx)
      * }
@@ -10256,6 +11022,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float *llama_get_logits(struct llama_context *ctx)
      * }
@@ -10286,6 +11053,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float *llama_get_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10296,6 +11064,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float *llama_get_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10306,6 +11075,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float *llama_get_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10315,6 +11085,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float *llama_get_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10344,6 +11115,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings(struct llama_context *ctx)
      * }
@@ -10354,6 +11126,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings(struct llama_context *ctx)
      * }
@@ -10364,6 +11137,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings(struct llama_context *ctx)
      * }
@@ -10373,6 +11147,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float *llama_get_embeddings(struct llama_context *ctx)
      * }
@@ -10403,6 +11178,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10413,6 +11189,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10423,6 +11200,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10432,6 +11210,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10462,6 +11241,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_seq(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -10472,6 +11252,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_seq(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -10482,6 +11263,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_seq(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -10491,6 +11273,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float *llama_get_embeddings_seq(struct llama_context *ctx, llama_seq_id seq_id)
      * }
@@ -10521,6 +11304,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_get_sampled_token_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10531,6 +11315,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_get_sampled_token_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10541,6 +11326,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_get_sampled_token_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10550,6 +11336,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_get_sampled_token_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10580,6 +11367,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float *llama_get_sampled_probs_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10590,6 +11378,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float *llama_get_sampled_probs_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10600,6 +11389,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float *llama_get_sampled_probs_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10609,6 +11399,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float *llama_get_sampled_probs_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10639,6 +11430,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_probs_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10649,6 +11441,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_probs_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10659,6 +11452,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_probs_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10668,6 +11462,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_probs_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10698,6 +11493,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float *llama_get_sampled_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10708,6 +11504,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float *llama_get_sampled_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10718,6 +11515,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float *llama_get_sampled_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10727,6 +11525,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float *llama_get_sampled_logits_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10757,6 +11556,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_logits_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10767,6 +11567,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_logits_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10777,6 +11578,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_logits_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10786,6 +11588,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_logits_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10816,6 +11619,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token *llama_get_sampled_candidates_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10826,6 +11630,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token *llama_get_sampled_candidates_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10836,6 +11641,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token *llama_get_sampled_candidates_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10845,6 +11651,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token *llama_get_sampled_candidates_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10875,6 +11682,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_candidates_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10885,6 +11693,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_candidates_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10895,6 +11704,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_candidates_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10904,6 +11714,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_get_sampled_candidates_count_ith(struct llama_context *ctx, int32_t i)
      * }
@@ -10934,6 +11745,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_vocab_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -10944,6 +11756,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_vocab_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -10954,6 +11767,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_vocab_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -10963,6 +11777,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_vocab_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -10993,6 +11808,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float llama_vocab_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11003,6 +11819,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float llama_vocab_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11013,6 +11830,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float llama_vocab_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11022,6 +11840,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float llama_vocab_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11052,6 +11871,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_vocab_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11062,6 +11882,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_vocab_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11072,6 +11893,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_vocab_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11081,6 +11903,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_vocab_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11111,6 +11934,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11121,6 +11945,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11131,6 +11956,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11140,6 +11966,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11170,6 +11997,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11180,6 +12008,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11190,6 +12019,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11199,6 +12029,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_vocab_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -11228,6 +12059,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_bos(const struct llama_vocab *vocab)
      * }
@@ -11238,6 +12070,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_bos(const struct llama_vocab *vocab)
      * }
@@ -11248,6 +12081,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_bos(const struct llama_vocab *vocab)
      * }
@@ -11257,6 +12091,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_bos(const struct llama_vocab *vocab)
      * }
@@ -11286,6 +12121,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eos(const struct llama_vocab *vocab)
      * }
@@ -11296,6 +12132,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eos(const struct llama_vocab *vocab)
      * }
@@ -11306,6 +12143,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eos(const struct llama_vocab *vocab)
      * }
@@ -11315,6 +12153,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eos(const struct llama_vocab *vocab)
      * }
@@ -11344,6 +12183,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eot(const struct llama_vocab *vocab)
      * }
@@ -11354,6 +12194,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eot(const struct llama_vocab *vocab)
      * }
@@ -11364,6 +12205,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eot(const struct llama_vocab *vocab)
      * }
@@ -11373,6 +12215,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_eot(const struct llama_vocab *vocab)
      * }
@@ -11402,6 +12245,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_sep(const struct llama_vocab *vocab)
      * }
@@ -11412,6 +12256,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_sep(const struct llama_vocab *vocab)
      * }
@@ -11422,6 +12267,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_sep(const struct llama_vocab *vocab)
      * }
@@ -11431,6 +12277,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_sep(const struct llama_vocab *vocab)
      * }
@@ -11460,6 +12307,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_nl(const struct llama_vocab *vocab)
      * }
@@ -11470,6 +12318,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_nl(const struct llama_vocab *vocab)
      * }
@@ -11480,6 +12329,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_nl(const struct llama_vocab *vocab)
      * }
@@ -11489,6 +12339,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_nl(const struct llama_vocab *vocab)
      * }
@@ -11518,6 +12369,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_pad(const struct llama_vocab *vocab)
      * }
@@ -11528,6 +12380,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_pad(const struct llama_vocab *vocab)
      * }
@@ -11538,6 +12391,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_pad(const struct llama_vocab *vocab)
      * }
@@ -11547,6 +12401,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_pad(const struct llama_vocab *vocab)
      * }
@@ -11576,6 +12431,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_mask(const struct llama_vocab *vocab)
      * }
@@ -11586,6 +12442,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_mask(const struct llama_vocab *vocab)
      * }
@@ -11596,6 +12453,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_mask(const struct llama_vocab *vocab)
      * }
@@ -11605,6 +12463,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_mask(const struct llama_vocab *vocab)
      * }
@@ -11634,6 +12493,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_bos(const struct llama_vocab *vocab)
      * }
@@ -11644,6 +12504,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_bos(const struct llama_vocab *vocab)
      * }
@@ -11654,6 +12515,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_bos(const struct llama_vocab *vocab)
      * }
@@ -11663,6 +12525,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_bos(const struct llama_vocab *vocab)
      * }
@@ -11692,6 +12555,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_eos(const struct llama_vocab *vocab)
      * }
@@ -11702,6 +12566,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_eos(const struct llama_vocab *vocab)
      * }
@@ -11712,6 +12577,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_eos(const struct llama_vocab *vocab)
      * }
@@ -11721,6 +12587,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_eos(const struct llama_vocab *vocab)
      * }
@@ -11750,6 +12617,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_sep(const struct llama_vocab *vocab)
      * }
@@ -11760,6 +12628,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_sep(const struct llama_vocab *vocab)
      * }
@@ -11770,6 +12639,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_sep(const struct llama_vocab *vocab)
      * }
@@ -11779,6 +12649,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_vocab_get_add_sep(const struct llama_vocab *vocab)
      * }
@@ -11809,6 +12680,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const llama_token *llama_vocab_get_suppress_tokens(const struct llama_vocab *vocab, int32_t *n_suppress_tokens)
      * }
@@ -11819,6 +12691,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const llama_token *llama_vocab_get_suppress_tokens(const struct llama_vocab *vocab, int32_t *n_suppress_tokens)
      * }
@@ -11829,6 +12702,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const llama_token *llama_vocab_get_suppress_tokens(const struct llama_vocab *vocab, int32_t *n_suppress_tokens)
      * }
@@ -11838,6 +12712,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const llama_token *llama_vocab_get_suppress_tokens(const struct llama_vocab *vocab, int32_t *n_suppress_tokens)
      * }
@@ -11867,6 +12742,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -11877,6 +12753,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -11887,6 +12764,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -11896,6 +12774,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -11925,6 +12804,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -11935,6 +12815,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -11945,6 +12826,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -11954,6 +12836,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -11983,6 +12866,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -11993,6 +12877,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -12003,6 +12888,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -12012,6 +12898,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -12041,6 +12928,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -12051,6 +12939,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -12061,6 +12950,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -12070,6 +12960,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -12099,6 +12990,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -12109,6 +13001,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -12119,6 +13012,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -12128,6 +13022,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -12157,6 +13052,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -12167,6 +13063,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -12177,6 +13074,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -12186,6 +13084,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -12216,6 +13115,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_token_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12226,6 +13126,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_token_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12236,6 +13137,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_token_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12245,6 +13147,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_token_get_text(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12275,6 +13178,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * float llama_token_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12285,6 +13189,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * float llama_token_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12295,6 +13200,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * float llama_token_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12304,6 +13210,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * float llama_token_get_score(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12334,6 +13241,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_token_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12344,6 +13252,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_token_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12354,6 +13263,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_token_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12363,6 +13273,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * enum llama_token_attr llama_token_get_attr(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12393,6 +13304,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_token_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12403,6 +13315,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_token_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12413,6 +13326,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_token_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12422,6 +13336,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_token_is_eog(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12452,6 +13367,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_token_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12462,6 +13378,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_token_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12472,6 +13389,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_token_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12481,6 +13399,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_token_is_control(const struct llama_vocab *vocab, llama_token token)
      * }
@@ -12510,6 +13429,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_bos(const struct llama_vocab *vocab)
      * }
@@ -12520,6 +13440,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_bos(const struct llama_vocab *vocab)
      * }
@@ -12530,6 +13451,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_bos(const struct llama_vocab *vocab)
      * }
@@ -12539,6 +13461,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_bos(const struct llama_vocab *vocab)
      * }
@@ -12568,6 +13491,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_eos(const struct llama_vocab *vocab)
      * }
@@ -12578,6 +13502,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_eos(const struct llama_vocab *vocab)
      * }
@@ -12588,6 +13513,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_eos(const struct llama_vocab *vocab)
      * }
@@ -12597,6 +13523,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_eos(const struct llama_vocab *vocab)
      * }
@@ -12626,6 +13553,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_eot(const struct llama_vocab *vocab)
      * }
@@ -12636,6 +13564,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_eot(const struct llama_vocab *vocab)
      * }
@@ -12646,6 +13575,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_eot(const struct llama_vocab *vocab)
      * }
@@ -12655,6 +13585,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_eot(const struct llama_vocab *vocab)
      * }
@@ -12684,6 +13615,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_cls(const struct llama_vocab *vocab)
      * }
@@ -12694,6 +13626,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_cls(const struct llama_vocab *vocab)
      * }
@@ -12704,6 +13637,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_cls(const struct llama_vocab *vocab)
      * }
@@ -12713,6 +13647,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_cls(const struct llama_vocab *vocab)
      * }
@@ -12742,6 +13677,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_sep(const struct llama_vocab *vocab)
      * }
@@ -12752,6 +13688,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_sep(const struct llama_vocab *vocab)
      * }
@@ -12762,6 +13699,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_sep(const struct llama_vocab *vocab)
      * }
@@ -12771,6 +13709,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_sep(const struct llama_vocab *vocab)
      * }
@@ -12800,6 +13739,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_nl(const struct llama_vocab *vocab)
      * }
@@ -12810,6 +13750,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_nl(const struct llama_vocab *vocab)
      * }
@@ -12820,6 +13761,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_nl(const struct llama_vocab *vocab)
      * }
@@ -12829,6 +13771,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_nl(const struct llama_vocab *vocab)
      * }
@@ -12858,6 +13801,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_pad(const struct llama_vocab *vocab)
      * }
@@ -12868,6 +13812,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_pad(const struct llama_vocab *vocab)
      * }
@@ -12878,6 +13823,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_pad(const struct llama_vocab *vocab)
      * }
@@ -12887,6 +13833,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_pad(const struct llama_vocab *vocab)
      * }
@@ -12916,6 +13863,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_add_bos_token(const struct llama_vocab *vocab)
      * }
@@ -12926,6 +13874,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_add_bos_token(const struct llama_vocab *vocab)
      * }
@@ -12936,6 +13885,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_add_bos_token(const struct llama_vocab *vocab)
      * }
@@ -12945,6 +13895,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_add_bos_token(const struct llama_vocab *vocab)
      * }
@@ -12974,6 +13925,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_add_eos_token(const struct llama_vocab *vocab)
      * }
@@ -12984,6 +13936,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_add_eos_token(const struct llama_vocab *vocab)
      * }
@@ -12994,6 +13947,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_add_eos_token(const struct llama_vocab *vocab)
      * }
@@ -13003,6 +13957,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_add_eos_token(const struct llama_vocab *vocab)
      * }
@@ -13032,6 +13987,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -13042,6 +13998,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -13052,6 +14009,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -13061,6 +14019,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pre(const struct llama_vocab *vocab)
      * }
@@ -13090,6 +14049,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -13100,6 +14060,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -13110,6 +14071,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -13119,6 +14081,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_suf(const struct llama_vocab *vocab)
      * }
@@ -13148,6 +14111,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -13158,6 +14122,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -13168,6 +14133,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -13177,6 +14143,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_mid(const struct llama_vocab *vocab)
      * }
@@ -13206,6 +14173,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -13216,6 +14184,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -13226,6 +14195,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -13235,6 +14205,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_pad(const struct llama_vocab *vocab)
      * }
@@ -13264,6 +14235,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -13274,6 +14246,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -13284,6 +14257,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -13293,6 +14267,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_rep(const struct llama_vocab *vocab)
      * }
@@ -13322,6 +14297,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -13332,6 +14308,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -13342,6 +14319,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -13351,6 +14329,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_token_fim_sep(const struct llama_vocab *vocab)
      * }
@@ -13380,6 +14359,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_cls(const struct llama_vocab *vocab)
      * }
@@ -13390,6 +14370,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_cls(const struct llama_vocab *vocab)
      * }
@@ -13400,6 +14381,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_vocab_cls(const struct llama_vocab *vocab)
      * }
@@ -13409,6 +14391,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_vocab_cls(const struct llama_vocab *vocab)
      * }
@@ -13444,6 +14427,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_tokenize(const struct llama_vocab *vocab, const char *text, int32_t text_len, llama_token *tokens, int32_t n_tokens_max, _Bool add_special, _Bool parse_special)
      * }
@@ -13454,6 +14438,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_tokenize(const struct llama_vocab *vocab, const char *text, int32_t text_len, llama_token *tokens, int32_t n_tokens_max, _Bool add_special, _Bool parse_special)
      * }
@@ -13464,6 +14449,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_tokenize(const struct llama_vocab *vocab, const char *text, int32_t text_len, llama_token *tokens, int32_t n_tokens_max, _Bool add_special, _Bool parse_special)
      * }
@@ -13473,6 +14459,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_tokenize(const struct llama_vocab *vocab, const char *text, int32_t text_len, llama_token *tokens, int32_t n_tokens_max, _Bool add_special, _Bool parse_special)
      * }
@@ -13507,6 +14494,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_token_to_piece(const struct llama_vocab *vocab, llama_token token, char *buf, int32_t length, int32_t lstrip, _Bool special)
      * }
@@ -13517,6 +14505,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_token_to_piece(const struct llama_vocab *vocab, llama_token token, char *buf, int32_t length, int32_t lstrip, _Bool special)
      * }
@@ -13527,6 +14516,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_token_to_piece(const struct llama_vocab *vocab, llama_token token, char *buf, int32_t length, int32_t lstrip, _Bool special)
      * }
@@ -13536,6 +14526,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_token_to_piece(const struct llama_vocab *vocab, llama_token token, char *buf, int32_t length, int32_t lstrip, _Bool special)
      * }
@@ -13571,6 +14562,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_detokenize(const struct llama_vocab *vocab, const llama_token *tokens, int32_t n_tokens, char *text, int32_t text_len_max, _Bool remove_special, _Bool unparse_special)
      * }
@@ -13581,6 +14573,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_detokenize(const struct llama_vocab *vocab, const llama_token *tokens, int32_t n_tokens, char *text, int32_t text_len_max, _Bool remove_special, _Bool unparse_special)
      * }
@@ -13591,6 +14584,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_detokenize(const struct llama_vocab *vocab, const llama_token *tokens, int32_t n_tokens, char *text, int32_t text_len_max, _Bool remove_special, _Bool unparse_special)
      * }
@@ -13600,6 +14594,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_detokenize(const struct llama_vocab *vocab, const llama_token *tokens, int32_t n_tokens, char *text, int32_t text_len_max, _Bool remove_special, _Bool unparse_special)
      * }
@@ -13634,6 +14629,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_chat_apply_template(const char *tmpl, const struct llama_chat_message *chat, size_t n_msg, _Bool add_ass, char *buf, int32_t length)
      * }
@@ -13644,6 +14640,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_chat_apply_template(const char *tmpl, const struct llama_chat_message *chat, size_t n_msg, _Bool add_ass, char *buf, int32_t length)
      * }
@@ -13654,6 +14651,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_chat_apply_template(const char *tmpl, const struct llama_chat_message *chat, size_t n_msg, _Bool add_ass, char *buf, int32_t length)
      * }
@@ -13663,6 +14661,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_chat_apply_template(const char *tmpl, const struct llama_chat_message *chat, size_t n_msg, _Bool add_ass, char *buf, int32_t length)
      * }
@@ -13693,6 +14692,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_chat_builtin_templates(const char **output, size_t len)
      * }
@@ -13703,6 +14703,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_chat_builtin_templates(const char **output, size_t len)
      * }
@@ -13713,6 +14714,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_chat_builtin_templates(const char **output, size_t len)
      * }
@@ -13722,6 +14724,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_chat_builtin_templates(const char **output, size_t len)
      * }
@@ -13738,6 +14741,7 @@ public class llama_h {
         }
     }
     /**
+
      * {@snippet lang=c :
      * typedef void *llama_sampler_context_t
      * }
@@ -13759,6 +14763,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * _Bool llama_set_sampler(struct llama_context *ctx, llama_seq_id seq_id, struct llama_sampler *smpl)
      * }
@@ -13769,6 +14774,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * _Bool llama_set_sampler(struct llama_context *ctx, llama_seq_id seq_id, struct llama_sampler *smpl)
      * }
@@ -13779,6 +14785,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * _Bool llama_set_sampler(struct llama_context *ctx, llama_seq_id seq_id, struct llama_sampler *smpl)
      * }
@@ -13788,6 +14795,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool llama_set_sampler(struct llama_context *ctx, llama_seq_id seq_id, struct llama_sampler *smpl)
      * }
@@ -13818,6 +14826,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init(struct llama_sampler_i *iface, llama_sampler_context_t ctx)
      * }
@@ -13828,6 +14837,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init(struct llama_sampler_i *iface, llama_sampler_context_t ctx)
      * }
@@ -13838,6 +14848,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init(struct llama_sampler_i *iface, llama_sampler_context_t ctx)
      * }
@@ -13847,6 +14858,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init(struct llama_sampler_i *iface, llama_sampler_context_t ctx)
      * }
@@ -13876,6 +14888,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * const char *llama_sampler_name(const struct llama_sampler *smpl)
      * }
@@ -13886,6 +14899,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * const char *llama_sampler_name(const struct llama_sampler *smpl)
      * }
@@ -13896,6 +14910,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * const char *llama_sampler_name(const struct llama_sampler *smpl)
      * }
@@ -13905,6 +14920,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *llama_sampler_name(const struct llama_sampler *smpl)
      * }
@@ -13934,6 +14950,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_sampler_accept(struct llama_sampler *smpl, llama_token token)
      * }
@@ -13944,6 +14961,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_sampler_accept(struct llama_sampler *smpl, llama_token token)
      * }
@@ -13954,6 +14972,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_sampler_accept(struct llama_sampler *smpl, llama_token token)
      * }
@@ -13963,6 +14982,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_sampler_accept(struct llama_sampler *smpl, llama_token token)
      * }
@@ -13992,6 +15012,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_sampler_apply(struct llama_sampler *smpl, llama_token_data_array *cur_p)
      * }
@@ -14002,6 +15023,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_sampler_apply(struct llama_sampler *smpl, llama_token_data_array *cur_p)
      * }
@@ -14012,6 +15034,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_sampler_apply(struct llama_sampler *smpl, llama_token_data_array *cur_p)
      * }
@@ -14021,6 +15044,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_sampler_apply(struct llama_sampler *smpl, llama_token_data_array *cur_p)
      * }
@@ -14049,6 +15073,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_sampler_reset(struct llama_sampler *smpl)
      * }
@@ -14059,6 +15084,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_sampler_reset(struct llama_sampler *smpl)
      * }
@@ -14069,6 +15095,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_sampler_reset(struct llama_sampler *smpl)
      * }
@@ -14078,6 +15105,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_sampler_reset(struct llama_sampler *smpl)
      * }
@@ -14107,6 +15135,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_clone(const struct llama_sampler *smpl)
      * }
@@ -14117,6 +15146,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_clone(const struct llama_sampler *smpl)
      * }
@@ -14127,6 +15157,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_clone(const struct llama_sampler *smpl)
      * }
@@ -14136,6 +15167,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_clone(const struct llama_sampler *smpl)
      * }
@@ -14165,6 +15197,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_sampler_copy(const struct llama_sampler *src, struct llama_sampler *dst)
      * }
@@ -14175,6 +15208,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_sampler_copy(const struct llama_sampler *src, struct llama_sampler *dst)
      * }
@@ -14185,6 +15219,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_sampler_copy(const struct llama_sampler *src, struct llama_sampler *dst)
      * }
@@ -14194,6 +15229,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_sampler_copy(const struct llama_sampler *src, struct llama_sampler *dst)
      * }
@@ -14222,6 +15258,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_sampler_free(struct llama_sampler *smpl)
      * }
@@ -14232,6 +15269,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_sampler_free(struct llama_sampler *smpl)
      * }
@@ -14242,6 +15280,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_sampler_free(struct llama_sampler *smpl)
      * }
@@ -14251,6 +15290,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_sampler_free(struct llama_sampler *smpl)
      * }
@@ -14280,6 +15320,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_init(struct llama_sampler_chain_params params)
      * }
@@ -14290,6 +15331,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_init(struct llama_sampler_chain_params params)
      * }
@@ -14300,6 +15342,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_init(struct llama_sampler_chain_params params)
      * }
@@ -14309,6 +15352,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_init(struct llama_sampler_chain_params params)
      * }
@@ -14338,6 +15382,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_sampler_chain_add(struct llama_sampler *chain, struct llama_sampler *smpl)
      * }
@@ -14348,6 +15393,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_sampler_chain_add(struct llama_sampler *chain, struct llama_sampler *smpl)
      * }
@@ -14358,6 +15404,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_sampler_chain_add(struct llama_sampler *chain, struct llama_sampler *smpl)
      * }
@@ -14367,6 +15414,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_sampler_chain_add(struct llama_sampler *chain, struct llama_sampler *smpl)
      * }
@@ -14397,6 +15445,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_get(struct llama_sampler *chain, int32_t i)
      * }
@@ -14407,6 +15456,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_get(struct llama_sampler *chain, int32_t i)
      * }
@@ -14417,6 +15467,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_get(struct llama_sampler *chain, int32_t i)
      * }
@@ -14426,6 +15477,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_get(struct llama_sampler *chain, int32_t i)
      * }
@@ -14455,6 +15507,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_sampler_chain_n(const struct llama_sampler *chain)
      * }
@@ -14465,6 +15518,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_sampler_chain_n(const struct llama_sampler *chain)
      * }
@@ -14475,6 +15529,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_sampler_chain_n(const struct llama_sampler *chain)
      * }
@@ -14484,6 +15539,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_sampler_chain_n(const struct llama_sampler *chain)
      * }
@@ -14514,6 +15570,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_remove(struct llama_sampler *chain, int32_t i)
      * }
@@ -14524,6 +15581,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_remove(struct llama_sampler *chain, int32_t i)
      * }
@@ -14534,6 +15592,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_remove(struct llama_sampler *chain, int32_t i)
      * }
@@ -14543,6 +15602,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_chain_remove(struct llama_sampler *chain, int32_t i)
      * }
@@ -14570,8 +15630,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * struct llama_sampler *llama_sampler_init_greedy(void)
+     * struct llama_sampler *llama_sampler_init_greedy()
      * }
      */
     public static FunctionDescriptor llama_sampler_init_greedy$descriptor() {
@@ -14580,8 +15641,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * struct llama_sampler *llama_sampler_init_greedy(void)
+     * struct llama_sampler *llama_sampler_init_greedy()
      * }
      */
     public static MethodHandle llama_sampler_init_greedy$handle() {
@@ -14590,8 +15652,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * struct llama_sampler *llama_sampler_init_greedy(void)
+     * struct llama_sampler *llama_sampler_init_greedy()
      * }
      */
     public static MemorySegment llama_sampler_init_greedy$address() {
@@ -14599,8 +15662,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * struct llama_sampler *llama_sampler_init_greedy(void)
+     * struct llama_sampler *llama_sampler_init_greedy()
      * }
      */
     public static MemorySegment llama_sampler_init_greedy() {
@@ -14628,6 +15692,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dist(uint32_t seed)
      * }
@@ -14638,6 +15703,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dist(uint32_t seed)
      * }
@@ -14648,6 +15714,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dist(uint32_t seed)
      * }
@@ -14657,6 +15724,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dist(uint32_t seed)
      * }
@@ -14686,6 +15754,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_k(int32_t k)
      * }
@@ -14696,6 +15765,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_k(int32_t k)
      * }
@@ -14706,6 +15776,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_k(int32_t k)
      * }
@@ -14715,6 +15786,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_k(int32_t k)
      * }
@@ -14745,6 +15817,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_p(float p, size_t min_keep)
      * }
@@ -14755,6 +15828,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_p(float p, size_t min_keep)
      * }
@@ -14765,6 +15839,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_p(float p, size_t min_keep)
      * }
@@ -14774,6 +15849,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_p(float p, size_t min_keep)
      * }
@@ -14804,6 +15880,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_min_p(float p, size_t min_keep)
      * }
@@ -14814,6 +15891,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_min_p(float p, size_t min_keep)
      * }
@@ -14824,6 +15902,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_min_p(float p, size_t min_keep)
      * }
@@ -14833,6 +15912,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_min_p(float p, size_t min_keep)
      * }
@@ -14863,6 +15943,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_typical(float p, size_t min_keep)
      * }
@@ -14873,6 +15954,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_typical(float p, size_t min_keep)
      * }
@@ -14883,6 +15965,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_typical(float p, size_t min_keep)
      * }
@@ -14892,6 +15975,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_typical(float p, size_t min_keep)
      * }
@@ -14921,6 +16005,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp(float t)
      * }
@@ -14931,6 +16016,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp(float t)
      * }
@@ -14941,6 +16027,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp(float t)
      * }
@@ -14950,6 +16037,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp(float t)
      * }
@@ -14981,6 +16069,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp_ext(float t, float delta, float exponent)
      * }
@@ -14991,6 +16080,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp_ext(float t, float delta, float exponent)
      * }
@@ -15001,6 +16091,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp_ext(float t, float delta, float exponent)
      * }
@@ -15010,6 +16101,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_temp_ext(float t, float delta, float exponent)
      * }
@@ -15042,6 +16134,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_xtc(float p, float t, size_t min_keep, uint32_t seed)
      * }
@@ -15052,6 +16145,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_xtc(float p, float t, size_t min_keep, uint32_t seed)
      * }
@@ -15062,6 +16156,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_xtc(float p, float t, size_t min_keep, uint32_t seed)
      * }
@@ -15071,6 +16166,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_xtc(float p, float t, size_t min_keep, uint32_t seed)
      * }
@@ -15100,6 +16196,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_n_sigma(float n)
      * }
@@ -15110,6 +16207,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_n_sigma(float n)
      * }
@@ -15120,6 +16218,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_n_sigma(float n)
      * }
@@ -15129,6 +16228,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_top_n_sigma(float n)
      * }
@@ -15162,6 +16262,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat(int32_t n_vocab, uint32_t seed, float tau, float eta, int32_t m)
      * }
@@ -15172,6 +16273,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat(int32_t n_vocab, uint32_t seed, float tau, float eta, int32_t m)
      * }
@@ -15182,6 +16284,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat(int32_t n_vocab, uint32_t seed, float tau, float eta, int32_t m)
      * }
@@ -15191,6 +16294,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat(int32_t n_vocab, uint32_t seed, float tau, float eta, int32_t m)
      * }
@@ -15222,6 +16326,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat_v2(uint32_t seed, float tau, float eta)
      * }
@@ -15232,6 +16337,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat_v2(uint32_t seed, float tau, float eta)
      * }
@@ -15242,6 +16348,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat_v2(uint32_t seed, float tau, float eta)
      * }
@@ -15251,6 +16358,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_mirostat_v2(uint32_t seed, float tau, float eta)
      * }
@@ -15282,6 +16390,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root)
      * }
@@ -15292,6 +16401,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root)
      * }
@@ -15302,6 +16412,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root)
      * }
@@ -15311,6 +16422,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root)
      * }
@@ -15346,6 +16458,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_words, size_t num_trigger_words, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15356,6 +16469,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_words, size_t num_trigger_words, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15366,6 +16480,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_words, size_t num_trigger_words, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15375,6 +16490,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_words, size_t num_trigger_words, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15410,6 +16526,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy_patterns(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_patterns, size_t num_trigger_patterns, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15420,6 +16537,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy_patterns(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_patterns, size_t num_trigger_patterns, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15430,6 +16548,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy_patterns(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_patterns, size_t num_trigger_patterns, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15439,6 +16558,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_grammar_lazy_patterns(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root, const char **trigger_patterns, size_t num_trigger_patterns, const llama_token *trigger_tokens, size_t num_trigger_tokens)
      * }
@@ -15472,6 +16592,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_penalties(int32_t n_vocab, int32_t penalty_last_n, float penalty_repeat, float penalty_freq, float penalty_present)
      * }
@@ -15482,6 +16603,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_penalties(int32_t n_vocab, int32_t penalty_last_n, float penalty_repeat, float penalty_freq, float penalty_present)
      * }
@@ -15492,6 +16614,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_penalties(int32_t n_vocab, int32_t penalty_last_n, float penalty_repeat, float penalty_freq, float penalty_present)
      * }
@@ -15501,6 +16624,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_penalties(int32_t n_vocab, int32_t penalty_last_n, float penalty_repeat, float penalty_freq, float penalty_present)
      * }
@@ -15536,6 +16660,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dry(const struct llama_vocab *vocab, float dry_multiplier, float dry_base, int32_t dry_allowed_length, int32_t dry_penalty_last_n, const char **seq_breakers, size_t num_breakers)
      * }
@@ -15546,6 +16671,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dry(const struct llama_vocab *vocab, float dry_multiplier, float dry_base, int32_t dry_allowed_length, int32_t dry_penalty_last_n, const char **seq_breakers, size_t num_breakers)
      * }
@@ -15556,6 +16682,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dry(const struct llama_vocab *vocab, float dry_multiplier, float dry_base, int32_t dry_allowed_length, int32_t dry_penalty_last_n, const char **seq_breakers, size_t num_breakers)
      * }
@@ -15565,6 +16692,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_dry(const struct llama_vocab *vocab, float dry_multiplier, float dry_base, int32_t dry_allowed_length, int32_t dry_penalty_last_n, const char **seq_breakers, size_t num_breakers)
      * }
@@ -15596,6 +16724,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_adaptive_p(float target, float decay, uint32_t seed)
      * }
@@ -15606,6 +16735,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_adaptive_p(float target, float decay, uint32_t seed)
      * }
@@ -15616,6 +16746,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_adaptive_p(float target, float decay, uint32_t seed)
      * }
@@ -15625,6 +16756,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_adaptive_p(float target, float decay, uint32_t seed)
      * }
@@ -15656,6 +16788,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_logit_bias(int32_t n_vocab, int32_t n_logit_bias, const llama_logit_bias *logit_bias)
      * }
@@ -15666,6 +16799,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_logit_bias(int32_t n_vocab, int32_t n_logit_bias, const llama_logit_bias *logit_bias)
      * }
@@ -15676,6 +16810,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_logit_bias(int32_t n_vocab, int32_t n_logit_bias, const llama_logit_bias *logit_bias)
      * }
@@ -15685,6 +16820,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_logit_bias(int32_t n_vocab, int32_t n_logit_bias, const llama_logit_bias *logit_bias)
      * }
@@ -15714,6 +16850,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_infill(const struct llama_vocab *vocab)
      * }
@@ -15724,6 +16861,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_infill(const struct llama_vocab *vocab)
      * }
@@ -15734,6 +16872,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_infill(const struct llama_vocab *vocab)
      * }
@@ -15743,6 +16882,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *llama_sampler_init_infill(const struct llama_vocab *vocab)
      * }
@@ -15772,6 +16912,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * uint32_t llama_sampler_get_seed(const struct llama_sampler *smpl)
      * }
@@ -15782,6 +16923,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * uint32_t llama_sampler_get_seed(const struct llama_sampler *smpl)
      * }
@@ -15792,6 +16934,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * uint32_t llama_sampler_get_seed(const struct llama_sampler *smpl)
      * }
@@ -15801,6 +16944,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * uint32_t llama_sampler_get_seed(const struct llama_sampler *smpl)
      * }
@@ -15832,6 +16976,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * llama_token llama_sampler_sample(struct llama_sampler *smpl, struct llama_context *ctx, int32_t idx)
      * }
@@ -15842,6 +16987,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * llama_token llama_sampler_sample(struct llama_sampler *smpl, struct llama_context *ctx, int32_t idx)
      * }
@@ -15852,6 +16998,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * llama_token llama_sampler_sample(struct llama_sampler *smpl, struct llama_context *ctx, int32_t idx)
      * }
@@ -15861,6 +17008,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * llama_token llama_sampler_sample(struct llama_sampler *smpl, struct llama_context *ctx, int32_t idx)
      * }
@@ -15894,6 +17042,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_split_path(char *split_path, size_t maxlen, const char *path_prefix, int32_t split_no, int32_t split_count)
      * }
@@ -15904,6 +17053,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_split_path(char *split_path, size_t maxlen, const char *path_prefix, int32_t split_no, int32_t split_count)
      * }
@@ -15914,6 +17064,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_split_path(char *split_path, size_t maxlen, const char *path_prefix, int32_t split_no, int32_t split_count)
      * }
@@ -15923,6 +17074,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_split_path(char *split_path, size_t maxlen, const char *path_prefix, int32_t split_no, int32_t split_count)
      * }
@@ -15956,6 +17108,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * int32_t llama_split_prefix(char *split_prefix, size_t maxlen, const char *split_path, int32_t split_no, int32_t split_count)
      * }
@@ -15966,6 +17119,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * int32_t llama_split_prefix(char *split_prefix, size_t maxlen, const char *split_path, int32_t split_no, int32_t split_count)
      * }
@@ -15976,6 +17130,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * int32_t llama_split_prefix(char *split_prefix, size_t maxlen, const char *split_path, int32_t split_no, int32_t split_count)
      * }
@@ -15985,6 +17140,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * int32_t llama_split_prefix(char *split_prefix, size_t maxlen, const char *split_path, int32_t split_no, int32_t split_count)
      * }
@@ -16012,8 +17168,9 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
-     * const char *llama_print_system_info(void)
+     * const char *llama_print_system_info()
      * }
      */
     public static FunctionDescriptor llama_print_system_info$descriptor() {
@@ -16022,8 +17179,9 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
-     * const char *llama_print_system_info(void)
+     * const char *llama_print_system_info()
      * }
      */
     public static MethodHandle llama_print_system_info$handle() {
@@ -16032,8 +17190,9 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
-     * const char *llama_print_system_info(void)
+     * const char *llama_print_system_info()
      * }
      */
     public static MemorySegment llama_print_system_info$address() {
@@ -16041,8 +17200,9 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
-     * const char *llama_print_system_info(void)
+     * const char *llama_print_system_info()
      * }
      */
     public static MemorySegment llama_print_system_info() {
@@ -16070,6 +17230,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_log_get(ggml_log_callback *log_callback, void **user_data)
      * }
@@ -16080,6 +17241,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_log_get(ggml_log_callback *log_callback, void **user_data)
      * }
@@ -16090,6 +17252,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_log_get(ggml_log_callback *log_callback, void **user_data)
      * }
@@ -16099,6 +17262,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_log_get(ggml_log_callback *log_callback, void **user_data)
      * }
@@ -16128,6 +17292,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_log_set(ggml_log_callback log_callback, void *user_data)
      * }
@@ -16138,6 +17303,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_log_set(ggml_log_callback log_callback, void *user_data)
      * }
@@ -16148,6 +17314,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_log_set(ggml_log_callback log_callback, void *user_data)
      * }
@@ -16157,6 +17324,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_log_set(ggml_log_callback log_callback, void *user_data)
      * }
@@ -16186,6 +17354,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_perf_context_data llama_perf_context(const struct llama_context *ctx)
      * }
@@ -16196,6 +17365,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_perf_context_data llama_perf_context(const struct llama_context *ctx)
      * }
@@ -16206,6 +17376,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_perf_context_data llama_perf_context(const struct llama_context *ctx)
      * }
@@ -16215,6 +17386,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_perf_context_data llama_perf_context(const struct llama_context *ctx)
      * }
@@ -16243,6 +17415,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_perf_context_print(const struct llama_context *ctx)
      * }
@@ -16253,6 +17426,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_perf_context_print(const struct llama_context *ctx)
      * }
@@ -16263,6 +17437,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_perf_context_print(const struct llama_context *ctx)
      * }
@@ -16272,6 +17447,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_perf_context_print(const struct llama_context *ctx)
      * }
@@ -16300,6 +17476,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_perf_context_reset(struct llama_context *ctx)
      * }
@@ -16310,6 +17487,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_perf_context_reset(struct llama_context *ctx)
      * }
@@ -16320,6 +17498,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_perf_context_reset(struct llama_context *ctx)
      * }
@@ -16329,6 +17508,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_perf_context_reset(struct llama_context *ctx)
      * }
@@ -16358,6 +17538,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * struct llama_perf_sampler_data llama_perf_sampler(const struct llama_sampler *chain)
      * }
@@ -16368,6 +17549,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * struct llama_perf_sampler_data llama_perf_sampler(const struct llama_sampler *chain)
      * }
@@ -16378,6 +17560,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * struct llama_perf_sampler_data llama_perf_sampler(const struct llama_sampler *chain)
      * }
@@ -16387,6 +17570,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_perf_sampler_data llama_perf_sampler(const struct llama_sampler *chain)
      * }
@@ -16415,6 +17599,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_perf_sampler_print(const struct llama_sampler *chain)
      * }
@@ -16425,6 +17610,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_perf_sampler_print(const struct llama_sampler *chain)
      * }
@@ -16435,6 +17621,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_perf_sampler_print(const struct llama_sampler *chain)
      * }
@@ -16444,6 +17631,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_perf_sampler_print(const struct llama_sampler *chain)
      * }
@@ -16472,6 +17660,7 @@ public class llama_h {
 
     /**
      * Function descriptor for:
+
      * {@snippet lang=c :
      * void llama_perf_sampler_reset(struct llama_sampler *chain)
      * }
@@ -16482,6 +17671,7 @@ public class llama_h {
 
     /**
      * Downcall method handle for:
+
      * {@snippet lang=c :
      * void llama_perf_sampler_reset(struct llama_sampler *chain)
      * }
@@ -16492,6 +17682,7 @@ public class llama_h {
 
     /**
      * Address for:
+
      * {@snippet lang=c :
      * void llama_perf_sampler_reset(struct llama_sampler *chain)
      * }
@@ -16501,6 +17692,7 @@ public class llama_h {
     }
 
     /**
+
      * {@snippet lang=c :
      * void llama_perf_sampler_reset(struct llama_sampler *chain)
      * }
@@ -16518,6 +17710,7 @@ public class llama_h {
     }
     private static final int LLAMA_DEFAULT_SEED = (int)4294967295L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_DEFAULT_SEED 4294967295
      * }
@@ -16527,6 +17720,7 @@ public class llama_h {
     }
     private static final int LLAMA_TOKEN_NULL = (int)-1L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_TOKEN_NULL -1
      * }
@@ -16536,6 +17730,7 @@ public class llama_h {
     }
     private static final int LLAMA_FILE_MAGIC_GGLA = (int)1734831201L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_FILE_MAGIC_GGLA 1734831201
      * }
@@ -16545,6 +17740,7 @@ public class llama_h {
     }
     private static final int LLAMA_FILE_MAGIC_GGSN = (int)1734833006L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_FILE_MAGIC_GGSN 1734833006
      * }
@@ -16554,6 +17750,7 @@ public class llama_h {
     }
     private static final int LLAMA_FILE_MAGIC_GGSQ = (int)1734833009L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_FILE_MAGIC_GGSQ 1734833009
      * }
@@ -16563,6 +17760,7 @@ public class llama_h {
     }
     private static final int LLAMA_SESSION_MAGIC = (int)1734833006L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_SESSION_MAGIC 1734833006
      * }
@@ -16572,6 +17770,7 @@ public class llama_h {
     }
     private static final int LLAMA_STATE_SEQ_MAGIC = (int)1734833009L;
     /**
+
      * {@snippet lang=c :
      * #define LLAMA_STATE_SEQ_MAGIC 1734833009
      * }

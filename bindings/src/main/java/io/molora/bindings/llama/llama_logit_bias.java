@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_logit_bias {
  *     llama_token token;
@@ -42,6 +43,7 @@ public class llama_logit_bias {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_token token
      * }
@@ -50,10 +52,11 @@ public class llama_logit_bias {
         return token$LAYOUT;
     }
 
-    private static final long token$OFFSET = $LAYOUT.byteOffset(groupElement("token"));
+    private static final long token$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_token token
      * }
@@ -64,6 +67,7 @@ public class llama_logit_bias {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_token token
      * }
@@ -74,6 +78,7 @@ public class llama_logit_bias {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_token token
      * }
@@ -86,6 +91,7 @@ public class llama_logit_bias {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float bias
      * }
@@ -94,10 +100,11 @@ public class llama_logit_bias {
         return bias$LAYOUT;
     }
 
-    private static final long bias$OFFSET = $LAYOUT.byteOffset(groupElement("bias"));
+    private static final long bias$OFFSET = 4;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float bias
      * }
@@ -108,6 +115,7 @@ public class llama_logit_bias {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float bias
      * }
@@ -118,6 +126,7 @@ public class llama_logit_bias {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float bias
      * }
@@ -133,14 +142,13 @@ public class llama_logit_bias {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

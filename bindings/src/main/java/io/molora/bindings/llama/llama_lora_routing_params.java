@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_lora_routing_params {
  *     enum llama_lora_routing_form form;
@@ -44,6 +45,7 @@ public class llama_lora_routing_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_lora_routing_form form
      * }
@@ -52,10 +54,11 @@ public class llama_lora_routing_params {
         return form$LAYOUT;
     }
 
-    private static final long form$OFFSET = $LAYOUT.byteOffset(groupElement("form"));
+    private static final long form$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_lora_routing_form form
      * }
@@ -66,6 +69,7 @@ public class llama_lora_routing_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_lora_routing_form form
      * }
@@ -76,6 +80,7 @@ public class llama_lora_routing_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_lora_routing_form form
      * }
@@ -88,6 +93,7 @@ public class llama_lora_routing_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t max_routes_per_token
      * }
@@ -96,10 +102,11 @@ public class llama_lora_routing_params {
         return max_routes_per_token$LAYOUT;
     }
 
-    private static final long max_routes_per_token$OFFSET = $LAYOUT.byteOffset(groupElement("max_routes_per_token"));
+    private static final long max_routes_per_token$OFFSET = 4;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t max_routes_per_token
      * }
@@ -110,6 +117,7 @@ public class llama_lora_routing_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t max_routes_per_token
      * }
@@ -120,6 +128,7 @@ public class llama_lora_routing_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t max_routes_per_token
      * }
@@ -132,6 +141,7 @@ public class llama_lora_routing_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t gather_width
      * }
@@ -140,10 +150,11 @@ public class llama_lora_routing_params {
         return gather_width$LAYOUT;
     }
 
-    private static final long gather_width$OFFSET = $LAYOUT.byteOffset(groupElement("gather_width"));
+    private static final long gather_width$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t gather_width
      * }
@@ -154,6 +165,7 @@ public class llama_lora_routing_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t gather_width
      * }
@@ -164,6 +176,7 @@ public class llama_lora_routing_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t gather_width
      * }
@@ -179,14 +192,13 @@ public class llama_lora_routing_params {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_model_imatrix_data {
  *     const char *name;
@@ -44,6 +45,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const char *name
      * }
@@ -52,10 +54,11 @@ public class llama_model_imatrix_data {
         return name$LAYOUT;
     }
 
-    private static final long name$OFFSET = $LAYOUT.byteOffset(groupElement("name"));
+    private static final long name$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const char *name
      * }
@@ -66,6 +69,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const char *name
      * }
@@ -76,6 +80,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const char *name
      * }
@@ -88,6 +93,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const float *data
      * }
@@ -96,10 +102,11 @@ public class llama_model_imatrix_data {
         return data$LAYOUT;
     }
 
-    private static final long data$OFFSET = $LAYOUT.byteOffset(groupElement("data"));
+    private static final long data$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const float *data
      * }
@@ -110,6 +117,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const float *data
      * }
@@ -120,6 +128,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const float *data
      * }
@@ -132,6 +141,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -140,10 +150,11 @@ public class llama_model_imatrix_data {
         return size$LAYOUT;
     }
 
-    private static final long size$OFFSET = $LAYOUT.byteOffset(groupElement("size"));
+    private static final long size$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -154,6 +165,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -164,6 +176,7 @@ public class llama_model_imatrix_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -179,14 +192,13 @@ public class llama_model_imatrix_data {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

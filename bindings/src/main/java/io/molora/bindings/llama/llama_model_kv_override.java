@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_model_kv_override {
  *     enum llama_model_kv_override_type tag;
@@ -55,6 +56,7 @@ public class llama_model_kv_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type tag
      * }
@@ -63,10 +65,11 @@ public class llama_model_kv_override {
         return tag$LAYOUT;
     }
 
-    private static final long tag$OFFSET = $LAYOUT.byteOffset(groupElement("tag"));
+    private static final long tag$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type tag
      * }
@@ -77,6 +80,7 @@ public class llama_model_kv_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type tag
      * }
@@ -87,6 +91,7 @@ public class llama_model_kv_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_model_kv_override_type tag
      * }
@@ -99,6 +104,7 @@ public class llama_model_kv_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * char key[128]
      * }
@@ -107,10 +113,11 @@ public class llama_model_kv_override {
         return key$LAYOUT;
     }
 
-    private static final long key$OFFSET = $LAYOUT.byteOffset(groupElement("key"));
+    private static final long key$OFFSET = 4;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * char key[128]
      * }
@@ -121,6 +128,7 @@ public class llama_model_kv_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * char key[128]
      * }
@@ -131,6 +139,7 @@ public class llama_model_kv_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * char key[128]
      * }
@@ -143,6 +152,7 @@ public class llama_model_kv_override {
 
     /**
      * Dimensions for array field:
+
      * {@snippet lang=c :
      * char key[128]
      * }
@@ -154,6 +164,7 @@ public class llama_model_kv_override {
 
     /**
      * Indexed getter for field:
+
      * {@snippet lang=c :
      * char key[128]
      * }
@@ -164,6 +175,7 @@ public class llama_model_kv_override {
 
     /**
      * Indexed setter for field:
+
      * {@snippet lang=c :
      * char key[128]
      * }
@@ -176,6 +188,7 @@ public class llama_model_kv_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int64_t val_i64
      * }
@@ -184,10 +197,11 @@ public class llama_model_kv_override {
         return val_i64$LAYOUT;
     }
 
-    private static final long val_i64$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$301:9"), groupElement("val_i64"));
+    private static final long val_i64$OFFSET = 136;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int64_t val_i64
      * }
@@ -198,6 +212,7 @@ public class llama_model_kv_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int64_t val_i64
      * }
@@ -208,6 +223,7 @@ public class llama_model_kv_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int64_t val_i64
      * }
@@ -220,6 +236,7 @@ public class llama_model_kv_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * double val_f64
      * }
@@ -228,10 +245,11 @@ public class llama_model_kv_override {
         return val_f64$LAYOUT;
     }
 
-    private static final long val_f64$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$301:9"), groupElement("val_f64"));
+    private static final long val_f64$OFFSET = 136;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * double val_f64
      * }
@@ -242,6 +260,7 @@ public class llama_model_kv_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * double val_f64
      * }
@@ -252,6 +271,7 @@ public class llama_model_kv_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * double val_f64
      * }
@@ -264,6 +284,7 @@ public class llama_model_kv_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool val_bool
      * }
@@ -272,10 +293,11 @@ public class llama_model_kv_override {
         return val_bool$LAYOUT;
     }
 
-    private static final long val_bool$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$301:9"), groupElement("val_bool"));
+    private static final long val_bool$OFFSET = 136;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool val_bool
      * }
@@ -286,6 +308,7 @@ public class llama_model_kv_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool val_bool
      * }
@@ -296,6 +319,7 @@ public class llama_model_kv_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool val_bool
      * }
@@ -308,6 +332,7 @@ public class llama_model_kv_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * char val_str[128]
      * }
@@ -316,10 +341,11 @@ public class llama_model_kv_override {
         return val_str$LAYOUT;
     }
 
-    private static final long val_str$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$301:9"), groupElement("val_str"));
+    private static final long val_str$OFFSET = 136;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * char val_str[128]
      * }
@@ -330,6 +356,7 @@ public class llama_model_kv_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * char val_str[128]
      * }
@@ -340,6 +367,7 @@ public class llama_model_kv_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * char val_str[128]
      * }
@@ -352,6 +380,7 @@ public class llama_model_kv_override {
 
     /**
      * Dimensions for array field:
+
      * {@snippet lang=c :
      * char val_str[128]
      * }
@@ -363,6 +392,7 @@ public class llama_model_kv_override {
 
     /**
      * Indexed getter for field:
+
      * {@snippet lang=c :
      * char val_str[128]
      * }
@@ -373,6 +403,7 @@ public class llama_model_kv_override {
 
     /**
      * Indexed setter for field:
+
      * {@snippet lang=c :
      * char val_str[128]
      * }
@@ -388,14 +419,13 @@ public class llama_model_kv_override {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_model_params {
  *     ggml_backend_dev_t *devices;
@@ -74,6 +75,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * ggml_backend_dev_t *devices
      * }
@@ -82,10 +84,11 @@ public class llama_model_params {
         return devices$LAYOUT;
     }
 
-    private static final long devices$OFFSET = $LAYOUT.byteOffset(groupElement("devices"));
+    private static final long devices$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * ggml_backend_dev_t *devices
      * }
@@ -96,6 +99,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * ggml_backend_dev_t *devices
      * }
@@ -106,6 +110,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * ggml_backend_dev_t *devices
      * }
@@ -118,6 +123,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_buft_override *tensor_buft_overrides
      * }
@@ -126,10 +132,11 @@ public class llama_model_params {
         return tensor_buft_overrides$LAYOUT;
     }
 
-    private static final long tensor_buft_overrides$OFFSET = $LAYOUT.byteOffset(groupElement("tensor_buft_overrides"));
+    private static final long tensor_buft_overrides$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_buft_override *tensor_buft_overrides
      * }
@@ -140,6 +147,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_buft_override *tensor_buft_overrides
      * }
@@ -150,6 +158,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_buft_override *tensor_buft_overrides
      * }
@@ -162,6 +171,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_gpu_layers
      * }
@@ -170,10 +180,11 @@ public class llama_model_params {
         return n_gpu_layers$LAYOUT;
     }
 
-    private static final long n_gpu_layers$OFFSET = $LAYOUT.byteOffset(groupElement("n_gpu_layers"));
+    private static final long n_gpu_layers$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_gpu_layers
      * }
@@ -184,6 +195,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_gpu_layers
      * }
@@ -194,6 +206,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_gpu_layers
      * }
@@ -206,6 +219,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_split_mode split_mode
      * }
@@ -214,10 +228,11 @@ public class llama_model_params {
         return split_mode$LAYOUT;
     }
 
-    private static final long split_mode$OFFSET = $LAYOUT.byteOffset(groupElement("split_mode"));
+    private static final long split_mode$OFFSET = 20;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_split_mode split_mode
      * }
@@ -228,6 +243,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_split_mode split_mode
      * }
@@ -238,6 +254,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_split_mode split_mode
      * }
@@ -250,6 +267,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_load_mode load_mode
      * }
@@ -258,10 +276,11 @@ public class llama_model_params {
         return load_mode$LAYOUT;
     }
 
-    private static final long load_mode$OFFSET = $LAYOUT.byteOffset(groupElement("load_mode"));
+    private static final long load_mode$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_load_mode load_mode
      * }
@@ -272,6 +291,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_load_mode load_mode
      * }
@@ -282,6 +302,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_load_mode load_mode
      * }
@@ -294,6 +315,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_lazy_mode lazy_mode
      * }
@@ -302,10 +324,11 @@ public class llama_model_params {
         return lazy_mode$LAYOUT;
     }
 
-    private static final long lazy_mode$OFFSET = $LAYOUT.byteOffset(groupElement("lazy_mode"));
+    private static final long lazy_mode$OFFSET = 28;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_lazy_mode lazy_mode
      * }
@@ -316,6 +339,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_lazy_mode lazy_mode
      * }
@@ -326,6 +350,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_lazy_mode lazy_mode
      * }
@@ -338,6 +363,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t main_gpu
      * }
@@ -346,10 +372,11 @@ public class llama_model_params {
         return main_gpu$LAYOUT;
     }
 
-    private static final long main_gpu$OFFSET = $LAYOUT.byteOffset(groupElement("main_gpu"));
+    private static final long main_gpu$OFFSET = 32;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t main_gpu
      * }
@@ -360,6 +387,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t main_gpu
      * }
@@ -370,6 +398,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t main_gpu
      * }
@@ -382,6 +411,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const float *tensor_split
      * }
@@ -390,10 +420,11 @@ public class llama_model_params {
         return tensor_split$LAYOUT;
     }
 
-    private static final long tensor_split$OFFSET = $LAYOUT.byteOffset(groupElement("tensor_split"));
+    private static final long tensor_split$OFFSET = 40;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const float *tensor_split
      * }
@@ -404,6 +435,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const float *tensor_split
      * }
@@ -414,6 +446,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const float *tensor_split
      * }
@@ -422,65 +455,11 @@ public class llama_model_params {
         struct.set(tensor_split$LAYOUT, tensor_split$OFFSET, fieldValue);
     }
 
-    /**
-     * {@snippet lang=c :
-     * llama_progress_callback progress_callback
-     * }
-     */
-    public static class progress_callback {
-
-        progress_callback() {
-            // Should not be called directly
-        }
-
-        /**
-         * The function pointer signature, expressed as a functional interface
-         */
-        public interface Function {
-            boolean apply(float _x0, MemorySegment _x1);
-        }
-
-        private static final FunctionDescriptor $DESC = FunctionDescriptor.of(
-            llama_h.C_BOOL,
-            llama_h.C_FLOAT,
-            llama_h.C_POINTER
-        );
-
-        /**
-         * The descriptor of this function pointer
-         */
-        public static FunctionDescriptor descriptor() {
-            return $DESC;
-        }
-
-        private static final MethodHandle UP$MH = llama_h.upcallHandle(progress_callback.Function.class, "apply", $DESC);
-
-        /**
-         * Allocates a new upcall stub, whose implementation is defined by {@code fi}.
-         * The lifetime of the returned segment is managed by {@code arena}
-         */
-        public static MemorySegment allocate(progress_callback.Function fi, Arena arena) {
-            return Linker.nativeLinker().upcallStub(UP$MH.bindTo(fi), $DESC, arena);
-        }
-
-        private static final MethodHandle DOWN$MH = Linker.nativeLinker().downcallHandle($DESC);
-
-        /**
-         * Invoke the upcall stub {@code funcPtr}, with given parameters
-         */
-        public static boolean invoke(MemorySegment funcPtr,float _x0, MemorySegment _x1) {
-            try {
-                return (boolean) DOWN$MH.invokeExact(funcPtr, _x0, _x1);
-            } catch (Throwable ex$) {
-                throw new AssertionError("should not reach here", ex$);
-            }
-        }
-    }
-
     private static final AddressLayout progress_callback$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("progress_callback"));
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_progress_callback progress_callback
      * }
@@ -489,10 +468,11 @@ public class llama_model_params {
         return progress_callback$LAYOUT;
     }
 
-    private static final long progress_callback$OFFSET = $LAYOUT.byteOffset(groupElement("progress_callback"));
+    private static final long progress_callback$OFFSET = 48;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_progress_callback progress_callback
      * }
@@ -503,6 +483,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_progress_callback progress_callback
      * }
@@ -513,6 +494,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_progress_callback progress_callback
      * }
@@ -525,6 +507,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void *progress_callback_user_data
      * }
@@ -533,10 +516,11 @@ public class llama_model_params {
         return progress_callback_user_data$LAYOUT;
     }
 
-    private static final long progress_callback_user_data$OFFSET = $LAYOUT.byteOffset(groupElement("progress_callback_user_data"));
+    private static final long progress_callback_user_data$OFFSET = 56;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void *progress_callback_user_data
      * }
@@ -547,6 +531,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void *progress_callback_user_data
      * }
@@ -557,6 +542,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void *progress_callback_user_data
      * }
@@ -569,6 +555,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -577,10 +564,11 @@ public class llama_model_params {
         return kv_overrides$LAYOUT;
     }
 
-    private static final long kv_overrides$OFFSET = $LAYOUT.byteOffset(groupElement("kv_overrides"));
+    private static final long kv_overrides$OFFSET = 64;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -591,6 +579,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -601,6 +590,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -613,6 +603,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool vocab_only
      * }
@@ -621,10 +612,11 @@ public class llama_model_params {
         return vocab_only$LAYOUT;
     }
 
-    private static final long vocab_only$OFFSET = $LAYOUT.byteOffset(groupElement("vocab_only"));
+    private static final long vocab_only$OFFSET = 72;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool vocab_only
      * }
@@ -635,6 +627,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool vocab_only
      * }
@@ -645,6 +638,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool vocab_only
      * }
@@ -657,6 +651,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool check_tensors
      * }
@@ -665,10 +660,11 @@ public class llama_model_params {
         return check_tensors$LAYOUT;
     }
 
-    private static final long check_tensors$OFFSET = $LAYOUT.byteOffset(groupElement("check_tensors"));
+    private static final long check_tensors$OFFSET = 73;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool check_tensors
      * }
@@ -679,6 +675,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool check_tensors
      * }
@@ -689,6 +686,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool check_tensors
      * }
@@ -701,6 +699,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool use_extra_bufts
      * }
@@ -709,10 +708,11 @@ public class llama_model_params {
         return use_extra_bufts$LAYOUT;
     }
 
-    private static final long use_extra_bufts$OFFSET = $LAYOUT.byteOffset(groupElement("use_extra_bufts"));
+    private static final long use_extra_bufts$OFFSET = 74;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool use_extra_bufts
      * }
@@ -723,6 +723,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool use_extra_bufts
      * }
@@ -733,6 +734,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool use_extra_bufts
      * }
@@ -745,6 +747,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool no_host
      * }
@@ -753,10 +756,11 @@ public class llama_model_params {
         return no_host$LAYOUT;
     }
 
-    private static final long no_host$OFFSET = $LAYOUT.byteOffset(groupElement("no_host"));
+    private static final long no_host$OFFSET = 75;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool no_host
      * }
@@ -767,6 +771,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool no_host
      * }
@@ -777,6 +782,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool no_host
      * }
@@ -789,6 +795,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool no_alloc
      * }
@@ -797,10 +804,11 @@ public class llama_model_params {
         return no_alloc$LAYOUT;
     }
 
-    private static final long no_alloc$OFFSET = $LAYOUT.byteOffset(groupElement("no_alloc"));
+    private static final long no_alloc$OFFSET = 76;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool no_alloc
      * }
@@ -811,6 +819,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool no_alloc
      * }
@@ -821,6 +830,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool no_alloc
      * }
@@ -833,6 +843,7 @@ public class llama_model_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool load_mtp
      * }
@@ -841,10 +852,11 @@ public class llama_model_params {
         return load_mtp$LAYOUT;
     }
 
-    private static final long load_mtp$OFFSET = $LAYOUT.byteOffset(groupElement("load_mtp"));
+    private static final long load_mtp$OFFSET = 77;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool load_mtp
      * }
@@ -855,6 +867,7 @@ public class llama_model_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool load_mtp
      * }
@@ -865,6 +878,7 @@ public class llama_model_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool load_mtp
      * }
@@ -880,14 +894,13 @@ public class llama_model_params {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

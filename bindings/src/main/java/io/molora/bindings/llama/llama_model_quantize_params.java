@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_model_quantize_params {
  *     int32_t nthread;
@@ -69,6 +70,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t nthread
      * }
@@ -77,10 +79,11 @@ public class llama_model_quantize_params {
         return nthread$LAYOUT;
     }
 
-    private static final long nthread$OFFSET = $LAYOUT.byteOffset(groupElement("nthread"));
+    private static final long nthread$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t nthread
      * }
@@ -91,6 +94,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t nthread
      * }
@@ -101,6 +105,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t nthread
      * }
@@ -113,6 +118,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum llama_ftype ftype
      * }
@@ -121,10 +127,11 @@ public class llama_model_quantize_params {
         return ftype$LAYOUT;
     }
 
-    private static final long ftype$OFFSET = $LAYOUT.byteOffset(groupElement("ftype"));
+    private static final long ftype$OFFSET = 4;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum llama_ftype ftype
      * }
@@ -135,6 +142,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum llama_ftype ftype
      * }
@@ -145,6 +153,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum llama_ftype ftype
      * }
@@ -157,6 +166,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum ggml_type output_tensor_type
      * }
@@ -165,10 +175,11 @@ public class llama_model_quantize_params {
         return output_tensor_type$LAYOUT;
     }
 
-    private static final long output_tensor_type$OFFSET = $LAYOUT.byteOffset(groupElement("output_tensor_type"));
+    private static final long output_tensor_type$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum ggml_type output_tensor_type
      * }
@@ -179,6 +190,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum ggml_type output_tensor_type
      * }
@@ -189,6 +201,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum ggml_type output_tensor_type
      * }
@@ -201,6 +214,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum ggml_type token_embedding_type
      * }
@@ -209,10 +223,11 @@ public class llama_model_quantize_params {
         return token_embedding_type$LAYOUT;
     }
 
-    private static final long token_embedding_type$OFFSET = $LAYOUT.byteOffset(groupElement("token_embedding_type"));
+    private static final long token_embedding_type$OFFSET = 12;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum ggml_type token_embedding_type
      * }
@@ -223,6 +238,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum ggml_type token_embedding_type
      * }
@@ -233,6 +249,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum ggml_type token_embedding_type
      * }
@@ -245,6 +262,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool allow_requantize
      * }
@@ -253,10 +271,11 @@ public class llama_model_quantize_params {
         return allow_requantize$LAYOUT;
     }
 
-    private static final long allow_requantize$OFFSET = $LAYOUT.byteOffset(groupElement("allow_requantize"));
+    private static final long allow_requantize$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool allow_requantize
      * }
@@ -267,6 +286,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool allow_requantize
      * }
@@ -277,6 +297,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool allow_requantize
      * }
@@ -289,6 +310,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool quantize_output_tensor
      * }
@@ -297,10 +319,11 @@ public class llama_model_quantize_params {
         return quantize_output_tensor$LAYOUT;
     }
 
-    private static final long quantize_output_tensor$OFFSET = $LAYOUT.byteOffset(groupElement("quantize_output_tensor"));
+    private static final long quantize_output_tensor$OFFSET = 17;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool quantize_output_tensor
      * }
@@ -311,6 +334,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool quantize_output_tensor
      * }
@@ -321,6 +345,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool quantize_output_tensor
      * }
@@ -333,6 +358,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool only_copy
      * }
@@ -341,10 +367,11 @@ public class llama_model_quantize_params {
         return only_copy$LAYOUT;
     }
 
-    private static final long only_copy$OFFSET = $LAYOUT.byteOffset(groupElement("only_copy"));
+    private static final long only_copy$OFFSET = 18;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool only_copy
      * }
@@ -355,6 +382,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool only_copy
      * }
@@ -365,6 +393,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool only_copy
      * }
@@ -377,6 +406,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool pure
      * }
@@ -385,10 +415,11 @@ public class llama_model_quantize_params {
         return pure$LAYOUT;
     }
 
-    private static final long pure$OFFSET = $LAYOUT.byteOffset(groupElement("pure"));
+    private static final long pure$OFFSET = 19;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool pure
      * }
@@ -399,6 +430,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool pure
      * }
@@ -409,6 +441,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool pure
      * }
@@ -421,6 +454,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool keep_split
      * }
@@ -429,10 +463,11 @@ public class llama_model_quantize_params {
         return keep_split$LAYOUT;
     }
 
-    private static final long keep_split$OFFSET = $LAYOUT.byteOffset(groupElement("keep_split"));
+    private static final long keep_split$OFFSET = 20;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool keep_split
      * }
@@ -443,6 +478,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool keep_split
      * }
@@ -453,6 +489,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool keep_split
      * }
@@ -465,6 +502,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool dry_run
      * }
@@ -473,10 +511,11 @@ public class llama_model_quantize_params {
         return dry_run$LAYOUT;
     }
 
-    private static final long dry_run$OFFSET = $LAYOUT.byteOffset(groupElement("dry_run"));
+    private static final long dry_run$OFFSET = 21;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool dry_run
      * }
@@ -487,6 +526,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool dry_run
      * }
@@ -497,6 +537,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool dry_run
      * }
@@ -509,6 +550,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const struct llama_model_imatrix_data *imatrix
      * }
@@ -517,10 +559,11 @@ public class llama_model_quantize_params {
         return imatrix$LAYOUT;
     }
 
-    private static final long imatrix$OFFSET = $LAYOUT.byteOffset(groupElement("imatrix"));
+    private static final long imatrix$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const struct llama_model_imatrix_data *imatrix
      * }
@@ -531,6 +574,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_imatrix_data *imatrix
      * }
@@ -541,6 +585,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_imatrix_data *imatrix
      * }
@@ -553,6 +598,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -561,10 +607,11 @@ public class llama_model_quantize_params {
         return kv_overrides$LAYOUT;
     }
 
-    private static final long kv_overrides$OFFSET = $LAYOUT.byteOffset(groupElement("kv_overrides"));
+    private static final long kv_overrides$OFFSET = 32;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -575,6 +622,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -585,6 +633,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_kv_override *kv_overrides
      * }
@@ -597,6 +646,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_override *tt_overrides
      * }
@@ -605,10 +655,11 @@ public class llama_model_quantize_params {
         return tt_overrides$LAYOUT;
     }
 
-    private static final long tt_overrides$OFFSET = $LAYOUT.byteOffset(groupElement("tt_overrides"));
+    private static final long tt_overrides$OFFSET = 40;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_override *tt_overrides
      * }
@@ -619,6 +670,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_override *tt_overrides
      * }
@@ -629,6 +681,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const struct llama_model_tensor_override *tt_overrides
      * }
@@ -641,6 +694,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const int32_t *prune_layers
      * }
@@ -649,10 +703,11 @@ public class llama_model_quantize_params {
         return prune_layers$LAYOUT;
     }
 
-    private static final long prune_layers$OFFSET = $LAYOUT.byteOffset(groupElement("prune_layers"));
+    private static final long prune_layers$OFFSET = 48;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const int32_t *prune_layers
      * }
@@ -663,6 +718,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const int32_t *prune_layers
      * }
@@ -673,6 +729,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const int32_t *prune_layers
      * }
@@ -685,6 +742,7 @@ public class llama_model_quantize_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * size_t max_buf_size
      * }
@@ -693,10 +751,11 @@ public class llama_model_quantize_params {
         return max_buf_size$LAYOUT;
     }
 
-    private static final long max_buf_size$OFFSET = $LAYOUT.byteOffset(groupElement("max_buf_size"));
+    private static final long max_buf_size$OFFSET = 56;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * size_t max_buf_size
      * }
@@ -707,6 +766,7 @@ public class llama_model_quantize_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * size_t max_buf_size
      * }
@@ -717,6 +777,7 @@ public class llama_model_quantize_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * size_t max_buf_size
      * }
@@ -732,14 +793,13 @@ public class llama_model_quantize_params {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

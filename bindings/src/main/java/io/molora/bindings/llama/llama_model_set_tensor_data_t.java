@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * typedef void (*llama_model_set_tensor_data_t)(struct ggml_tensor {
  *     enum ggml_type type;

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_model_tensor_buft_override {
  *     const char *pattern;
@@ -42,6 +43,7 @@ public class llama_model_tensor_buft_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -50,10 +52,11 @@ public class llama_model_tensor_buft_override {
         return pattern$LAYOUT;
     }
 
-    private static final long pattern$OFFSET = $LAYOUT.byteOffset(groupElement("pattern"));
+    private static final long pattern$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -64,6 +67,7 @@ public class llama_model_tensor_buft_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -74,6 +78,7 @@ public class llama_model_tensor_buft_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -86,6 +91,7 @@ public class llama_model_tensor_buft_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * ggml_backend_buffer_type_t buft
      * }
@@ -94,10 +100,11 @@ public class llama_model_tensor_buft_override {
         return buft$LAYOUT;
     }
 
-    private static final long buft$OFFSET = $LAYOUT.byteOffset(groupElement("buft"));
+    private static final long buft$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * ggml_backend_buffer_type_t buft
      * }
@@ -108,6 +115,7 @@ public class llama_model_tensor_buft_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * ggml_backend_buffer_type_t buft
      * }
@@ -118,6 +126,7 @@ public class llama_model_tensor_buft_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * ggml_backend_buffer_type_t buft
      * }
@@ -133,14 +142,13 @@ public class llama_model_tensor_buft_override {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_model_tensor_override {
  *     const char *pattern;
@@ -43,6 +44,7 @@ public class llama_model_tensor_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -51,10 +53,11 @@ public class llama_model_tensor_override {
         return pattern$LAYOUT;
     }
 
-    private static final long pattern$OFFSET = $LAYOUT.byteOffset(groupElement("pattern"));
+    private static final long pattern$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -65,6 +68,7 @@ public class llama_model_tensor_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -75,6 +79,7 @@ public class llama_model_tensor_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const char *pattern
      * }
@@ -87,6 +92,7 @@ public class llama_model_tensor_override {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * enum ggml_type type
      * }
@@ -95,10 +101,11 @@ public class llama_model_tensor_override {
         return type$LAYOUT;
     }
 
-    private static final long type$OFFSET = $LAYOUT.byteOffset(groupElement("type"));
+    private static final long type$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * enum ggml_type type
      * }
@@ -109,6 +116,7 @@ public class llama_model_tensor_override {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * enum ggml_type type
      * }
@@ -119,6 +127,7 @@ public class llama_model_tensor_override {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * enum ggml_type type
      * }
@@ -134,14 +143,13 @@ public class llama_model_tensor_override {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_perf_context_data {
  *     double t_start_ms;
@@ -53,6 +54,7 @@ public class llama_perf_context_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * double t_start_ms
      * }
@@ -61,10 +63,11 @@ public class llama_perf_context_data {
         return t_start_ms$LAYOUT;
     }
 
-    private static final long t_start_ms$OFFSET = $LAYOUT.byteOffset(groupElement("t_start_ms"));
+    private static final long t_start_ms$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * double t_start_ms
      * }
@@ -75,6 +78,7 @@ public class llama_perf_context_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * double t_start_ms
      * }
@@ -85,6 +89,7 @@ public class llama_perf_context_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * double t_start_ms
      * }
@@ -97,6 +102,7 @@ public class llama_perf_context_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * double t_load_ms
      * }
@@ -105,10 +111,11 @@ public class llama_perf_context_data {
         return t_load_ms$LAYOUT;
     }
 
-    private static final long t_load_ms$OFFSET = $LAYOUT.byteOffset(groupElement("t_load_ms"));
+    private static final long t_load_ms$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * double t_load_ms
      * }
@@ -119,6 +126,7 @@ public class llama_perf_context_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * double t_load_ms
      * }
@@ -129,6 +137,7 @@ public class llama_perf_context_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * double t_load_ms
      * }
@@ -141,6 +150,7 @@ public class llama_perf_context_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * double t_p_eval_ms
      * }
@@ -149,10 +159,11 @@ public class llama_perf_context_data {
         return t_p_eval_ms$LAYOUT;
     }
 
-    private static final long t_p_eval_ms$OFFSET = $LAYOUT.byteOffset(groupElement("t_p_eval_ms"));
+    private static final long t_p_eval_ms$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * double t_p_eval_ms
      * }
@@ -163,6 +174,7 @@ public class llama_perf_context_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * double t_p_eval_ms
      * }
@@ -173,6 +185,7 @@ public class llama_perf_context_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * double t_p_eval_ms
      * }
@@ -185,6 +198,7 @@ public class llama_perf_context_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * double t_eval_ms
      * }
@@ -193,10 +207,11 @@ public class llama_perf_context_data {
         return t_eval_ms$LAYOUT;
     }
 
-    private static final long t_eval_ms$OFFSET = $LAYOUT.byteOffset(groupElement("t_eval_ms"));
+    private static final long t_eval_ms$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * double t_eval_ms
      * }
@@ -207,6 +222,7 @@ public class llama_perf_context_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * double t_eval_ms
      * }
@@ -217,6 +233,7 @@ public class llama_perf_context_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * double t_eval_ms
      * }
@@ -229,6 +246,7 @@ public class llama_perf_context_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_p_eval
      * }
@@ -237,10 +255,11 @@ public class llama_perf_context_data {
         return n_p_eval$LAYOUT;
     }
 
-    private static final long n_p_eval$OFFSET = $LAYOUT.byteOffset(groupElement("n_p_eval"));
+    private static final long n_p_eval$OFFSET = 32;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_p_eval
      * }
@@ -251,6 +270,7 @@ public class llama_perf_context_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_p_eval
      * }
@@ -261,6 +281,7 @@ public class llama_perf_context_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_p_eval
      * }
@@ -273,6 +294,7 @@ public class llama_perf_context_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_eval
      * }
@@ -281,10 +303,11 @@ public class llama_perf_context_data {
         return n_eval$LAYOUT;
     }
 
-    private static final long n_eval$OFFSET = $LAYOUT.byteOffset(groupElement("n_eval"));
+    private static final long n_eval$OFFSET = 36;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_eval
      * }
@@ -295,6 +318,7 @@ public class llama_perf_context_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_eval
      * }
@@ -305,6 +329,7 @@ public class llama_perf_context_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_eval
      * }
@@ -317,6 +342,7 @@ public class llama_perf_context_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_reused
      * }
@@ -325,10 +351,11 @@ public class llama_perf_context_data {
         return n_reused$LAYOUT;
     }
 
-    private static final long n_reused$OFFSET = $LAYOUT.byteOffset(groupElement("n_reused"));
+    private static final long n_reused$OFFSET = 40;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_reused
      * }
@@ -339,6 +366,7 @@ public class llama_perf_context_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_reused
      * }
@@ -349,6 +377,7 @@ public class llama_perf_context_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_reused
      * }
@@ -364,14 +393,13 @@ public class llama_perf_context_data {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

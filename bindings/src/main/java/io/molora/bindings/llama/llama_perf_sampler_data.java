@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_perf_sampler_data {
  *     double t_sample_ms;
@@ -43,6 +44,7 @@ public class llama_perf_sampler_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * double t_sample_ms
      * }
@@ -51,10 +53,11 @@ public class llama_perf_sampler_data {
         return t_sample_ms$LAYOUT;
     }
 
-    private static final long t_sample_ms$OFFSET = $LAYOUT.byteOffset(groupElement("t_sample_ms"));
+    private static final long t_sample_ms$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * double t_sample_ms
      * }
@@ -65,6 +68,7 @@ public class llama_perf_sampler_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * double t_sample_ms
      * }
@@ -75,6 +79,7 @@ public class llama_perf_sampler_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * double t_sample_ms
      * }
@@ -87,6 +92,7 @@ public class llama_perf_sampler_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int32_t n_sample
      * }
@@ -95,10 +101,11 @@ public class llama_perf_sampler_data {
         return n_sample$LAYOUT;
     }
 
-    private static final long n_sample$OFFSET = $LAYOUT.byteOffset(groupElement("n_sample"));
+    private static final long n_sample$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int32_t n_sample
      * }
@@ -109,6 +116,7 @@ public class llama_perf_sampler_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int32_t n_sample
      * }
@@ -119,6 +127,7 @@ public class llama_perf_sampler_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int32_t n_sample
      * }
@@ -134,14 +143,13 @@ public class llama_perf_sampler_data {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

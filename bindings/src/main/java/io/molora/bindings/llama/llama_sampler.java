@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_sampler {
  *     struct llama_sampler_i *iface;
@@ -42,6 +43,7 @@ public class llama_sampler {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_i *iface
      * }
@@ -50,10 +52,11 @@ public class llama_sampler {
         return iface$LAYOUT;
     }
 
-    private static final long iface$OFFSET = $LAYOUT.byteOffset(groupElement("iface"));
+    private static final long iface$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_i *iface
      * }
@@ -64,6 +67,7 @@ public class llama_sampler {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_i *iface
      * }
@@ -74,6 +78,7 @@ public class llama_sampler {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler_i *iface
      * }
@@ -86,6 +91,7 @@ public class llama_sampler {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_sampler_context_t ctx
      * }
@@ -94,10 +100,11 @@ public class llama_sampler {
         return ctx$LAYOUT;
     }
 
-    private static final long ctx$OFFSET = $LAYOUT.byteOffset(groupElement("ctx"));
+    private static final long ctx$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_sampler_context_t ctx
      * }
@@ -108,6 +115,7 @@ public class llama_sampler {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_sampler_context_t ctx
      * }
@@ -118,6 +126,7 @@ public class llama_sampler {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_sampler_context_t ctx
      * }
@@ -133,14 +142,13 @@ public class llama_sampler {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_sampler_chain_params {
  *     _Bool no_perf;
@@ -40,6 +41,7 @@ public class llama_sampler_chain_params {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -48,10 +50,11 @@ public class llama_sampler_chain_params {
         return no_perf$LAYOUT;
     }
 
-    private static final long no_perf$OFFSET = $LAYOUT.byteOffset(groupElement("no_perf"));
+    private static final long no_perf$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -62,6 +65,7 @@ public class llama_sampler_chain_params {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -72,6 +76,7 @@ public class llama_sampler_chain_params {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool no_perf
      * }
@@ -87,14 +92,13 @@ public class llama_sampler_chain_params {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

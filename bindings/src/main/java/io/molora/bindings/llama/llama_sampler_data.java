@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_sampler_data {
  *     struct ggml_tensor *logits;
@@ -46,6 +47,7 @@ public class llama_sampler_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *logits
      * }
@@ -54,10 +56,11 @@ public class llama_sampler_data {
         return logits$LAYOUT;
     }
 
-    private static final long logits$OFFSET = $LAYOUT.byteOffset(groupElement("logits"));
+    private static final long logits$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *logits
      * }
@@ -68,6 +71,7 @@ public class llama_sampler_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *logits
      * }
@@ -78,6 +82,7 @@ public class llama_sampler_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *logits
      * }
@@ -90,6 +95,7 @@ public class llama_sampler_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *probs
      * }
@@ -98,10 +104,11 @@ public class llama_sampler_data {
         return probs$LAYOUT;
     }
 
-    private static final long probs$OFFSET = $LAYOUT.byteOffset(groupElement("probs"));
+    private static final long probs$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *probs
      * }
@@ -112,6 +119,7 @@ public class llama_sampler_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *probs
      * }
@@ -122,6 +130,7 @@ public class llama_sampler_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *probs
      * }
@@ -134,6 +143,7 @@ public class llama_sampler_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *sampled
      * }
@@ -142,10 +152,11 @@ public class llama_sampler_data {
         return sampled$LAYOUT;
     }
 
-    private static final long sampled$OFFSET = $LAYOUT.byteOffset(groupElement("sampled"));
+    private static final long sampled$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *sampled
      * }
@@ -156,6 +167,7 @@ public class llama_sampler_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *sampled
      * }
@@ -166,6 +178,7 @@ public class llama_sampler_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *sampled
      * }
@@ -178,6 +191,7 @@ public class llama_sampler_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *candidates
      * }
@@ -186,10 +200,11 @@ public class llama_sampler_data {
         return candidates$LAYOUT;
     }
 
-    private static final long candidates$OFFSET = $LAYOUT.byteOffset(groupElement("candidates"));
+    private static final long candidates$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *candidates
      * }
@@ -200,6 +215,7 @@ public class llama_sampler_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *candidates
      * }
@@ -210,6 +226,7 @@ public class llama_sampler_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct ggml_tensor *candidates
      * }
@@ -225,14 +242,13 @@ public class llama_sampler_data {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_sampler_i {
  *     const char *(*name)(const struct llama_sampler *);
@@ -59,6 +60,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * const char *(*name)(const struct llama_sampler *)
      * }
@@ -116,6 +118,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * const char *(*name)(const struct llama_sampler *)
      * }
@@ -124,10 +127,11 @@ public class llama_sampler_i {
         return name$LAYOUT;
     }
 
-    private static final long name$OFFSET = $LAYOUT.byteOffset(groupElement("name"));
+    private static final long name$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * const char *(*name)(const struct llama_sampler *)
      * }
@@ -138,6 +142,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * const char *(*name)(const struct llama_sampler *)
      * }
@@ -148,6 +153,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * const char *(*name)(const struct llama_sampler *)
      * }
@@ -157,6 +163,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*accept)(struct llama_sampler *, llama_token)
      * }
@@ -214,6 +221,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*accept)(struct llama_sampler *, llama_token)
      * }
@@ -222,10 +230,11 @@ public class llama_sampler_i {
         return accept$LAYOUT;
     }
 
-    private static final long accept$OFFSET = $LAYOUT.byteOffset(groupElement("accept"));
+    private static final long accept$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*accept)(struct llama_sampler *, llama_token)
      * }
@@ -236,6 +245,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*accept)(struct llama_sampler *, llama_token)
      * }
@@ -246,6 +256,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*accept)(struct llama_sampler *, llama_token)
      * }
@@ -255,6 +266,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*apply)(struct llama_sampler *, llama_token_data_array *)
      * }
@@ -312,6 +324,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*apply)(struct llama_sampler *, llama_token_data_array *)
      * }
@@ -320,10 +333,11 @@ public class llama_sampler_i {
         return apply$LAYOUT;
     }
 
-    private static final long apply$OFFSET = $LAYOUT.byteOffset(groupElement("apply"));
+    private static final long apply$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*apply)(struct llama_sampler *, llama_token_data_array *)
      * }
@@ -334,6 +348,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*apply)(struct llama_sampler *, llama_token_data_array *)
      * }
@@ -344,6 +359,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*apply)(struct llama_sampler *, llama_token_data_array *)
      * }
@@ -353,6 +369,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*reset)(struct llama_sampler *)
      * }
@@ -409,6 +426,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*reset)(struct llama_sampler *)
      * }
@@ -417,10 +435,11 @@ public class llama_sampler_i {
         return reset$LAYOUT;
     }
 
-    private static final long reset$OFFSET = $LAYOUT.byteOffset(groupElement("reset"));
+    private static final long reset$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*reset)(struct llama_sampler *)
      * }
@@ -431,6 +450,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*reset)(struct llama_sampler *)
      * }
@@ -441,6 +461,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*reset)(struct llama_sampler *)
      * }
@@ -450,6 +471,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * struct llama_sampler *(*clone)(const struct llama_sampler *)
      * }
@@ -507,6 +529,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *(*clone)(const struct llama_sampler *)
      * }
@@ -515,10 +538,11 @@ public class llama_sampler_i {
         return clone$LAYOUT;
     }
 
-    private static final long clone$OFFSET = $LAYOUT.byteOffset(groupElement("clone"));
+    private static final long clone$OFFSET = 32;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *(*clone)(const struct llama_sampler *)
      * }
@@ -529,6 +553,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *(*clone)(const struct llama_sampler *)
      * }
@@ -539,6 +564,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *(*clone)(const struct llama_sampler *)
      * }
@@ -548,6 +574,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*free)(struct llama_sampler *)
      * }
@@ -604,6 +631,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*free)(struct llama_sampler *)
      * }
@@ -612,10 +640,11 @@ public class llama_sampler_i {
         return free$LAYOUT;
     }
 
-    private static final long free$OFFSET = $LAYOUT.byteOffset(groupElement("free"));
+    private static final long free$OFFSET = 40;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*free)(struct llama_sampler *)
      * }
@@ -626,6 +655,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*free)(struct llama_sampler *)
      * }
@@ -636,6 +666,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*free)(struct llama_sampler *)
      * }
@@ -645,6 +676,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * _Bool (*backend_init)(struct llama_sampler *, ggml_backend_buffer_type_t, uint32_t)
      * }
@@ -704,6 +736,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool (*backend_init)(struct llama_sampler *, ggml_backend_buffer_type_t, uint32_t)
      * }
@@ -712,10 +745,11 @@ public class llama_sampler_i {
         return backend_init$LAYOUT;
     }
 
-    private static final long backend_init$OFFSET = $LAYOUT.byteOffset(groupElement("backend_init"));
+    private static final long backend_init$OFFSET = 48;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool (*backend_init)(struct llama_sampler *, ggml_backend_buffer_type_t, uint32_t)
      * }
@@ -726,6 +760,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool (*backend_init)(struct llama_sampler *, ggml_backend_buffer_type_t, uint32_t)
      * }
@@ -736,6 +771,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool (*backend_init)(struct llama_sampler *, ggml_backend_buffer_type_t, uint32_t)
      * }
@@ -745,6 +781,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*backend_accept)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct ggml_tensor *)
      * }
@@ -804,6 +841,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*backend_accept)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct ggml_tensor *)
      * }
@@ -812,10 +850,11 @@ public class llama_sampler_i {
         return backend_accept$LAYOUT;
     }
 
-    private static final long backend_accept$OFFSET = $LAYOUT.byteOffset(groupElement("backend_accept"));
+    private static final long backend_accept$OFFSET = 56;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*backend_accept)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct ggml_tensor *)
      * }
@@ -826,6 +865,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*backend_accept)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct ggml_tensor *)
      * }
@@ -836,6 +876,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*backend_accept)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct ggml_tensor *)
      * }
@@ -845,6 +886,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*backend_apply)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct llama_sampler_data *)
      * }
@@ -904,6 +946,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*backend_apply)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct llama_sampler_data *)
      * }
@@ -912,10 +955,11 @@ public class llama_sampler_i {
         return backend_apply$LAYOUT;
     }
 
-    private static final long backend_apply$OFFSET = $LAYOUT.byteOffset(groupElement("backend_apply"));
+    private static final long backend_apply$OFFSET = 64;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*backend_apply)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct llama_sampler_data *)
      * }
@@ -926,6 +970,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*backend_apply)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct llama_sampler_data *)
      * }
@@ -936,6 +981,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*backend_apply)(struct llama_sampler *, struct ggml_context *, struct ggml_cgraph *, struct llama_sampler_data *)
      * }
@@ -945,6 +991,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*backend_set_input)(struct llama_sampler *)
      * }
@@ -1001,6 +1048,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*backend_set_input)(struct llama_sampler *)
      * }
@@ -1009,10 +1057,11 @@ public class llama_sampler_i {
         return backend_set_input$LAYOUT;
     }
 
-    private static final long backend_set_input$OFFSET = $LAYOUT.byteOffset(groupElement("backend_set_input"));
+    private static final long backend_set_input$OFFSET = 72;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*backend_set_input)(struct llama_sampler *)
      * }
@@ -1023,6 +1072,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*backend_set_input)(struct llama_sampler *)
      * }
@@ -1033,6 +1083,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*backend_set_input)(struct llama_sampler *)
      * }
@@ -1042,6 +1093,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*backend_reset)(struct llama_sampler *)
      * }
@@ -1098,6 +1150,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*backend_reset)(struct llama_sampler *)
      * }
@@ -1106,10 +1159,11 @@ public class llama_sampler_i {
         return backend_reset$LAYOUT;
     }
 
-    private static final long backend_reset$OFFSET = $LAYOUT.byteOffset(groupElement("backend_reset"));
+    private static final long backend_reset$OFFSET = 80;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*backend_reset)(struct llama_sampler *)
      * }
@@ -1120,6 +1174,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*backend_reset)(struct llama_sampler *)
      * }
@@ -1130,6 +1185,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*backend_reset)(struct llama_sampler *)
      * }
@@ -1139,6 +1195,7 @@ public class llama_sampler_i {
     }
 
     /**
+
      * {@snippet lang=c :
      * void (*copy_state)(const struct llama_sampler *, struct llama_sampler *)
      * }
@@ -1196,6 +1253,7 @@ public class llama_sampler_i {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * void (*copy_state)(const struct llama_sampler *, struct llama_sampler *)
      * }
@@ -1204,10 +1262,11 @@ public class llama_sampler_i {
         return copy_state$LAYOUT;
     }
 
-    private static final long copy_state$OFFSET = $LAYOUT.byteOffset(groupElement("copy_state"));
+    private static final long copy_state$OFFSET = 88;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * void (*copy_state)(const struct llama_sampler *, struct llama_sampler *)
      * }
@@ -1218,6 +1277,7 @@ public class llama_sampler_i {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * void (*copy_state)(const struct llama_sampler *, struct llama_sampler *)
      * }
@@ -1228,6 +1288,7 @@ public class llama_sampler_i {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * void (*copy_state)(const struct llama_sampler *, struct llama_sampler *)
      * }
@@ -1243,14 +1304,13 @@ public class llama_sampler_i {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

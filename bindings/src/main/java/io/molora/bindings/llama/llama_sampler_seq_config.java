@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_sampler_seq_config {
  *     llama_seq_id seq_id;
@@ -43,6 +44,7 @@ public class llama_sampler_seq_config {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_seq_id seq_id
      * }
@@ -51,10 +53,11 @@ public class llama_sampler_seq_config {
         return seq_id$LAYOUT;
     }
 
-    private static final long seq_id$OFFSET = $LAYOUT.byteOffset(groupElement("seq_id"));
+    private static final long seq_id$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_seq_id seq_id
      * }
@@ -65,6 +68,7 @@ public class llama_sampler_seq_config {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_seq_id seq_id
      * }
@@ -75,6 +79,7 @@ public class llama_sampler_seq_config {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_seq_id seq_id
      * }
@@ -87,6 +92,7 @@ public class llama_sampler_seq_config {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *sampler
      * }
@@ -95,10 +101,11 @@ public class llama_sampler_seq_config {
         return sampler$LAYOUT;
     }
 
-    private static final long sampler$OFFSET = $LAYOUT.byteOffset(groupElement("sampler"));
+    private static final long sampler$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *sampler
      * }
@@ -109,6 +116,7 @@ public class llama_sampler_seq_config {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *sampler
      * }
@@ -119,6 +127,7 @@ public class llama_sampler_seq_config {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * struct llama_sampler *sampler
      * }
@@ -134,14 +143,13 @@ public class llama_sampler_seq_config {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_token_data {
  *     llama_token id;
@@ -44,6 +45,7 @@ public class llama_token_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_token id
      * }
@@ -52,10 +54,11 @@ public class llama_token_data {
         return id$LAYOUT;
     }
 
-    private static final long id$OFFSET = $LAYOUT.byteOffset(groupElement("id"));
+    private static final long id$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_token id
      * }
@@ -66,6 +69,7 @@ public class llama_token_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_token id
      * }
@@ -76,6 +80,7 @@ public class llama_token_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_token id
      * }
@@ -88,6 +93,7 @@ public class llama_token_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float logit
      * }
@@ -96,10 +102,11 @@ public class llama_token_data {
         return logit$LAYOUT;
     }
 
-    private static final long logit$OFFSET = $LAYOUT.byteOffset(groupElement("logit"));
+    private static final long logit$OFFSET = 4;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float logit
      * }
@@ -110,6 +117,7 @@ public class llama_token_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float logit
      * }
@@ -120,6 +128,7 @@ public class llama_token_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float logit
      * }
@@ -132,6 +141,7 @@ public class llama_token_data {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * float p
      * }
@@ -140,10 +150,11 @@ public class llama_token_data {
         return p$LAYOUT;
     }
 
-    private static final long p$OFFSET = $LAYOUT.byteOffset(groupElement("p"));
+    private static final long p$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * float p
      * }
@@ -154,6 +165,7 @@ public class llama_token_data {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * float p
      * }
@@ -164,6 +176,7 @@ public class llama_token_data {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * float p
      * }
@@ -179,14 +192,13 @@ public class llama_token_data {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());

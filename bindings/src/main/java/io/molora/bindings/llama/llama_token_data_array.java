@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.*;
 import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
+
  * {@snippet lang=c :
  * struct llama_token_data_array {
  *     llama_token_data *data;
@@ -47,6 +48,7 @@ public class llama_token_data_array {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * llama_token_data *data
      * }
@@ -55,10 +57,11 @@ public class llama_token_data_array {
         return data$LAYOUT;
     }
 
-    private static final long data$OFFSET = $LAYOUT.byteOffset(groupElement("data"));
+    private static final long data$OFFSET = 0;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * llama_token_data *data
      * }
@@ -69,6 +72,7 @@ public class llama_token_data_array {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * llama_token_data *data
      * }
@@ -79,6 +83,7 @@ public class llama_token_data_array {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * llama_token_data *data
      * }
@@ -91,6 +96,7 @@ public class llama_token_data_array {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -99,10 +105,11 @@ public class llama_token_data_array {
         return size$LAYOUT;
     }
 
-    private static final long size$OFFSET = $LAYOUT.byteOffset(groupElement("size"));
+    private static final long size$OFFSET = 8;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -113,6 +120,7 @@ public class llama_token_data_array {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -123,6 +131,7 @@ public class llama_token_data_array {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * size_t size
      * }
@@ -135,6 +144,7 @@ public class llama_token_data_array {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * int64_t selected
      * }
@@ -143,10 +153,11 @@ public class llama_token_data_array {
         return selected$LAYOUT;
     }
 
-    private static final long selected$OFFSET = $LAYOUT.byteOffset(groupElement("selected"));
+    private static final long selected$OFFSET = 16;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * int64_t selected
      * }
@@ -157,6 +168,7 @@ public class llama_token_data_array {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * int64_t selected
      * }
@@ -167,6 +179,7 @@ public class llama_token_data_array {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * int64_t selected
      * }
@@ -179,6 +192,7 @@ public class llama_token_data_array {
 
     /**
      * Layout for field:
+
      * {@snippet lang=c :
      * _Bool sorted
      * }
@@ -187,10 +201,11 @@ public class llama_token_data_array {
         return sorted$LAYOUT;
     }
 
-    private static final long sorted$OFFSET = $LAYOUT.byteOffset(groupElement("sorted"));
+    private static final long sorted$OFFSET = 24;
 
     /**
      * Offset for field:
+
      * {@snippet lang=c :
      * _Bool sorted
      * }
@@ -201,6 +216,7 @@ public class llama_token_data_array {
 
     /**
      * Getter for field:
+
      * {@snippet lang=c :
      * _Bool sorted
      * }
@@ -211,6 +227,7 @@ public class llama_token_data_array {
 
     /**
      * Setter for field:
+
      * {@snippet lang=c :
      * _Bool sorted
      * }
@@ -226,14 +243,13 @@ public class llama_token_data_array {
     public static MemorySegment asSlice(MemorySegment array, long index) {
         return array.asSlice(layout().byteSize() * index);
     }
-
     /**
      * The size (in bytes) of this struct
      */
     public static long sizeof() { return layout().byteSize(); }
 
     /**
-     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}
+     * Allocate a segment of size {@code layout().byteSize()} using {@code allocator}}
      */
     public static MemorySegment allocate(SegmentAllocator allocator) {
         return allocator.allocate(layout());
