@@ -155,6 +155,56 @@ def test_seeded_sampling_repeats(client):
     assert a.usage.completion_tokens > 0
 
 
+# --- log-probabilities ----------------------------------------------------------------------------------------------
+
+def test_completion_logprobs_follow_the_greedy_tokens(client, oracle):
+    want = oracle["code"]
+    got = complete(client, "code", logprobs=3)
+    choice = got.choices[0]
+    assert choice.text == want["text"], "asking for logprobs changed the answer"
+    lp = choice.logprobs
+    assert "".join(lp.tokens) == choice.text
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == got.usage.completion_tokens
+    offsets, at = [], 0
+    for tok, value, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
+        offsets.append(at)
+        at += len(tok)
+        assert value <= 0
+        assert 1 <= len(top) <= 3  # alternatives with the same text share a key
+        # greedy: the chosen token is the most likely one
+        assert max(top.values()) == pytest.approx(value, abs=1e-6)
+        assert sum(2.718281828459045 ** v for v in top.values()) <= 1 + 1e-5
+    assert lp.text_offset == offsets
+
+
+def test_chat_logprobs_with_top_alternatives_plain_and_streamed(client, oracle):
+    want = oracle["chat"]
+    got = complete(client, "chat", logprobs=True, top_logprobs=2)
+    assert got.choices[0].message.content == want["text"]
+    content = got.choices[0].logprobs.content
+    assert "".join(c.token for c in content) == want["text"]
+    for c in content:
+        assert c.bytes == list(c.token.encode("utf-8"))
+        assert len(c.top_logprobs) == 2
+        assert c.top_logprobs[0].logprob == pytest.approx(c.logprob, abs=1e-6)
+        assert c.top_logprobs[0].logprob >= c.top_logprobs[1].logprob
+    streamed = []
+    for chunk in complete(client, "chat", logprobs=True, top_logprobs=2, stream=True):
+        if chunk.choices and chunk.choices[0].logprobs is not None:
+            assert "".join(c.token for c in chunk.choices[0].logprobs.content) == chunk.choices[0].delta.content
+            streamed += chunk.choices[0].logprobs.content
+    assert [(c.token, c.logprob) for c in streamed] == [(c.token, c.logprob) for c in content]
+    plain = complete(client, "chat")
+    assert plain.choices[0].logprobs is None
+
+
+def test_top_logprobs_without_logprobs_is_400(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="auto", messages=CHAT, max_tokens=2, top_logprobs=2)
+    e = assert_openai_error(info.value, 400, "invalid_request_error")
+    assert e["param"] == "top_logprobs"
+
+
 # --- streaming ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["code", "auto", "mix"])
@@ -248,7 +298,7 @@ def test_unknown_model_is_404(client):
     assert "no-such-model" in e["message"]
 
 
-@pytest.mark.parametrize("field,value", [("n", 2), ("logprobs", 2)])
+@pytest.mark.parametrize("field,value", [("n", 2), ("best_of", 2), ("logprobs", 21)])
 def test_unsupported_fields_are_400_naming_the_field(client, field, value):
     with pytest.raises(openai.BadRequestError) as info:
         client.completions.create(model="auto", prompt="x", max_tokens=2, **{field: value})

@@ -1,6 +1,7 @@
 package io.molora.engine;
 
 import io.molora.runtime.StopReason;
+import io.molora.runtime.TokenLogprobs;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,6 +23,14 @@ public record Completion(CompletionRequest request, String text, StopReason stop
         routes = List.copyOf(routes);
     }
 
-    /** A generated token's text and the adapters (non-zero weights, in slot order) it was decoded with. */
-    public record TokenRoute(String text, Route route) {}
+    /**
+     * A generated token's text and the adapters (non-zero weights, in slot order) it was decoded with.
+     *
+     * @param logprobs where the token was sampled, when the request asked for them (else null)
+     */
+    public record TokenRoute(String text, Route route, TokenLogprobs logprobs) {
+        public TokenRoute(String text, Route route) {
+            this(text, route, null);
+        }
+    }
 }

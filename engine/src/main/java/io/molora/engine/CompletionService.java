@@ -316,6 +316,11 @@ public final class CompletionService implements AutoCloseable {
         }
 
         @Override
+        public int logprobs() {
+            return request.logprobs();
+        }
+
+        @Override
         public CompletionRequest request() {
             return request;
         }
@@ -334,7 +339,7 @@ public final class CompletionService implements AutoCloseable {
             route.countInto(adapterTokens, names);
             int from = Math.max(0, text.length() - longestStop + 1);
             text.append(token.text());
-            held.add(new Completion.TokenRoute(token.text(), route));
+            held.add(new Completion.TokenRoute(token.text(), route, token.logprobs()));
             // 1. a stop string in the text: cut there, hand out what is before it, end the request
             int cut = -1;
             for (String s : request.stop()) {
@@ -372,7 +377,7 @@ public final class CompletionService implements AutoCloseable {
             }
             if (stopAt >= 0 && !held.isEmpty() && released < end) {
                 Completion.TokenRoute p = held.poll();
-                out.add(new Completion.TokenRoute(p.text().substring(0, end - released), p.route()));
+                out.add(new Completion.TokenRoute(p.text().substring(0, end - released), p.route(), p.logprobs()));
                 released = end;
             }
             if (!out.isEmpty()) {

@@ -12,6 +12,7 @@ final class DecodeStep {
     private final Sampler sampler;
     private final int maxTokens;
     private final int positionLimit;
+    private final int logprobs;
     private final TextDecoder text = new TextDecoder();
     private int produced;
 
@@ -21,12 +22,17 @@ final class DecodeStep {
     /**
      * @param maxTokens     tokens to generate at most
      * @param positionLimit positions the sequence may use: a token at this position or beyond ends generation
+     * @param logprobs      -1: no log-probabilities; n >= 0: each token's, with the n most likely alternatives
      */
-    DecodeStep(Context context, Sampler sampler, int maxTokens, int positionLimit) {
+    DecodeStep(Context context, Sampler sampler, int maxTokens, int positionLimit, int logprobs) {
+        if (logprobs < -1 || logprobs > TokenLogprobs.MAX_TOP) {
+            throw new IllegalArgumentException("logprobs: -1 to " + TokenLogprobs.MAX_TOP + ", got " + logprobs);
+        }
         this.context = context;
         this.sampler = sampler;
         this.maxTokens = maxTokens;
         this.positionLimit = positionLimit;
+        this.logprobs = logprobs;
     }
 
     /** Samples the token at {@code position} from the logits of output {@code outputIndex} (-1: the last). */
@@ -34,6 +40,8 @@ final class DecodeStep {
         // 1. sample
         int token = sampler.sample(context, outputIndex);
         produced++;
+        // the logits are the decode's, untouched by the sampler (it works on a copy)
+        TokenLogprobs lp = logprobs < 0 ? null : TokenLogprobs.of(context.logitsView(outputIndex), token, logprobs);
         // 2. the stop checks
         Tokenizer tokenizer = context.model().tokenizer();
         StopReason stop = null;
@@ -49,7 +57,7 @@ final class DecodeStep {
         if (stop != null) {
             piece += text.finish();
         }
-        return new Outcome(new GeneratedToken(token, piece, position), stop);
+        return new Outcome(new GeneratedToken(token, piece, position, lp), stop);
     }
 
     /** Tokens sampled so far. */

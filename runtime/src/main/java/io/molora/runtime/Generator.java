@@ -110,7 +110,7 @@ public final class Generator implements AutoCloseable {
 
     /** The decode step of a stream of at most {@code maxTokens} tokens over the whole context. */
     DecodeStep step(int maxTokens) {
-        return new DecodeStep(context, sampler, maxTokens, context.contextSize());
+        return new DecodeStep(context, sampler, maxTokens, context.contextSize(), -1);
     }
 
     void decodeOne(int token, int position) {

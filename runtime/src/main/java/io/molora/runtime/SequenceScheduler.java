@@ -34,6 +34,14 @@ public final class SequenceScheduler implements AutoCloseable {
         int maxTokens();
 
         SamplerParams sampling();
+
+        /**
+         * -1 (the default): no log-probabilities; n from 0 to {@link TokenLogprobs#MAX_TOP}: every generated token
+         * carries its {@link TokenLogprobs} with the n most likely alternatives.
+         */
+        default int logprobs() {
+            return -1;
+        }
     }
 
     /** What the scheduler reports about one job, from the thread that drives it. */
@@ -123,9 +131,13 @@ public final class SequenceScheduler implements AutoCloseable {
     /**
      * Queues {@code job}; it takes a slot at a later step, in submission order. Any thread.
      *
-     * @throws IllegalStateException when the scheduler is closed, or the job is already queued or running
+     * @throws IllegalStateException    when the scheduler is closed, or the job is already queued or running
+     * @throws IllegalArgumentException when the job asks for log-probabilities outside -1..{@link TokenLogprobs#MAX_TOP}
      */
     public <J extends Job> void submit(J job, Listener<? super J> listener) {
+        if (job.logprobs() < -1 || job.logprobs() > TokenLogprobs.MAX_TOP) {
+            throw new IllegalArgumentException("logprobs: -1 to " + TokenLogprobs.MAX_TOP + ", got " + job.logprobs());
+        }
         lock.lock();
         try {
             if (closing) {
@@ -453,7 +465,8 @@ public final class SequenceScheduler implements AutoCloseable {
         }
         context.removeTokens(s, 0, -1);
         Sampler sampler = new Sampler(job.sampling());
-        Slot<J> slot = new Slot<>(entry, prompt, sampler, new DecodeStep(context, sampler, job.maxTokens(), slotLimit));
+        Slot<J> slot = new Slot<>(entry, prompt, sampler, new DecodeStep(context, sampler, job.maxTokens(), slotLimit,
+                job.logprobs()));
         lock.lock();
         try {
             activeCount++;

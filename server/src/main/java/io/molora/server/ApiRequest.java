@@ -6,6 +6,7 @@ import io.molora.engine.CompletionRequest;
 import io.molora.engine.Prompt;
 import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.SamplerParams;
+import io.molora.runtime.TokenLogprobs;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -20,6 +21,11 @@ import java.util.Optional;
  */
 record ApiRequest(boolean chat, String model, CompletionRequest completion, boolean stream, boolean includeUsage,
         boolean showRoutes) {
+    /** Whether every token's log-probabilities go with the answer. */
+    boolean logprobs() {
+        return completion.logprobs() >= 0;
+    }
+
     /** The models this server answers to. */
     record Models(String base, List<String> adapters, boolean auto) {
         static final String AUTO = "auto";
@@ -53,8 +59,6 @@ record ApiRequest(boolean chat, String model, CompletionRequest completion, bool
             return auto ? AUTO : base;
         }
     }
-
-    private static final int MAX_STOP_STRINGS = 16;
 
     static ApiRequest parse(JsonNode body, boolean chat, Models models, ServerConfig config, String id) {
         if (body == null || !body.isObject()) {
@@ -128,8 +132,8 @@ record ApiRequest(boolean chat, String model, CompletionRequest completion, bool
             }
             includeUsage = bool(so, "include_usage", "stream_options.include_usage", false);
         }
-        return new ApiRequest(chat, model, new CompletionRequest(id, prompt, maxTokens, sampling, mix, stop(body)),
-                stream, includeUsage, showRoutes);
+        return new ApiRequest(chat, model, new CompletionRequest(id, prompt, maxTokens, sampling, mix, stop(body),
+                logprobs(body, chat)), stream, includeUsage, showRoutes);
     }
 
     /** OpenAI fields molora does not do: refused unless they hold their default. */
@@ -142,7 +146,7 @@ record ApiRequest(boolean chat, String model, CompletionRequest completion, bool
         if (bestOf != null && !bestOf.isNull() && !(bestOf.isIntegralNumber() && bestOf.asLong() == 1)) {
             throw ApiError.badRequest("best_of", "best_of is not supported (only 1)");
         }
-        for (String f : List.of("logprobs", "top_logprobs", "echo", "suffix", "tools", "functions", "tool_choice",
+        for (String f : List.of("echo", "suffix", "tools", "functions", "tool_choice",
                 "function_call", "logit_bias", "audio", "modalities", "prediction", "response_format")) {
             JsonNode v = body.get(f);
             boolean isDefault = v == null || v.isNull() || (v.isBoolean() && !v.asBoolean())
@@ -150,9 +154,7 @@ record ApiRequest(boolean chat, String model, CompletionRequest completion, bool
                     || ((f.equals("tools") || f.equals("functions")) && v.isArray() && v.isEmpty())
                     || (f.equals("tool_choice") && v.isTextual() && v.asText().equals("none"))
                     || (f.equals("response_format") && v.isObject() && v.path("type").asText().equals("text"))
-                    || (f.equals("modalities") && v.isArray() && v.size() == 1 && v.get(0).asText().equals("text"))
-                    || (f.equals("top_logprobs") && v.isIntegralNumber() && v.asLong() == 0)
-                    || (f.equals("logprobs") && !chat && v.isIntegralNumber() && v.asLong() == 0);
+                    || (f.equals("modalities") && v.isArray() && v.size() == 1 && v.get(0).asText().equals("text"));
             if (!isDefault) {
                 throw ApiError.badRequest(f, f + " is not supported by molora");
             }
@@ -163,6 +165,35 @@ record ApiRequest(boolean chat, String model, CompletionRequest completion, bool
                 throw ApiError.badRequest(f, f + " is not supported by molora (only 0)");
             }
         }
+    }
+
+    /**
+     * How many alternatives each token's log-probabilities list, -1 for none: a completion's {@code logprobs} (an
+     * integer, the alternatives; the chosen token's always comes too), a chat's {@code logprobs: true} with
+     * {@code top_logprobs} alternatives.
+     */
+    private static int logprobs(JsonNode body, boolean chat) {
+        JsonNode lp = body.get("logprobs");
+        if (!chat) {
+            return lp == null || lp.isNull() ? -1 : alternatives(lp, "logprobs");
+        }
+        boolean on = bool(body, "logprobs", "logprobs", false);
+        JsonNode top = body.get("top_logprobs");
+        if (top == null || top.isNull()) {
+            return on ? 0 : -1;
+        }
+        int n = alternatives(top, "top_logprobs");
+        if (!on) {
+            throw ApiError.badRequest("top_logprobs", "top_logprobs needs logprobs: true");
+        }
+        return n;
+    }
+
+    private static int alternatives(JsonNode n, String field) {
+        if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0 || n.asInt() > TokenLogprobs.MAX_TOP) {
+            throw ApiError.badRequest(field, field + " must be an integer from 0 to " + TokenLogprobs.MAX_TOP + ", got " + n);
+        }
+        return n.asInt();
     }
 
     private static AdapterMix mix(JsonNode adapters, Models models) {
@@ -275,8 +306,9 @@ record ApiRequest(boolean chat, String model, CompletionRequest completion, bool
         } else {
             throw ApiError.badRequest("stop", "stop must be a string or an array of strings");
         }
-        if (out.size() > MAX_STOP_STRINGS) {
-            throw ApiError.badRequest("stop", "at most " + MAX_STOP_STRINGS + " stop strings, got " + out.size());
+        if (out.size() > CompletionRequest.MAX_STOP_STRINGS) {
+            throw ApiError.badRequest("stop", "at most " + CompletionRequest.MAX_STOP_STRINGS + " stop strings, got "
+                    + out.size());
         }
         if (out.stream().anyMatch(String::isEmpty)) {
             throw ApiError.badRequest("stop", "a stop string is empty");

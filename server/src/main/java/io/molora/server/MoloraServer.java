@@ -17,6 +17,7 @@ import io.molora.engine.CompletionSettings;
 import io.molora.engine.Engine;
 import io.molora.engine.Route;
 import io.molora.runtime.StopReason;
+import io.molora.runtime.TokenLogprobs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -258,7 +259,7 @@ public final class MoloraServer implements AutoCloseable {
         Events events = new Events(metrics);
         CompletionService.Ticket ticket;
         try {
-            ticket = service.submit(ar.completion(), ar.showRoutes(), events);
+            ticket = service.submit(ar.completion(), ar.showRoutes() || ar.logprobs(), events);
         } catch (CompletionService.QueueFullException e) {
             throw new ApiError(429, "rate_limit_error", null, null, e.getMessage());
         } catch (IllegalStateException e) {
@@ -384,6 +385,7 @@ public final class MoloraServer implements AutoCloseable {
                 emit(sse, chunk(ar, id, delta, null));
             }
             Event e = first;
+            int offset = 0;  // of the next piece in the completion's text (a completion's logprobs.text_offset)
             while (true) {
                 if (e == null) {
                     ticket.cancel();
@@ -399,6 +401,10 @@ public final class MoloraServer implements AutoCloseable {
                         ObjectNode c = ar.chat()
                                 ? chunk(ar, id, JSON.createObjectNode().put("content", text.toString()), null)
                                 : chunk(ar, id, text.toString(), null);
+                        if (ar.logprobs()) {
+                            ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobs(ar, t.pieces(), offset));
+                        }
+                        offset += text.length();
                         if (ar.showRoutes()) {
                             c.putObject("molora").set("routes", routes(t.pieces()));
                         }
@@ -481,7 +487,11 @@ public final class MoloraServer implements AutoCloseable {
         } else {
             choice.put("text", c.text());
         }
-        choice.putNull("logprobs");
+        if (ar.logprobs()) {
+            choice.set("logprobs", logprobs(ar, c.routes(), 0));
+        } else {
+            choice.putNull("logprobs");
+        }
         choice.put("finish_reason", finish(c));
         r.set("usage", usage(c));
         ObjectNode m = r.putObject("molora");
@@ -504,6 +514,62 @@ public final class MoloraServer implements AutoCloseable {
         return JSON.createObjectNode().put("prompt_tokens", c.promptTokens())
                 .put("completion_tokens", c.completionTokens())
                 .put("total_tokens", c.promptTokens() + c.completionTokens());
+    }
+
+    /**
+     * The pieces' log-probabilities in OpenAI's form: a chat's {@code {"content": [{token, logprob, bytes,
+     * top_logprobs: [{token, logprob, bytes}]}], "refusal": null}}, a completion's {@code {tokens, token_logprobs,
+     * top_logprobs: [{token: logprob}], text_offset}} with offsets from {@code offset}. A token is its piece of the
+     * text; an alternative, its vocabulary entry's text.
+     */
+    private ObjectNode logprobs(ApiRequest ar, List<Completion.TokenRoute> pieces, int offset) {
+        ObjectNode lp = JSON.createObjectNode();
+        if (ar.chat()) {
+            ArrayNode content = lp.putArray("content");
+            for (Completion.TokenRoute p : pieces) {
+                TokenLogprobs t = p.logprobs();
+                ObjectNode entry = tokenLogprob(content.addObject(), p.text(), t.chosen());
+                ArrayNode top = entry.putArray("top_logprobs");
+                for (int i = 0; i < t.size(); i++) {
+                    tokenLogprob(top.addObject(), piece(t.topIds()[i]), t.top()[i]);
+                }
+            }
+            lp.putNull("refusal");
+        } else {
+            ArrayNode tokens = lp.putArray("tokens");
+            ArrayNode values = lp.putArray("token_logprobs");
+            ArrayNode tops = lp.putArray("top_logprobs");
+            ArrayNode offsets = lp.putArray("text_offset");
+            for (Completion.TokenRoute p : pieces) {
+                TokenLogprobs t = p.logprobs();
+                tokens.add(p.text());
+                values.add(t.chosen());
+                ObjectNode top = tops.addObject();
+                for (int i = 0; i < t.size(); i++) {
+                    String alternative = piece(t.topIds()[i]);
+                    if (!top.has(alternative)) {  // the most likely of those sharing a text
+                        top.put(alternative, t.top()[i]);
+                    }
+                }
+                offsets.add(offset);
+                offset += p.text().length();
+            }
+        }
+        return lp;
+    }
+
+    private static ObjectNode tokenLogprob(ObjectNode o, String token, float logprob) {
+        o.put("token", token).put("logprob", logprob);
+        ArrayNode bytes = o.putArray("bytes");
+        for (byte b : token.getBytes(StandardCharsets.UTF_8)) {
+            bytes.add(b & 0xff);
+        }
+        return o;
+    }
+
+    /** A vocabulary entry's text (a partial UTF-8 character shows as U+FFFD). */
+    private String piece(int token) {
+        return new String(engine.model().tokenizer().pieceBytes(token, false), StandardCharsets.UTF_8);
     }
 
     /** Each token's text and adapters, as {@code complete --show-routes} writes them: name, or name:weight. */

@@ -375,8 +375,12 @@ class ServerTest {
                 new Bad("/v1/completions", "{\"model\": \"gpt-4\", \"prompt\": \"x\"}", 404, "model", "gpt-4"),
                 new Bad("/v1/completions", "{\"model\": \"auto\"}", 400, "prompt", "prompt is required"),
                 new Bad("/v1/completions", "{\"model\": \"auto\", \"prompt\": \"x\", \"n\": 2}", 400, "n", "n must be 1"),
-                new Bad("/v1/completions", "{\"model\": \"auto\", \"prompt\": \"x\", \"logprobs\": 3}", 400, "logprobs",
+                new Bad("/v1/completions", "{\"model\": \"auto\", \"prompt\": \"x\", \"echo\": true}", 400, "echo",
                         "not supported"),
+                new Bad("/v1/completions", "{\"model\": \"auto\", \"prompt\": \"x\", \"logprobs\": 21}", 400, "logprobs",
+                        "0 to 20"),
+                new Bad("/v1/chat/completions", "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}],"
+                        + " \"top_logprobs\": 2}", 400, "top_logprobs", "needs logprobs: true"),
                 new Bad("/v1/chat/completions", "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}],"
                         + " \"tools\": [{\"type\": \"function\"}]}", 400, "tools", "not supported"),
                 new Bad("/v1/completions", "{\"model\": \"auto\", \"prompt\": \"x\", \"temperature\": 7}", 400,
