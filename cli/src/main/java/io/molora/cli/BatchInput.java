@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -258,11 +259,34 @@ final class BatchInput {
             SamplerParams sampling = new SamplerParams(floatField(body, "temperature", d.temperature()),
                     body.hasNonNull("top_k") ? intField(body, "top_k") : d.topK(), floatField(body, "top_p", d.topP()),
                     floatField(body, "min_p", d.minP()), body.hasNonNull("seed") ? intField(body, "seed") : d.seed());
-            CompletionRequest request = new CompletionRequest(id, prompt, maxTokens(maxTokens), sampling);
+            CompletionRequest request = new CompletionRequest(id, prompt, maxTokens(maxTokens), sampling,
+                    Optional.empty(), stop(body));
             return new Request(file, line, adapters == null ? request : request.withAdapters(new AdapterMix(adapters)));
         } catch (IllegalArgumentException e) {
             return new Failed(id, file, line, where + ": " + e.getMessage());
         }
+    }
+
+    /** {@code stop}: a string or an array of strings (their number and emptiness are the request's to check). */
+    private static List<String> stop(JsonNode body) {
+        JsonNode s = body.get("stop");
+        if (s == null || s.isNull()) {
+            return List.of();
+        }
+        if (s.isTextual()) {
+            return List.of(s.asText());
+        }
+        List<String> out = new ArrayList<>();
+        if (!s.isArray()) {
+            throw new IllegalArgumentException("\"stop\" must be a string or an array of strings");
+        }
+        for (JsonNode e : s) {
+            if (!e.isTextual()) {
+                throw new IllegalArgumentException("\"stop\" must be a string or an array of strings");
+            }
+            out.add(e.asText());
+        }
+        return out;
     }
 
     private static int intField(JsonNode body, String name) {

@@ -31,7 +31,8 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {"Complete many prompts from files, several at once, into a JSONL file.",
                 "",
                 "Input: JSONL in the OpenAI batch style, one request a line: custom_id, prompt or messages (chat template"
-                        + " of the model), and optionally max_tokens, temperature, top_k, top_p, min_p, seed, adapter"
+                        + " of the model), and optionally max_tokens, temperature, top_k, top_p, min_p, seed, stop (a string or"
+                        + " up to 16; the text ends before the first it reaches), adapter"
                         + " (a --lora name, or none) or adapters ({name: weight}); the same fields may sit in a \"body\""
                         + " object. Other files: one prompt per file, or per line with --lines. Directories: their files.",
                 "",

@@ -143,6 +143,46 @@ class CompleteCommandTest {
     }
 
     @Test
+    void aStopStringEndsTheTextBeforeItAndABadOneIsAnErrorRecord() throws IOException {
+        Path in = dir.resolve("plain.jsonl");
+        Files.writeString(in, "{\"custom_id\":\"p\",\"prompt\":\"Once upon a time\",\"max_tokens\":24}\n");
+        Path plainOut = dir.resolve("plain-out.jsonl");
+        CliTest.Run r = CliTest.run("complete", "-m", model.toString(), "--temp", "0", "-o", plainOut.toString(),
+                in.toString());
+        assertEquals(0, r.exit(), r.err());
+        String text = byId(records(plainOut)).get("p").get("text").asText();
+        // a stop string found in the greedy text after its start: the answer is the text before its first occurrence
+        String stop = null;
+        for (int i = 2; i + 2 <= text.length() && stop == null; i++) {
+            if (!text.substring(i, i + 2).isBlank()) {
+                stop = text.substring(i, i + 2);
+            }
+        }
+        assertNotNull(stop, "no stop candidate in " + text);
+        Path stopIn = dir.resolve("stop.jsonl");
+        Files.write(stopIn, List.of(
+                "{\"custom_id\":\"s\",\"prompt\":\"Once upon a time\",\"max_tokens\":24,\"stop\":"
+                        + JSON.writeValueAsString(stop) + "}",
+                "{\"custom_id\":\"list\",\"prompt\":\"Once upon a time\",\"max_tokens\":24,\"stop\":[\"zzzz\","
+                        + JSON.writeValueAsString(stop) + "]}",
+                "{\"custom_id\":\"bad\",\"prompt\":\"x\",\"stop\":[\"\"]}",
+                "{\"custom_id\":\"num\",\"prompt\":\"x\",\"stop\":3}"));
+        Path out = dir.resolve("stop-out.jsonl");
+        CliTest.Run s = CliTest.run("complete", "-m", model.toString(), "--temp", "0", "--parallel", "2", "-o",
+                out.toString(), stopIn.toString());
+        assertEquals(1, s.exit(), "the bad lines make the run fail: " + s.err());
+        Map<String, JsonNode> res = byId(records(out));
+        for (String id : List.of("s", "list")) {
+            assertEquals(text.substring(0, text.indexOf(stop)), res.get(id).get("text").asText(), id);
+            assertEquals("stop", res.get(id).get("finish_reason").asText(), id);
+        }
+        assertTrue(res.get("bad").get("error").get("message").asText().contains("stop string is empty"),
+                res.get("bad").toString());
+        assertTrue(res.get("num").get("error").get("message").asText().contains("\"stop\" must be a string"),
+                res.get("num").toString());
+    }
+
+    @Test
     void vocabularyRoutesAndPerRequestAdaptersShareABatch() throws IOException {
         Path routes = Files.writeString(dir.resolve("vocab.json"),
                 "{\"default\": \"code\", \"rules\": [{\"adapter\": \"math\", \"piece\": \"e\"}]}");
