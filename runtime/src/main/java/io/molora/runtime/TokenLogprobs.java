@@ -54,36 +54,59 @@ public record TokenLogprobs(float chosen, int[] topIds, float[] top) {
         if (chosen < 0 || chosen >= vocab) {
             throw new IllegalArgumentException("token " + chosen + " is outside the vocabulary of " + vocab);
         }
-        float[] x = logits.toArray(ValueLayout.JAVA_FLOAT);
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : x) {
-            max = Math.max(max, v);
-        }
-        double sum = 0;
-        for (float v : x) {
-            sum += Math.exp(v - max);
-        }
-        double logZ = max + Math.log(sum);
+        float max = max(logits);
+        double logSum = logSumExp(logits, max);
         // the n largest, by a running insertion into a sorted window (n is small)
         int k = Math.min(n, vocab);
         int[] ids = new int[k];
         int filled = 0;
         for (int i = 0; i < vocab; i++) {
-            if (filled == k && (k == 0 || x[i] <= x[ids[k - 1]])) {
+            float v = at(logits, i);
+            if (filled == k && (k == 0 || v <= at(logits, ids[k - 1]))) {
                 continue;  // not above the smallest kept (equal: the lower id, kept first, wins)
             }
-            int at = filled < k ? filled++ : k - 1;
-            while (at > 0 && x[ids[at - 1]] < x[i]) {
-                ids[at] = ids[at - 1];
-                at--;
+            int slot = filled < k ? filled++ : k - 1;
+            while (slot > 0 && at(logits, ids[slot - 1]) < v) {
+                ids[slot] = ids[slot - 1];
+                slot--;
             }
-            ids[at] = i;
+            ids[slot] = i;
         }
         float[] lp = new float[k];
         for (int i = 0; i < k; i++) {
-            lp[i] = (float) (x[ids[i]] - logZ);
+            lp[i] = (float) (at(logits, ids[i]) - max - logSum);
         }
-        return new TokenLogprobs((float) (x[chosen] - logZ), ids, lp);
+        return new TokenLogprobs((float) (at(logits, chosen) - max - logSum), ids, lp);
+    }
+
+    /**
+     * log softmax(logits)[target] in double precision, as llama-perplexity computes it (the largest logit subtracted
+     * in float, the exponentials summed in double): perplexity, router training and {@link #of} all use it.
+     */
+    public static double logSoftmaxAt(MemorySegment logits, int target) {
+        float max = max(logits);
+        return at(logits, target) - max - logSumExp(logits, max);
+    }
+
+    private static float max(MemorySegment logits) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (long v = 0, n = logits.byteSize() / Float.BYTES; v < n; v++) {
+            max = Math.max(max, logits.getAtIndex(ValueLayout.JAVA_FLOAT, v));
+        }
+        return max;
+    }
+
+    /** log sum exp(logits - max). */
+    private static double logSumExp(MemorySegment logits, float max) {
+        double sum = 0;
+        for (long v = 0, n = logits.byteSize() / Float.BYTES; v < n; v++) {
+            sum += Math.exp(logits.getAtIndex(ValueLayout.JAVA_FLOAT, v) - max);
+        }
+        return Math.log(sum);
+    }
+
+    private static float at(MemorySegment logits, int i) {
+        return logits.getAtIndex(ValueLayout.JAVA_FLOAT, i);
     }
 
     @Override

@@ -3,8 +3,8 @@ package io.molora.adapters.eval;
 import io.molora.runtime.Batch;
 import io.molora.runtime.Context;
 import io.molora.runtime.Decoder;
+import io.molora.runtime.TokenLogprobs;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
@@ -149,25 +149,11 @@ public final class Perplexity {
 
     /** -log p(targets[from + j]) under the logits of batch index {@code first + j}, j < n, computed in parallel. */
     private static double[] negLogProbs(Context ctx, int first, int[] targets, int from, int n) {
-        int vocab = ctx.vocabSize();
         MemorySegment[] views = new MemorySegment[n];
         for (int j = 0; j < n; j++) {
             views[j] = ctx.logitsView(first + j);
         }
         return IntStream.range(0, n).parallel()
-                .mapToDouble(j -> -logSoftmaxAt(views[j], vocab, targets[from + j])).toArray();
-    }
-
-    /** log softmax(logits)[target], in double precision as llama-perplexity computes it. */
-    public static double logSoftmaxAt(MemorySegment logits, int n, int target) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int v = 0; v < n; v++) {
-            max = Math.max(max, logits.getAtIndex(ValueLayout.JAVA_FLOAT, v));
-        }
-        double sum = 0;
-        for (int v = 0; v < n; v++) {
-            sum += Math.exp(logits.getAtIndex(ValueLayout.JAVA_FLOAT, v) - max);
-        }
-        return logits.getAtIndex(ValueLayout.JAVA_FLOAT, target) - max - Math.log(sum);
+                .mapToDouble(j -> -TokenLogprobs.logSoftmaxAt(views[j], targets[from + j])).toArray();
     }
 }

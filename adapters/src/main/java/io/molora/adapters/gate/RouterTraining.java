@@ -1,7 +1,6 @@
 package io.molora.adapters.gate;
 
 import io.molora.adapters.AdapterSet;
-import io.molora.adapters.eval.Perplexity;
 import io.molora.runtime.Batch;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
@@ -10,6 +9,7 @@ import io.molora.runtime.LoraAdapter;
 import io.molora.runtime.Model;
 import io.molora.runtime.RoutedDecoder;
 import io.molora.runtime.Router;
+import io.molora.runtime.TokenLogprobs;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,7 +85,7 @@ public final class RouterTraining {
             }
             decoder.decode(b);
             for (int i = 0; i < tokens.length - 1; i++) {
-                lp[i] = (float) Perplexity.logSoftmaxAt(ctx.logitsView(i), ctx.vocabSize(), tokens[i + 1]);
+                lp[i] = (float) TokenLogprobs.logSoftmaxAt(ctx.logitsView(i), tokens[i + 1]);
             }
         }
         return lp;
