@@ -404,7 +404,7 @@ public final class MoloraServer implements AutoCloseable {
                         if (ar.logprobs()) {
                             ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobs(ar, t.pieces(), offset));
                         }
-                        offset += text.length();
+                        offset += text.codePointCount(0, text.length());
                         if (ar.showRoutes()) {
                             c.putObject("molora").set("routes", routes(t.pieces()));
                         }
@@ -519,8 +519,8 @@ public final class MoloraServer implements AutoCloseable {
     /**
      * The pieces' log-probabilities in OpenAI's form: a chat's {@code {"content": [{token, logprob, bytes,
      * top_logprobs: [{token, logprob, bytes}]}], "refusal": null}}, a completion's {@code {tokens, token_logprobs,
-     * top_logprobs: [{token: logprob}], text_offset}} with offsets from {@code offset}. A token is its piece of the
-     * text; an alternative, its vocabulary entry's text.
+     * top_logprobs: [{token: logprob}], text_offset}} with offsets (in characters, as Python counts them) from
+     * {@code offset}. A token is its piece of the text; an alternative, its vocabulary entry's text.
      */
     private ObjectNode logprobs(ApiRequest ar, List<Completion.TokenRoute> pieces, int offset) {
         ObjectNode lp = JSON.createObjectNode();
@@ -552,7 +552,7 @@ public final class MoloraServer implements AutoCloseable {
                     }
                 }
                 offsets.add(offset);
-                offset += p.text().length();
+                offset += p.text().codePointCount(0, p.text().length());
             }
         }
         return lp;
