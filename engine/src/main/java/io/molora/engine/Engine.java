@@ -49,7 +49,8 @@ public final class Engine implements AutoCloseable {
         AdapterSet adapters = null;
         try {
             adapters = spec.adapters().isEmpty() ? null : AdapterSet.load(model, spec.adapters());
-            return new Engine(spec, model, adapters, Routers.create(spec.router(), model, adapters));
+            return new Engine(spec, model, adapters,
+                    Routers.create(spec.router(), model, adapters, spec.contextParams()));
         } catch (RuntimeException e) {
             if (adapters != null) {
                 adapters.close();

@@ -1,29 +1,32 @@
 package io.molora.engine;
 
+import io.molora.adapters.gate.BasePass;
 import io.molora.adapters.gate.HiddenStates;
-import io.molora.adapters.gate.RouterTraining;
+import io.molora.runtime.ContextParams;
 import io.molora.runtime.Model;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
  * The hidden states a {@code token+hidden} gate reads, per sequence: a prompt's from a base pass over it (the "2N
  * work" mode: every prompt token gets its predecessor's state), then those the decode loop produces as it generates
- * (a {@link HiddenStates.Tracker} over the context's decoder, which needs embeddings on).
+ * (a {@link HiddenStates.Tracker} over the context's decoder, which needs embeddings on). Owns the context of the base
+ * passes until closed.
  */
-final class HiddenStateFeed implements HiddenStates {
-    private final Model model;
+final class HiddenStateFeed implements HiddenStates, AutoCloseable {
+    private final BasePass basePass;
     private final Map<Integer, float[][]> prompts = new HashMap<>();
     private HiddenStates decoded = (seq, pos) -> null;
 
-    HiddenStateFeed(Model model) {
-        this.model = model;
+    /** Base passes over {@code model} with the threads of {@code params}. */
+    HiddenStateFeed(Model model, ContextParams params) {
+        this.basePass = new BasePass(model,
+                ContextParams.defaults().withThreads(params.threads(), params.batchThreads()));
     }
 
     /** Sequence {@code seq} starts (again) with {@code tokens} from position 0: a base pass gives their states. */
     void prefill(int seq, int[] tokens) {
-        set(seq, RouterTraining.hiddenStates(model, List.of(tokens))[0]);
+        set(seq, basePass.states(tokens));
     }
 
     /** States given in advance for positions {@code 0..states.length-1} of {@code seq}. */
@@ -46,5 +49,10 @@ final class HiddenStateFeed implements HiddenStates {
     public float[] at(int seq, int pos) {
         float[][] prompt = prompts.get(seq);
         return prompt != null && pos < prompt.length ? prompt[pos] : decoded.at(seq, pos);
+    }
+
+    @Override
+    public void close() {
+        basePass.close();
     }
 }

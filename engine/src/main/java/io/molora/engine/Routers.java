@@ -10,6 +10,7 @@ import io.molora.adapters.routers.FixedRouter;
 import io.molora.adapters.routers.PerSequenceRouter;
 import io.molora.adapters.routers.TokenListRouter;
 import io.molora.adapters.vocab.VocabRouter;
+import io.molora.runtime.ContextParams;
 import io.molora.runtime.Model;
 import io.molora.runtime.Router;
 import java.io.IOException;
@@ -23,11 +24,12 @@ public final class Routers {
 
     /**
      * Builds the router of {@code spec} for {@code model} and {@code adapters} (null: none loaded). Router files are
-     * read and checked against the model and adapters now; what the routing holds open is closed with it.
+     * read and checked against the model and adapters now; what the routing holds open is closed with it. A gate that
+     * reads hidden states runs its base passes with the threads of {@code params} (the decode loop's).
      *
      * @throws IllegalArgumentException when the spec needs adapters and there are none, or names one not loaded
      */
-    public static Routing create(RouterSpec spec, Model model, AdapterSet adapters) {
+    public static Routing create(RouterSpec spec, Model model, AdapterSet adapters, ContextParams params) {
         if (spec.needsAdapters() && adapters == null) {
             throw new IllegalArgumentException(spec.describe() + " needs the adapters it routes to");
         }
@@ -51,7 +53,7 @@ public final class Routers {
                     throw new UncheckedIOException("cannot read routes file " + v.file() + ": " + e.getMessage(), e);
                 }
             }
-            case RouterSpec.Learned l -> learned(l, model, adapters);
+            case RouterSpec.Learned l -> learned(l, model, adapters, params);
         };
     }
 
@@ -67,7 +69,7 @@ public final class Routers {
     }
 
     /** The gate over this model's token embeddings; with hidden-state features, fed by the routing's states. */
-    private static Routing learned(RouterSpec.Learned spec, Model model, AdapterSet adapters) {
+    private static Routing learned(RouterSpec.Learned spec, Model model, AdapterSet adapters, ContextParams params) {
         TokenEmbeddings emb;
         try {
             emb = TokenEmbeddings.open(model.path());
@@ -78,7 +80,7 @@ public final class Routers {
             Gate gate = RouterFile.load(spec.file(), adapters.specs(), emb);
             boolean hidden = RouterFile.read(spec.file()).identity().features().equals(RouterFile.FEATURES_TOKEN_HIDDEN);
             if (hidden) {
-                HiddenStateFeed feed = new HiddenStateFeed(model);
+                HiddenStateFeed feed = new HiddenStateFeed(model, params);
                 return new Routing(spec, new LearnedRouter(gate, emb, feed, spec.decision().create(), 1f), adapters,
                         feed, emb);
             }

@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * A router built from a {@link RouterSpec} by {@link Routers#create}, with what it needs from the decode loop. Owns
- * what the router reads from (a router file's token embeddings) until closed.
+ * what the router reads from (a router file's token embeddings, the context of its base passes) until closed.
  *
  * <p>A router may keep state per sequence (span state, hidden states): one decode loop uses it at a time.
  */
@@ -74,6 +74,16 @@ public final class Routing implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            if (hidden != null) {
+                hidden.close();
+            }
+        } finally {
+            closeResource();
+        }
+    }
+
+    private void closeResource() {
         if (resource != null) {
             try {
                 resource.close();

@@ -135,21 +135,10 @@ public final class RouterTraining {
      */
     public static float[][][] hiddenStates(Model model, List<int[]> sequences) {
         float[][][] h = new float[sequences.size()][][];
-        int longest = sequences.stream().mapToInt(s -> s.length).max().orElse(1);
-        try (Context ctx = Context.create(model, ContextParams.defaults().withContextSize(Math.max(64, longest))
-                .withBatch(longest, longest).withEmbeddings(true)); Batch b = new Batch(longest)) {
+        try (BasePass pass = new BasePass(model, ContextParams.defaults())) {
+            pass.reserve(sequences.stream().mapToInt(s -> s.length).max().orElse(1));
             for (int q = 0; q < sequences.size(); q++) {
-                int[] t = sequences.get(q);
-                ctx.clearMemory();
-                b.clear();
-                for (int i = 0; i < t.length; i++) {
-                    b.add(t[i], i, 0, true);
-                }
-                ctx.decode(b);
-                h[q] = new float[t.length][];
-                for (int i = 0; i < t.length; i++) {
-                    h[q][i] = ctx.embedding(i);
-                }
+                h[q] = pass.states(sequences.get(q));
             }
         }
         return h;
