@@ -7,6 +7,7 @@ import io.molora.engine.CompletionSettings;
 import io.molora.engine.CompletionSink;
 import io.molora.engine.Engine;
 import io.molora.engine.RouterSpec;
+import io.molora.runtime.SequenceScheduler;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -112,6 +113,7 @@ final class CompleteCommand implements Callable<Integer> {
             }
             err.flush();
             Progress.Stats stats = new Progress.Stats(plan.todo().size());
+            SequenceScheduler.Stats decodes;
             try (Progress.Display display = Progress.Display.create(progress, progressInterval, plan.todo().size(), err)) {
                 // lines that could not be read are done at once; the requests go to the engine
                 Map<CompletionRequest, BatchInput.Request> sources = new IdentityHashMap<>();
@@ -129,7 +131,7 @@ final class CompleteCommand implements Callable<Integer> {
                         }
                     }
                 }
-                engine.complete(requests, new CompletionSettings(parallel, defaults, adapterOptions.showRoutes),
+                decodes = engine.complete(requests, new CompletionSettings(parallel, defaults, adapterOptions.showRoutes),
                         new CompletionSink() {
                             @Override
                             public void completed(Completion c) {
@@ -157,6 +159,12 @@ final class CompleteCommand implements Callable<Integer> {
             err.printf("molora: %d completed, %d failed, %d skipped (already done); %d tokens generated in %.1f s "
                     + "(%.1f tok/s, --parallel %d) -> %s%n", stats.done, stats.failed, plan.skipped(), stats.tokens,
                     secs, stats.tokens / Math.max(secs, 1e-9), parallel, output);
+            if (decodes.decodes() > 0) {
+                err.printf("molora: %d decodes, %.2f of %d sequences busy in each on average, %.1f ms each (%.0f %% of "
+                        + "the time decoding)%n", decodes.decodes(), decodes.busySlots() / (double) decodes.decodes(),
+                        parallel, decodes.decodeNanos() / 1e6 / decodes.decodes(),
+                        100 * decodes.decodeNanos() / 1e9 / Math.max(secs, 1e-9));
+            }
             if (plan.priorErrors() > 0) {
                 err.printf("molora: %d request(s) failed in an earlier run (error records in %s)%n",
                         plan.priorErrors(), output);

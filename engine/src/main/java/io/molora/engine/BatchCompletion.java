@@ -1,5 +1,6 @@
 package io.molora.engine;
 
+import io.molora.runtime.SequenceScheduler;
 import io.molora.runtime.StopReason;
 import java.util.List;
 
@@ -18,7 +19,8 @@ final class BatchCompletion {
         this.sink = sink;
     }
 
-    void run(List<CompletionRequest> requests) {
+    /** Completes every request; returns what the decodes did. */
+    SequenceScheduler.Stats run(List<CompletionRequest> requests) {
         // adapters per token: the largest mix any request asks for
         int k = settings.defaultAdapters().map(m -> m.weights().size()).orElse(engine.adapterNames().size());
         for (CompletionRequest r : requests) {
@@ -50,6 +52,7 @@ final class BatchCompletion {
                 }
             }
             service.runUntilIdle();
+            return service.decodeStats();
         }
     }
 }

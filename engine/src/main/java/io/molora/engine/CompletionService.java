@@ -141,6 +141,11 @@ public final class CompletionService implements AutoCloseable {
         return scheduler.active();
     }
 
+    /** The batch loop's decodes so far: counts, occupancy and time (any thread). */
+    public SequenceScheduler.Stats decodeStats() {
+        return scheduler.stats();
+    }
+
     /** The adapters requests may name, in route-id order. */
     public List<String> adapterNames() {
         return names;

@@ -8,6 +8,7 @@ import io.molora.runtime.Generator;
 import io.molora.runtime.Model;
 import io.molora.runtime.Router;
 import io.molora.runtime.Sampler;
+import io.molora.runtime.SequenceScheduler;
 import io.molora.runtime.TextDecoder;
 import io.molora.runtime.Tokenizer;
 import java.io.IOException;
@@ -149,12 +150,14 @@ public final class Engine implements AutoCloseable {
 
     /**
      * Completes {@code requests} several at once (continuous batching over {@code settings.parallel()} sequences of
-     * one context), reporting each result to {@code sink} as it completes.
+     * one context), reporting each result to {@code sink} as it completes; returns what the decodes did (how full the
+     * batches were, the time spent decoding).
      *
      * @throws IllegalArgumentException when the default mix names an adapter that is not loaded
      */
-    public void complete(List<CompletionRequest> requests, CompletionSettings settings, CompletionSink sink) {
-        new BatchCompletion(this, settings, sink).run(requests);
+    public SequenceScheduler.Stats complete(List<CompletionRequest> requests, CompletionSettings settings,
+            CompletionSink sink) {
+        return new BatchCompletion(this, settings, sink).run(requests);
     }
 
     /**

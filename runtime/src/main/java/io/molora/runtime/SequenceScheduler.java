@@ -91,8 +91,23 @@ public final class SequenceScheduler implements AutoCloseable {
     private boolean closing;
     private Thread runner;
 
-    private long decodes;
-    private long decodedTokens;
+    /** What the decodes so far did; replaced after each one, so any thread reads a consistent record. */
+    private volatile Stats stats = Stats.NONE;
+
+    /**
+     * The decodes so far: how many, the tokens they carried (prompt + generated), the slots holding a job summed over
+     * them (over {@link #decodes} the mean occupancy), and the time spent in the decoder and in whole steps (a step
+     * also samples and calls the listeners).
+     */
+    public record Stats(long decodes, long tokens, long busySlots, long decodeNanos, long stepNanos) {
+        public static final Stats NONE = new Stats(0, 0, 0, 0, 0);
+
+        /** What happened between {@code earlier} and this. */
+        public Stats since(Stats earlier) {
+            return new Stats(decodes - earlier.decodes, tokens - earlier.tokens, busySlots - earlier.busySlots,
+                    decodeNanos - earlier.decodeNanos, stepNanos - earlier.stepNanos);
+        }
+    }
 
     public SequenceScheduler(Context context, Decoder decoder, int slots) {
         if (slots < 1) {
@@ -119,13 +134,9 @@ public final class SequenceScheduler implements AutoCloseable {
         return slotCount;
     }
 
-    /** Decodes so far, and tokens they carried (prompt + generated); read them from the driving thread. */
-    public long decodes() {
-        return decodes;
-    }
-
-    public long decodedTokens() {
-        return decodedTokens;
+    /** The decodes so far (any thread). */
+    public Stats stats() {
+        return stats;
     }
 
     /**
@@ -208,6 +219,7 @@ public final class SequenceScheduler implements AutoCloseable {
      * whether work is left (jobs queued or running).
      */
     public boolean step() {
+        long stepStart = System.nanoTime();
         // 1. cancellations, then refill free slots
         List<Job> cancelNow;
         lock.lock();
@@ -260,6 +272,8 @@ public final class SequenceScheduler implements AutoCloseable {
                 }
             }
         }
+        int busy = activeSlots();
+        long decodeStart = System.nanoTime();
         try {
             decoder.decode(batch);
         } catch (RuntimeException e) {
@@ -272,8 +286,7 @@ public final class SequenceScheduler implements AutoCloseable {
             }
             return hasWork();
         }
-        decodes++;
-        decodedTokens += batch.size();
+        long decodeNanos = System.nanoTime() - decodeStart;
         // 3. sample for every slot that has an output in this batch
         for (int s = 0; s < slotCount; s++) {
             Slot<?> slot = slots[s];
@@ -285,6 +298,9 @@ public final class SequenceScheduler implements AutoCloseable {
                 }
             }
         }
+        Stats was = stats;
+        stats = new Stats(was.decodes + 1, was.tokens + batch.size(), was.busySlots + busy,
+                was.decodeNanos + decodeNanos, was.stepNanos + System.nanoTime() - stepStart);
         return hasWork();
     }
 

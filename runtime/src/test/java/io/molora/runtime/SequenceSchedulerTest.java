@@ -116,7 +116,13 @@ class SequenceSchedulerTest {
              SequenceScheduler s = new SequenceScheduler(ctx, Decoder.plain(ctx), 3)) {
             jobs.forEach(j -> s.submit(j, r));
             s.runUntilIdle();
-            assertTrue(s.decodes() < 40, "sequences shared decodes: " + s.decodes());
+            SequenceScheduler.Stats stats = s.stats();
+            assertTrue(stats.decodes() < 40, "sequences shared decodes: " + stats);
+            int promptTokens = jobs.stream().mapToInt(j -> j.prompt().length).sum();
+            assertTrue(stats.tokens() >= promptTokens, "every prompt token was decoded: " + stats);
+            assertTrue(stats.busySlots() > stats.decodes() && stats.busySlots() <= 3 * stats.decodes(),
+                    "the three slots were shared: " + stats);
+            assertTrue(stats.decodeNanos() > 0 && stats.decodeNanos() <= stats.stepNanos(), stats.toString());
             assertFalse(s.hasWork());
         }
         assertTrue(r.events.contains("empty: prompt is empty"), r.events.toString());
