@@ -3,6 +3,7 @@ module io.molora.server {
     requires transitive io.molora.engine;
     requires io.helidon.webserver;
     requires io.helidon.webserver.staticcontent;
+    requires io.helidon.webserver.cors;
     requires io.helidon.http;
     requires com.fasterxml.jackson.databind;
     requires java.logging;

@@ -3,8 +3,10 @@ not used; MOLORA_CHROMIUM or `chromium` on PATH names the executable). Sends a m
 against the same request through the openai client, its colours against the legend, and takes a screenshot
 (build/serve-page.png; with MOLORA_UPDATE_SCREENSHOT=1 also docs/images/serve-page.png)."""
 
+import http.server
 import os
 import shutil
+import threading
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -153,3 +155,76 @@ def test_page_asks_for_the_key_when_the_server_needs_it(keyed_server, browser):
     page.dispatch_event("#api-key", "change")
     expect(page.locator("#model option")).to_have_count(5, timeout=60_000)
     page.close()
+
+
+# --- pages on other origins (CORS) ----------------------------------------------------------------------------------
+
+class _Elsewhere(http.server.BaseHTTPRequestHandler):
+    """An empty page: a front-end served from another origin than the server's."""
+
+    def do_GET(self):
+        body = b"<!doctype html><title>elsewhere</title>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def origins():
+    """Two origins of pages elsewhere (two ports of this machine): the first is allowed by cors_server, the second
+    is not."""
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Elsewhere) for _ in range(2)]
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    yield [f"http://127.0.0.1:{s.server_address[1]}" for s in servers]
+    for s in servers:
+        s.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cors_server(origins):
+    """A server with a key that lets pages from the first origin call it."""
+    with molora_server.Server("--api-key", KEY, "--cors-origin", origins[0]) as s:
+        yield s
+
+
+# what a front-end on another origin does: a chat request with the key (a preflighted request: JSON, Authorization)
+FETCH = """async ([url, key]) => {
+  try {
+    const r = await fetch(url + "/v1/chat/completions", {method: "POST",
+        headers: {"Content-Type": "application/json", "Authorization": "Bearer " + key, "X-Stainless-Lang": "js"},
+        body: JSON.stringify({model: "code", max_tokens: 4, temperature: 0,
+                              messages: [{role: "user", content: "def add(a, b):"}]})});
+    return {status: r.status, body: await r.json()};
+  } catch (e) {
+    return {error: String(e)};
+  }
+}"""
+
+
+def fetch_from(browser, origin, server, key):
+    page = browser.new_page()
+    page.goto(origin + "/")
+    try:
+        return page.evaluate(FETCH, [server.url, key])
+    finally:
+        page.close()
+
+
+def test_a_page_on_an_allowed_origin_calls_the_api(cors_server, origins, browser):
+    got = fetch_from(browser, origins[0], cors_server, KEY)
+    assert got.get("status") == 200, got
+    assert got["body"]["choices"][0]["message"]["role"] == "assistant"
+    assert got["body"]["usage"]["completion_tokens"] > 0
+
+
+def test_the_browser_blocks_pages_on_other_origins(server, cors_server, origins, browser):
+    # an origin the server does not name, and a server that names none (the default)
+    for origin, s in ((origins[1], cors_server), (origins[0], server)):
+        got = fetch_from(browser, origin, s, KEY)
+        assert "error" in got and "Failed to fetch" in got["error"], (origin, got)

@@ -6,6 +6,8 @@ import io.molora.server.MoloraServer;
 import io.molora.server.ServerConfig;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -63,6 +65,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Require 'Authorization: Bearer KEY' on the API and /metrics (GET /health and the page stay open).")
     String apiKey;
 
+    @Option(names = "--cors-origin", paramLabel = "ORIGIN",
+            description = "Let pages from ORIGIN (scheme://host[:port], e.g. http://localhost:3000) call the API from a browser; "
+                    + "repeat for more, * for any. Default: none, only the server's own page.")
+    List<String> corsOrigins = new ArrayList<>();
+
     @Option(names = {"-a", "--alias"}, paramLabel = "ID",
             description = "The base model's id in /v1/models (default: the model file name without .gguf).")
     String alias;
@@ -96,9 +103,16 @@ final class ServeCommand implements Callable<Integer> {
             throw new ParameterException(cmd, "--api-key is empty");
         }
         String id = alias != null ? alias : model.model.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
+        for (String origin : corsOrigins) {
+            try {
+                ServerConfig.checkOrigin(origin);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(cmd, "--cors-origin: " + e.getMessage());
+            }
+        }
         ServerConfig config = new ServerConfig(host, port, id, Optional.ofNullable(apiKey), parallel, maxQueue, maxBody,
                 Duration.ofSeconds(timeout), Duration.ofSeconds(shutdownTimeout), sampling.params(),
-                nPredict == -1 ? Integer.MAX_VALUE : nPredict);
+                nPredict == -1 ? Integer.MAX_VALUE : nPredict, corsOrigins);
         if (!model.verbose) {
             HELIDON.setLevel(Level.WARNING);
         }

@@ -97,6 +97,11 @@ class ServeCommandTest {
         assertTrue(badPort.err().contains("--port"), badPort.err());
         CliTest.Run emptyKey = CliTest.run("serve", "-m", base.toString(), "--api-key", " ");
         assertEquals(2, emptyKey.exit(), emptyKey.err());
+        for (String origin : List.of("http://localhost:3000/", "localhost:3000", "http://a/b", "https://[::1")) {
+            CliTest.Run badOrigin = CliTest.run("serve", "-m", base.toString(), "--cors-origin", origin);
+            assertEquals(2, badOrigin.exit(), badOrigin.err());
+            assertTrue(badOrigin.err().contains("--cors-origin: '" + origin + "' is not an origin"), badOrigin.err());
+        }
         try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             CliTest.Run busy = CliTest.run("serve", "-m", base.toString(), "-c", "256", "--port",
                     Integer.toString(taken.getLocalPort()));

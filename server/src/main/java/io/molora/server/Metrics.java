@@ -1,15 +1,18 @@
 package io.molora.server;
 
+import io.molora.runtime.SequenceScheduler;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * The server's counters, written as Prometheus text (exposition format 0.0.4): requests by endpoint and status,
- * queue depth, sequences decoding, prompt and generated tokens, generated tokens per adapter, and the generation rate
- * over the last ten seconds.
+ * queue depth, sequences decoding, prompt and generated tokens, generated tokens per adapter, the generation rate
+ * over the last ten seconds, and the batch loop's decodes (how many, their tokens, the sequences in them, their time:
+ * {@code rate(molora_decode_busy_slots_total) / rate(molora_decodes_total)} is how full the batches are).
  */
 final class Metrics {
     private static final int WINDOW_SECONDS = 10;
@@ -20,13 +23,15 @@ final class Metrics {
     private final LongAdder generatedTokens = new LongAdder();
     private final IntSupplier queued;
     private final IntSupplier active;
+    private final Supplier<SequenceScheduler.Stats> decodes;
     // generated tokens per second of the last WINDOW_SECONDS seconds, as a ring
     private final long[] perSecond = new long[WINDOW_SECONDS];
     private final long[] secondOf = new long[WINDOW_SECONDS];
 
-    Metrics(IntSupplier queued, IntSupplier active) {
+    Metrics(IntSupplier queued, IntSupplier active, Supplier<SequenceScheduler.Stats> decodes) {
         this.queued = queued;
         this.active = active;
+        this.decodes = decodes;
     }
 
     void request(String endpoint, int status) {
@@ -92,6 +97,14 @@ final class Metrics {
         out.append("# TYPE molora_adapter_tokens_total counter\n");
         new TreeMap<>(adapterTokens).forEach((name, v) -> out.append("molora_adapter_tokens_total{adapter=\"")
                 .append(label(name)).append("\"} ").append(v.sum()).append('\n'));
+        SequenceScheduler.Stats d = decodes.get();
+        counter(out, "molora_decodes_total", "Decodes (batches) run by the batch loop.", d.decodes());
+        counter(out, "molora_decoded_tokens_total", "Tokens in those batches, prompt and generated.", d.tokens());
+        counter(out, "molora_decode_busy_slots_total", "Sequences holding a request, summed over the decodes.",
+                d.busySlots());
+        seconds(out, "molora_decode_seconds_total", "Time spent decoding batches.", d.decodeNanos());
+        seconds(out, "molora_step_seconds_total", "Time spent in the batch loop's steps (decoding, sampling, handing "
+                + "out text).", d.stepNanos());
         return out.toString();
     }
 
@@ -103,6 +116,12 @@ final class Metrics {
     private static void counter(StringBuilder out, String name, String help, long value) {
         out.append("# HELP ").append(name).append(' ').append(help).append('\n');
         out.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(value).append('\n');
+    }
+
+    private static void seconds(StringBuilder out, String name, String help, long nanos) {
+        out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        out.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ')
+                .append(String.format(java.util.Locale.ROOT, "%.6f", nanos / 1e9)).append('\n');
     }
 
     /** A label value escaped as the exposition format wants (backslash, quote, newline). */

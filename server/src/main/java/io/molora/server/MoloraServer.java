@@ -6,7 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.Method;
+import io.helidon.webserver.ServerConnectionException;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
+import io.helidon.webserver.cors.CorsFeature;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
@@ -24,9 +28,11 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -47,6 +53,8 @@ public final class MoloraServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The page's files, in the jar (served at /). */
     static final String WEB = "io/molora/server/web";
+    /** How often a request that is not streamed writes a space while it decodes (to notice a client gone away). */
+    static final Duration HEARTBEAT = Duration.ofMillis(500);
 
     private final Engine engine;
     private final ServerConfig config;
@@ -72,17 +80,21 @@ public final class MoloraServer implements AutoCloseable {
                 throw new IllegalArgumentException("an adapter may not be named like the base model ('"
                         + config.modelId() + "') or '" + ApiRequest.Models.AUTO + "'");
             }
-            this.metrics = new Metrics(service::queued, service::active);
+            this.metrics = new Metrics(service::queued, service::active, service::decodeStats);
             service.start();
-            this.web = WebServer.builder()
+            WebServerConfig.Builder server = WebServer.builder()
                     .host(config.host())
                     .port(config.port())
                     // the body limit is checked by the handlers (413 in OpenAI's format); this is a backstop
                     .maxPayloadSize(Math.max(config.maxBodyBytes() * 2, config.maxBodyBytes() + 65536))
                     .shutdownHook(false)
-                    .routing(this::routes)
-                    .build()
-                    .start();
+                    // no feature joins because its jar is there (CORS would, with its own defaults)
+                    .featuresDiscoverServices(false)
+                    .routing(this::routes);
+            if (!config.corsOrigins().isEmpty()) {
+                server.addFeature(cors(config.corsOrigins()));
+            }
+            this.web = server.build().start();
             if (!web.isRunning()) {
                 // Helidon logs why and returns a stopped server
                 throw new IllegalStateException("could not listen on " + config.host() + ":" + config.port()
@@ -92,6 +104,20 @@ public final class MoloraServer implements AutoCloseable {
             service.close();
             throw e;
         }
+    }
+
+    /**
+     * Cross-origin requests from pages on {@code origins} (or any, for {@code *}): Helidon's CORS support answers
+     * their preflights and marks their answers readable. Any request header is allowed (clients such as OpenAI's
+     * JavaScript library send their own), the methods are the API's.
+     */
+    private static CorsFeature cors(List<String> origins) {
+        return CorsFeature.create(c -> c.addDefaults(false).pathsDiscoverServices(false).addPath(p -> p
+                .pathPattern("/*")
+                .allowOrigins(Set.copyOf(origins))
+                .allowMethods(Set.of("GET", "POST"))
+                .allowHeaders(Set.of("*"))
+                .maxAge(Duration.ofHours(1))));
     }
 
     /** Why binding {@code host:port} fails, as the JDK says it (empty when it does not fail now). */
@@ -125,7 +151,8 @@ public final class MoloraServer implements AutoCloseable {
 
     private void routes(HttpRouting.Builder r) {
         r.addFilter((chain, req, res) -> {
-            if (needsKey(req) && !authorized(req)) {
+            // a browser's CORS preflight carries no credentials
+            if (req.prologue().method() != Method.OPTIONS && needsKey(req) && !authorized(req)) {
                 error(req, res, new ApiError(401, "authentication_error", null, "invalid_api_key",
                         "a valid API key is required: send the header 'Authorization: Bearer KEY'"));
                 return;
@@ -153,6 +180,8 @@ public final class MoloraServer implements AutoCloseable {
         if (MoloraServer.class.getClassLoader().getResource(WEB + "/index.html") != null) {
             r.register("/", StaticContentService.builder(WEB).welcomeFileName("index.html").build());
         }
+        // a preflight the CORS support let through (without --cors-origin there is none): nothing to add
+        r.options((req, res) -> res.status(204).send());
         r.any((req, res) -> {
             throw ApiError.notFound(null, null, "no such endpoint: " + req.prologue().method().text() + " "
                     + req.path().path());
@@ -214,9 +243,12 @@ public final class MoloraServer implements AutoCloseable {
     private static final class Events implements CompletionService.Listener {
         final LinkedBlockingQueue<Event> queue = new LinkedBlockingQueue<>();
         final Metrics metrics;
+        /** Whether the handler wants the text piece by piece (a stream); otherwise only the start and the end. */
+        final boolean pieces;
 
-        Events(Metrics metrics) {
+        Events(Metrics metrics, boolean pieces) {
             this.metrics = metrics;
+            this.pieces = pieces;
         }
 
         @Override
@@ -225,9 +257,11 @@ public final class MoloraServer implements AutoCloseable {
         }
 
         @Override
-        public void text(List<Completion.TokenRoute> pieces) {
-            metrics.generated(pieces.size());
-            queue.add(new Text(pieces));
+        public void text(List<Completion.TokenRoute> text) {
+            metrics.generated(text.size());
+            if (pieces) {
+                queue.add(new Text(text));  // a handler that waits for the end is not woken for every token
+            }
         }
 
         @Override
@@ -256,7 +290,7 @@ public final class MoloraServer implements AutoCloseable {
         JsonNode body = readJson(req);
         String id = (chat ? "chatcmpl-" : "cmpl-") + Long.toString(created, 36) + ids.incrementAndGet();
         ApiRequest ar = ApiRequest.parse(body, chat, models, config, id);
-        Events events = new Events(metrics);
+        Events events = new Events(metrics, ar.stream());
         CompletionService.Ticket ticket;
         try {
             ticket = service.submit(ar.completion(), ar.showRoutes() || ar.logprobs(), events);
@@ -281,15 +315,40 @@ public final class MoloraServer implements AutoCloseable {
     }
 
     /**
-     * A whole response. Once tokens come, the status is sent and a space (JSON allows leading white space) goes out
-     * with each piece: writing is how a client that went away is noticed, and its request is cancelled at the next
-     * step instead of decoding for nobody.
+     * A whole response. Once the request is decoding, every {@link #HEARTBEAT} the status is sent (the first time) and
+     * a space goes out (JSON allows leading white space): writing is how a client that went away is noticed, and its
+     * request is cancelled at the next step instead of decoding for nobody. A request that ends sooner gets a plain
+     * response, with its real status.
      */
     private void whole(ServerRequest req, ServerResponse res, ApiRequest ar, Events events,
             CompletionService.Ticket ticket, long deadline) throws Exception {
         OutputStream out = null;
+        boolean started = false;
         while (true) {
-            Event e = events.next(deadline);
+            Event e = events.next(started ? Math.min(deadline, System.nanoTime() + HEARTBEAT.toNanos()) : deadline);
+            if (e == null && System.nanoTime() - deadline < 0) {
+                try {
+                    if (out == null) {
+                        res.status(200);
+                        res.header(HeaderNames.CONTENT_TYPE, "application/json");
+                        out = res.outputStream();
+                    }
+                    out.write(' ');
+                    out.flush();
+                } catch (IOException | UncheckedIOException | ServerConnectionException x) {
+                    ticket.cancel();
+                    metrics.request(endpoint(req), 499);  // nginx's "client closed request"
+                    try {
+                        if (out != null) {
+                            out.close();
+                        }
+                    } catch (IOException | UncheckedIOException | ServerConnectionException ignored) {
+                        // the connection is gone already
+                    }
+                    return;  // the client went away
+                }
+                continue;
+            }
             if (e == null) {
                 ticket.cancel();
                 ApiError timeout = timedOut();
@@ -300,29 +359,8 @@ public final class MoloraServer implements AutoCloseable {
                 return;
             }
             switch (e) {
-                case Started s -> { }
-                case Text t -> {
-                    try {
-                        if (out == null) {
-                            res.status(200);
-                            res.header(HeaderNames.CONTENT_TYPE, "application/json");
-                            out = res.outputStream();
-                        }
-                        out.write(' ');
-                        out.flush();
-                    } catch (IOException | UncheckedIOException x) {
-                        ticket.cancel();
-                        metrics.request(endpoint(req), 499);  // nginx's "client closed request"
-                        try {
-                            if (out != null) {
-                                out.close();
-                            }
-                        } catch (IOException | UncheckedIOException ignored) {
-                            // the connection is gone already
-                        }
-                        return;  // the client went away
-                    }
-                }
+                case Started s -> started = true;
+                case Text t -> { }  // not asked for
                 case Failed f -> {
                     ApiError err = new ApiError(500, "server_error", null, null, f.message());
                     if (out == null) {
@@ -357,7 +395,7 @@ public final class MoloraServer implements AutoCloseable {
         metrics.request(endpoint(req), status);
         try (out) {
             out.write(JSON.writeValueAsBytes(json));
-        } catch (IOException | UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException | ServerConnectionException e) {
             // the client went away at the end
         }
     }
@@ -439,7 +477,7 @@ public final class MoloraServer implements AutoCloseable {
                 e = events.next(deadline);
             }
             event(sse, "[DONE]");
-        } catch (IOException | UncheckedIOException x) {
+        } catch (IOException | UncheckedIOException | ServerConnectionException x) {
             ticket.cancel();  // the client went away: its sequence is freed at the next step
         }
     }

@@ -2,8 +2,10 @@ package io.molora.server;
 
 import io.molora.runtime.SamplerParams;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * How the server runs.
@@ -20,10 +22,16 @@ import java.util.Optional;
  * @param sampling        sampling of requests that do not set it (llama.cpp's defaults unless the command line says)
  * @param maxTokens       tokens per request when a request does not say ({@link Integer#MAX_VALUE}: until the end of
  *                        the text or a full sequence)
+ * @param corsOrigins     the origins ({@code scheme://host[:port]}) whose pages may call the API from a browser, or
+ *                        {@code *} for any; none: only the server's own page (same origin)
  */
 public record ServerConfig(String host, int port, String modelId, Optional<String> apiKey, int parallel,
         int queueLimit, long maxBodyBytes, Duration requestTimeout, Duration shutdownGrace, SamplerParams sampling,
-        int maxTokens) {
+        int maxTokens, List<String> corsOrigins) {
+    /** What an origin looks like: a scheme, a host (a name, an IPv4 address or a bracketed IPv6 one), maybe a port. */
+    private static final Pattern ORIGIN = Pattern.compile("[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@\\s\\[\\]:]+|\\[[0-9a-fA-F:.]+\\])"
+            + "(:[0-9]{1,5})?");
+
     public ServerConfig {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(modelId, "modelId");
@@ -49,47 +57,62 @@ public record ServerConfig(String host, int port, String modelId, Optional<Strin
         if (apiKey.isPresent() && apiKey.get().isBlank()) {
             throw new IllegalArgumentException("the API key is empty");
         }
+        corsOrigins = List.copyOf(corsOrigins);
+        corsOrigins.forEach(ServerConfig::checkOrigin);
+    }
+
+    /** Checks that {@code origin} is {@code *} or {@code scheme://host[:port]}, as a browser sends it. */
+    public static void checkOrigin(String origin) {
+        if (!origin.equals("*") && !ORIGIN.matcher(origin).matches()) {
+            throw new IllegalArgumentException("'" + origin + "' is not an origin: write scheme://host[:port] with no "
+                    + "path and no trailing slash, as a browser sends it (e.g. http://localhost:3000), or * for any");
+        }
     }
 
     /** Loopback, port 8080, 4 sequences, 64 waiting, 1 MiB bodies, 10 minutes a request, 30 s to drain. */
     public static ServerConfig defaults(String modelId) {
         return new ServerConfig("127.0.0.1", 8080, modelId, Optional.empty(), 4, 64, 1 << 20, Duration.ofMinutes(10),
-                Duration.ofSeconds(30), SamplerParams.defaults(), Integer.MAX_VALUE);
+                Duration.ofSeconds(30), SamplerParams.defaults(), Integer.MAX_VALUE, List.of());
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, sampling, maxTokens);
+                shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withApiKey(String key) {
         return new ServerConfig(host, port, modelId, Optional.of(key), parallel, queueLimit, maxBodyBytes,
-                requestTimeout, shutdownGrace, sampling, maxTokens);
+                requestTimeout, shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withParallel(int n) {
         return new ServerConfig(host, port, modelId, apiKey, n, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, sampling, maxTokens);
+                shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withQueueLimit(int n) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, n, maxBodyBytes, requestTimeout,
-                shutdownGrace, sampling, maxTokens);
+                shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withShutdownGrace(Duration d) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout, d,
-                sampling, maxTokens);
+                sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withSampling(SamplerParams s) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, s, maxTokens);
+                shutdownGrace, s, maxTokens, corsOrigins);
     }
 
     public ServerConfig withMaxTokens(int n) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, sampling, n);
+                shutdownGrace, sampling, n, corsOrigins);
+    }
+
+    public ServerConfig withCorsOrigins(List<String> origins) {
+        return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
+                shutdownGrace, sampling, maxTokens, origins);
     }
 
     /** Whether {@link #host} is a loopback address (127.0.0.0/8, ::1, localhost). */

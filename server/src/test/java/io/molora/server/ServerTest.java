@@ -31,6 +31,8 @@ import io.molora.runtime.testing.NativeTestSupport;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -514,6 +516,46 @@ class ServerTest {
             // the abandoned request stopped long before its 2048 positions were full
             double generated = metric(s, "molora_generated_tokens_total");
             assertTrue(generated < 1000, "generated " + generated);
+            // one sequence: every decode held exactly one request, and carried its prompt or a generated token
+            double decodes = metric(s, "molora_decodes_total");
+            assertTrue(decodes >= generated - 2, "decodes " + decodes + ", generated " + generated);
+            assertEquals(decodes, metric(s, "molora_decode_busy_slots_total"));
+            assertTrue(metric(s, "molora_decoded_tokens_total") >= decodes);
+            assertTrue(metric(s, "molora_decode_seconds_total") > 0);
+            assertTrue(metric(s, "molora_step_seconds_total") >= metric(s, "molora_decode_seconds_total"));
+        }
+    }
+
+    @Test
+    void aClientThatLeavesARequestThatIsNotStreamedIsCancelled() throws Exception {
+        try (Engine e = open(new RouterSpec.Base());
+             MoloraServer s = MoloraServer.start(e, config().withParallel(1))) {
+            // it would run to the end of its 2048 positions
+            byte[] body = "{\"model\": \"code\", \"prompt\": \"def f(x):\", \"max_tokens\": 100000}"
+                    .getBytes(StandardCharsets.UTF_8);
+            try (Socket socket = new Socket("127.0.0.1", s.port())) {
+                OutputStream out = socket.getOutputStream();
+                out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(body);
+                out.flush();
+                // while it decodes, the status goes out, then a space every half second
+                InputStream in = socket.getInputStream();
+                String head = new String(in.readNBytes(15), StandardCharsets.US_ASCII);
+                assertEquals("HTTP/1.1 200 OK", head);
+                int c;
+                StringBuilder seen = new StringBuilder();
+                while ((c = in.read()) >= 0 && !seen.toString().endsWith("\r\n\r\n")) {
+                    seen.append((char) c);  // the rest of the headers
+                }
+                assertTrue(seen.toString().toLowerCase(java.util.Locale.ROOT).contains("transfer-encoding: chunked"),
+                        seen.toString());
+            }  // the client goes away
+            awaitMetric(s, "molora_requests_active", 0);
+            assertTrue(get(s, "/metrics").body().contains(
+                    "molora_requests_total{endpoint=\"/v1/completions\",code=\"499\"} 1"), get(s, "/metrics").body());
+            double generated = metric(s, "molora_generated_tokens_total");
+            assertTrue(generated < 2000, "stopped before its sequence was full: " + generated);
         }
     }
 
