@@ -53,23 +53,31 @@ final class TrainRouterCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--features", defaultValue = "token", description = "Gate features: token (the token's "
-            + "embedding; no extra pass) or token+hidden (plus the previous position's final hidden state; one base pass "
-            + "over the corpus at training time) (default: ${DEFAULT-VALUE}).")
+            + "embedding; no extra pass), token+hidden (plus the previous position's final hidden state; one base pass "
+            + "over the corpus at training time), or request (one adapter per request, from the mean of the final "
+            + "hidden states over its prompt, as TT-LoRA MoE's router; labelled corpora only) (default: ${DEFAULT-VALUE}).")
     String features;
 
     @Override
     public Integer call() throws Exception {
         CommandLine cmd = spec.commandLine();
         model.require(cmd);
-        if (!features.equals("token") && !features.equals("token+hidden")) {
-            throw new ParameterException(cmd, "--features is token or token+hidden, got '" + features + "'");
-        }
+        RouterTrainingSettings.Features kind = switch (features) {
+            case "token" -> RouterTrainingSettings.Features.TOKEN;
+            case "token+hidden" -> RouterTrainingSettings.Features.TOKEN_HIDDEN;
+            case "request" -> RouterTrainingSettings.Features.REQUEST;
+            default -> throw new ParameterException(cmd, "--features is token, token+hidden or request, got '"
+                    + features + "'");
+        };
         Corpus source = corpus.corpus(cmd);
+        if (kind == RouterTrainingSettings.Features.REQUEST && !(source instanceof Corpus.Labelled)) {
+            throw new ParameterException(cmd, "--features request learns one adapter per text: give labelled "
+                    + "corpora (--domain NAME=PATH, one per adapter), not --corpus");
+        }
         List<AdapterSpec> specs = AdapterOptions.parse(lora, List.of());
         RouterTrainingSettings settings;
         try {
-            settings = new RouterTrainingSettings(hidden, epochs, lr, seed, features.equals("token+hidden")
-                    ? RouterTrainingSettings.Features.TOKEN_HIDDEN : RouterTrainingSettings.Features.TOKEN, corpus.seqLen);
+            settings = new RouterTrainingSettings(hidden, epochs, lr, seed, kind, corpus.seqLen);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(cmd, e.getMessage());
         }

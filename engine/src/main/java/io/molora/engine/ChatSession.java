@@ -194,7 +194,7 @@ public final class ChatSession implements AutoCloseable {
         common = Math.min(common, tokens.length - 1);
         context.removeTokens(0, common, -1);
         int[] fresh = Arrays.copyOfRange(tokens, common, tokens.length);
-        engine.prefillHiddenStates(router, 0, tokens);
+        engine.startSequence(router, 0, tokens);
         Map<String, Integer> routes = new LinkedHashMap<>();
         StringBuilder reply = new StringBuilder();
         List<Integer> generated = new ArrayList<>();

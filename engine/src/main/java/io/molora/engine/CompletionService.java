@@ -419,7 +419,11 @@ public final class CompletionService implements AutoCloseable {
             if (mixed != null) {
                 mixed.start(slot, t.fixedMix);
             }
-            engine.prefillHiddenStates(router, slot, t.prompt);
+            if (t.fixedMix) {
+                engine.skipSequence(router, slot);  // its adapters are its request's: no base pass to route by
+            } else {
+                engine.startSequence(router, slot, t.prompt);
+            }
             t.listener.started();
         }
 

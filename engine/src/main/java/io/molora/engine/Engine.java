@@ -91,8 +91,8 @@ public final class Engine implements AutoCloseable {
     /**
      * Generates for one prompt from position 0 of a fresh context, streaming tokens to {@code listener} until the
      * token limit, the end of text, a full context or {@link GenerationListener#stop()}. A prompt that does not fit
-     * the context is refused before anything is decoded or reported. With a router that reads hidden states, a base
-     * pass over the prompt gives its states first (2N work for the prompt).
+     * the context is refused before anything is decoded or reported. With a router that reads hidden states or picks
+     * an adapter per request, a base pass over the prompt comes first (2N work for the prompt).
      *
      * @throws IllegalArgumentException when the prompt does not fit in the context
      */
@@ -104,7 +104,7 @@ public final class Engine implements AutoCloseable {
              DecodePath path = decodePath(ctx, router, request.traceRoutes());
              Generator generator = new Generator(ctx, sampler, 0, path.decoder())) {
             generator.requireFits(tokens, 0);
-            prefillHiddenStates(router, 0, tokens);
+            startSequence(router, 0, tokens);
             boolean[] prefilled = {false};
             Runnable announce = () -> {
                 if (!prefilled[0]) {
@@ -208,12 +208,23 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Sequence {@code seq} starts with {@code tokens} from position 0: when {@code router} reads hidden states, a base
-     * pass over them gives their states (2N work for a prompt); otherwise nothing to do.
+     * Sequence {@code seq} starts with {@code tokens} from position 0, routed by {@code router} (the engine's router,
+     * or one that wraps it): what the router needs first (a base pass over the prompt for a router that reads hidden
+     * states or picks an adapter per request); nothing for others.
      */
-    void prefillHiddenStates(Router router, int seq, int[] tokens) {
-        if (router != null && router.needsHiddenStates()) {
-            routing.hiddenStates().prefill(seq, tokens);
+    void startSequence(Router router, int seq, int[] tokens) {
+        if (router != null) {
+            routing.startSequence(seq, tokens);
+        }
+    }
+
+    /**
+     * Sequence {@code seq} starts with adapters fixed by its request: the router's routes for it are not used, so no
+     * base pass; the states of an earlier request in that sequence are dropped.
+     */
+    void skipSequence(Router router, int seq) {
+        if (router != null) {
+            routing.skipSequence(seq);
         }
     }
 

@@ -29,6 +29,11 @@ final class HiddenStateFeed implements HiddenStates, AutoCloseable {
         set(seq, basePass.states(tokens));
     }
 
+    /** The states of a base pass over {@code tokens}, kept nowhere (a request router's input). */
+    float[][] pass(int[] tokens) {
+        return basePass.states(tokens);
+    }
+
     /** States given in advance for positions {@code 0..states.length-1} of {@code seq}. */
     void set(int seq, float[][] states) {
         prompts.put(seq, states);

@@ -5,6 +5,7 @@ import io.molora.adapters.gate.Gate;
 import io.molora.adapters.gate.GateTrainer;
 import io.molora.adapters.gate.HiddenStates;
 import io.molora.adapters.gate.LearnedRouter;
+import io.molora.adapters.gate.RequestRouter;
 import io.molora.adapters.gate.RouterFile;
 import io.molora.adapters.gate.RouterTraining;
 import io.molora.adapters.gate.TokenEmbeddings;
@@ -56,23 +57,28 @@ final class RouterJobs {
         try (TokenEmbeddings emb = TokenEmbeddings.open(model.path())) {
             Text text = read(corpus, settings.seqLen());
             List<int[]> seqs = text.sequences();
-            int[][] targets;
-            if (text.labels().isEmpty()) {  // a mixed corpus: targets from the per-token oracle
-                log.accept(seqs.size() + " sequences; scoring every token with base and each adapter");
-                targets = RouterTraining.oracleTargets(RouterTraining.logProbs(model, adapters, seqs, log));
-            } else {
-                targets = RouterTraining.domainTargets(seqs, text.labels().stream().mapToInt(Integer::intValue).toArray());
-            }
-            boolean hiddenFeatures = settings.features() == RouterTrainingSettings.Features.TOKEN_HIDDEN;
             RouterTraining.Dataset data;
-            if (hiddenFeatures) {
-                log.accept("base pass for hidden states");
-                data = RouterTraining.datasetWithHidden(seqs, targets, emb, RouterTraining.hiddenStates(model, seqs));
+            if (settings.features() == RouterTrainingSettings.Features.REQUEST) {
+                data = requestDataset(text);
             } else {
-                data = RouterTraining.dataset(seqs, targets, emb);
+                int[][] targets;
+                if (text.labels().isEmpty()) {  // a mixed corpus: targets from the per-token oracle
+                    log.accept(seqs.size() + " sequences; scoring every token with base and each adapter");
+                    targets = RouterTraining.oracleTargets(RouterTraining.logProbs(model, adapters, seqs, log));
+                } else {
+                    targets = RouterTraining.domainTargets(seqs,
+                            text.labels().stream().mapToInt(Integer::intValue).toArray());
+                }
+                if (settings.features() == RouterTrainingSettings.Features.TOKEN_HIDDEN) {
+                    log.accept("base pass for hidden states");
+                    data = RouterTraining.datasetWithHidden(seqs, targets, emb, RouterTraining.hiddenStates(model, seqs));
+                } else {
+                    data = RouterTraining.dataset(seqs, targets, emb);
+                }
             }
             log.accept("training a " + (settings.hidden() == 0 ? "linear" : settings.hidden() + "-unit") + " gate on "
-                    + data.size() + " tokens, " + data.inputs() + " features, " + (1 + adapters.size()) + " choices");
+                    + data.size() + (settings.features() == RouterTrainingSettings.Features.REQUEST ? " sequences, "
+                    : " tokens, ") + data.inputs() + " features, " + (1 + adapters.size()) + " choices");
             Gate g = GateTrainer.train(data.x(), data.y(), data.inputs(), 1 + adapters.size(),
                     new GateTrainer.Options(settings.hidden(), settings.epochs(), 64, settings.learningRate(), 1e-4f,
                             settings.seed()), e -> log.accept("epoch " + e + "/" + settings.epochs()));
@@ -82,11 +88,33 @@ final class RouterJobs {
         }
     }
 
+    /** One example per labelled sequence: the mean of its base-pass hidden states, its domain's adapter. */
+    private RouterTraining.Dataset requestDataset(Text text) {
+        if (text.labels().isEmpty()) {
+            throw new IllegalArgumentException("a request router learns from labelled corpora (a domain per text), "
+                    + "not from a mixed one");
+        }
+        log.accept("base pass for hidden states");
+        float[][][] h = RouterTraining.hiddenStates(model, text.sequences());
+        int n = h.length;
+        int d = h[0][0].length;
+        float[] x = new float[n * d];
+        int[] y = new int[n];
+        for (int s = 0; s < n; s++) {
+            System.arraycopy(RequestRouter.features(h[s]), 0, x, s * d, d);
+            y[s] = 1 + text.labels().get(s);
+        }
+        return new RouterTraining.Dataset(x, y, d);
+    }
+
     RouterEvaluation evaluate(Path routerFile, Corpus corpus, int seqLen) throws IOException {
         try (TokenEmbeddings emb = TokenEmbeddings.open(model.path())) {
             Gate gate = RouterFile.load(routerFile, adapters.specs(), emb);
             RouterTrainingSettings.Features features = RouterTrainingSettings.Features.of(
                     RouterFile.read(routerFile).identity().features());
+            if (features == RouterTrainingSettings.Features.REQUEST) {
+                return evaluateRequest(new RequestRouter(gate), read(corpus, seqLen));
+            }
             boolean hiddenFeatures = features == RouterTrainingSettings.Features.TOKEN_HIDDEN;
             Text text = read(corpus, seqLen);
             List<int[]> seqs = text.sequences();
@@ -131,6 +159,38 @@ final class RouterJobs {
                     hiddenFeatures ? OptionalDouble.of(basePassSeconds) : OptionalDouble.empty(), (double) rightOracle / n,
                     labels.isEmpty() ? OptionalDouble.empty() : OptionalDouble.of((double) rightLabel / n));
         }
+    }
+
+    /**
+     * A request router on each sequence as one request: the adapter it picks from the sequence's base pass serves all
+     * the sequence's tokens, so its log-probabilities are that adapter's (no routed pass needed).
+     */
+    private RouterEvaluation evaluateRequest(RequestRouter router, Text text) {
+        List<int[]> seqs = text.sequences();
+        float[][][] lp = RouterTraining.logProbs(model, adapters, seqs, log);
+        int[][] oracle = RouterTraining.oracleTargets(lp);
+        long t0 = System.nanoTime();
+        float[][][] hidden = RouterTraining.hiddenStates(model, seqs);
+        double basePassSeconds = (System.nanoTime() - t0) / 1e9;
+        float[][] routed = new float[seqs.size()][];
+        long n = 0;
+        long rightOracle = 0;
+        long rightLabel = 0;
+        for (int s = 0; s < seqs.size(); s++) {
+            int choice = router.decide(hidden[s]);
+            routed[s] = lp[choice + 1][s];  // NONE = -1: the base model's row
+            for (int p = 0; p < oracle[s].length; p++) {
+                rightOracle += choice == oracle[s][p] - 1 ? 1 : 0;
+                if (!text.labels().isEmpty()) {
+                    rightLabel += choice == text.labels().get(s) ? 1 : 0;
+                }
+                n++;
+            }
+        }
+        Map<String, Double> ppl = RouterTraining.perplexities(lp, adapters.names(), routed, "learned-per-request");
+        return new RouterEvaluation(n, RouterTrainingSettings.Features.REQUEST, ppl, 0, OptionalDouble.of(basePassSeconds),
+                (double) rightOracle / n,
+                text.labels().isEmpty() ? OptionalDouble.empty() : OptionalDouble.of((double) rightLabel / n));
     }
 
     private static SoftTopK top1() {

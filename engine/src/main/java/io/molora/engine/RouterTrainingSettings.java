@@ -11,12 +11,17 @@ import io.molora.adapters.gate.RouterFile;
  */
 public record RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features,
         int seqLen) {
-    /** The gate's input per token. */
+    /** The gate's input: per token, or per request. */
     public enum Features {
         /** The token's embedding: no extra pass, at training or at routing time. */
         TOKEN(RouterFile.FEATURES_TOKEN),
         /** The token's embedding and the previous position's final hidden state (one base pass over the text). */
-        TOKEN_HIDDEN(RouterFile.FEATURES_TOKEN_HIDDEN);
+        TOKEN_HIDDEN(RouterFile.FEATURES_TOKEN_HIDDEN),
+        /**
+         * Per request (TT-LoRA MoE's router): the mean of the final hidden states over the text (one base pass), one
+         * adapter for all its tokens; trained on labelled corpora, one example per sequence.
+         */
+        REQUEST(RouterFile.FEATURES_REQUEST);
 
         private final String fileName;
 
@@ -30,7 +35,12 @@ public record RouterTrainingSettings(int hidden, int epochs, float learningRate,
         }
 
         static Features of(String fileName) {
-            return fileName.equals(TOKEN_HIDDEN.fileName) ? TOKEN_HIDDEN : TOKEN;
+            for (Features f : values()) {
+                if (f.fileName.equals(fileName)) {
+                    return f;
+                }
+            }
+            throw new IllegalArgumentException("unknown router features '" + fileName + "'");
         }
     }
 

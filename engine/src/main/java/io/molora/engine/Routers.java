@@ -3,6 +3,7 @@ package io.molora.engine;
 import io.molora.adapters.AdapterSet;
 import io.molora.adapters.gate.Gate;
 import io.molora.adapters.gate.LearnedRouter;
+import io.molora.adapters.gate.RequestRouter;
 import io.molora.adapters.gate.RouterFile;
 import io.molora.adapters.gate.TokenEmbeddings;
 import io.molora.adapters.routers.FixedMixRouter;
@@ -78,8 +79,12 @@ public final class Routers {
         }
         try {
             Gate gate = RouterFile.load(spec.file(), adapters.specs(), emb);
-            boolean hidden = RouterFile.read(spec.file()).identity().features().equals(RouterFile.FEATURES_TOKEN_HIDDEN);
-            if (hidden) {
+            String features = RouterFile.read(spec.file()).identity().features();
+            if (features.equals(RouterFile.FEATURES_REQUEST)) {
+                // one adapter per request, from a base pass over its prompt
+                return new Routing(spec, new RequestRouter(gate), adapters, new HiddenStateFeed(model, params), emb);
+            }
+            if (features.equals(RouterFile.FEATURES_TOKEN_HIDDEN)) {
                 HiddenStateFeed feed = new HiddenStateFeed(model, params);
                 return new Routing(spec, new LearnedRouter(gate, emb, feed, spec.decision().create(), 1f), adapters,
                         feed, emb);

@@ -1,6 +1,7 @@
 package io.molora.engine;
 
 import io.molora.adapters.AdapterSet;
+import io.molora.adapters.gate.RequestRouter;
 import io.molora.runtime.Context;
 import io.molora.runtime.Router;
 import java.util.List;
@@ -51,6 +52,26 @@ public final class Routing implements AutoCloseable {
     /** Where the router reads hidden states from; null unless {@link #needsHiddenStates()}. */
     HiddenStateFeed hiddenStates() {
         return hidden;
+    }
+
+    /**
+     * Sequence {@code seq} starts with {@code tokens} from position 0, routed by this routing's router: what the
+     * router needs before the first decode. A token+hidden gate gets the prompt's states (a base pass: 2N work for
+     * the prompt), a request router picks the sequence's adapter from them; other routers need nothing.
+     */
+    void startSequence(int seq, int[] tokens) {
+        if (router instanceof RequestRouter r) {
+            r.choose(seq, hidden.pass(tokens));
+        } else if (needsHiddenStates()) {
+            hidden.prefill(seq, tokens);
+        }
+    }
+
+    /** Sequence {@code seq} starts with adapters fixed by its request: the router does not route it. */
+    void skipSequence(int seq) {
+        if (needsHiddenStates()) {
+            hidden.set(seq, new float[0][]);  // the states of an earlier request in that sequence are dropped
+        }
     }
 
     /**

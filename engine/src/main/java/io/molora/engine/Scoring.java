@@ -2,6 +2,7 @@ package io.molora.engine;
 
 import io.molora.adapters.eval.Perplexity;
 import io.molora.adapters.eval.SpanLabels;
+import io.molora.adapters.gate.RequestRouter;
 import io.molora.runtime.Context;
 import io.molora.runtime.ContextParams;
 import io.molora.runtime.Decoder;
@@ -58,6 +59,8 @@ final class Scoring {
                     + "like an adapter " + names);
         }
         HiddenStateFeed hidden = engine.routing().needsHiddenStates() ? engine.routing().hiddenStates() : null;
+        // a request router: each record is a request, its adapter chosen from a base pass over it
+        boolean perRequest = perRequest() && !options.spanRoutes();
         List<SetScore> results = new ArrayList<>();
         for (var e : bySet.entrySet()) {
             List<Labelled> recs = e.getValue();
@@ -92,6 +95,9 @@ final class Scoring {
                 };
                 nll = Perplexity.tokenNll(ctx, d, records, q -> {
                     first[0] = q;
+                    for (int s = 0; perRequest && s < ctx.params().maxSequences() && q + s < records.size(); s++) {
+                        engine.routing().startSequence(s, records.get(q + s));
+                    }
                     if (hidden != null) {
                         hidden.clear();
                         for (int s = 0; states != null && s < ctx.params().maxSequences() && q + s < records.size(); s++) {
@@ -124,10 +130,14 @@ final class Scoring {
         return names.contains(r.set()) ? SpanLabels.constant(ids.length, names.indexOf(r.set())) : null;
     }
 
+    private boolean perRequest() {
+        return engine.routing().router() instanceof RequestRouter;
+    }
+
     SetScore text(String source, String name, String text, ProgressReporter progress) {
-        if (engine.routing().needsHiddenStates()) {
-            throw new LlamaException("a token+hidden router scores .jsonl records only (it needs a base pass over each "
-                    + "record's tokens)");
+        if (engine.routing().needsHiddenStates() || perRequest()) {
+            throw new LlamaException("a " + (perRequest() ? "request" : "token+hidden") + " router scores .jsonl "
+                    + "records only (it needs a base pass over each record's tokens)");
         }
         Model m = engine.model();
         Tokenizer tok = m.tokenizer();

@@ -31,6 +31,8 @@ public final class RouterFile {
     public static final String FEATURES_TOKEN = "token_embd";
     /** Token embedding followed by the previous position's final hidden state (MoLoRA's gate input). */
     public static final String FEATURES_TOKEN_HIDDEN = "token_embd+hidden";
+    /** One choice per request: the mean of the final hidden states over the prompt ({@link RequestRouter}). */
+    public static final String FEATURES_REQUEST = "request:hidden_mean";
 
     private RouterFile() {}
 
@@ -118,7 +120,7 @@ public final class RouterFile {
             throw new LlamaException("router " + path.getFileName() + " was trained on base model '" + id.baseName()
                     + "', not on '" + base.modelName() + "' (token embeddings differ)");
         }
-        if (!FEATURES_TOKEN.equals(id.features()) && !FEATURES_TOKEN_HIDDEN.equals(id.features())) {
+        if (!List.of(FEATURES_TOKEN, FEATURES_TOKEN_HIDDEN, FEATURES_REQUEST).contains(id.features())) {
             throw new LlamaException("router " + path.getFileName() + " uses features '" + id.features()
                     + "', which this build does not compute");
         }

@@ -197,6 +197,12 @@ public final class RouterTraining {
      * given router, and the per-token oracle.
      */
     public static Map<String, Double> perplexities(float[][][] logProbs, List<String> names, float[][] router) {
+        return perplexities(logProbs, names, router, "learned-per-token");
+    }
+
+    /** As {@link #perplexities(float[][][], List, float[][])}, the router's row named {@code routerName}. */
+    public static Map<String, Double> perplexities(float[][][] logProbs, List<String> names, float[][] router,
+            String routerName) {
         Map<String, Double> m = new LinkedHashMap<>();
         m.put("base", perplexity(logProbs[0]));
         for (int a = 0; a < names.size(); a++) {
@@ -230,7 +236,7 @@ public final class RouterTraining {
         }
         m.put("best-single-per-sequence", perplexity(bestSeq));
         if (router != null) {
-            m.put("learned-per-token", perplexity(router));
+            m.put(routerName, perplexity(router));
         }
         m.put("oracle-per-token", perplexity(oracle));
         return m;
