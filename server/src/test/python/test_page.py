@@ -221,6 +221,23 @@ def test_a_page_on_an_allowed_origin_calls_the_api(cors_server, origins, browser
     assert got.get("status") == 200, got
     assert got["body"]["choices"][0]["message"]["role"] == "assistant"
     assert got["body"]["usage"]["completion_tokens"] > 0
+    # with a wrong key the page reads the 401 and its message (it can ask for the key), not a network error
+    got = fetch_from(browser, origins[0], cors_server, "wrong-key")
+    assert got.get("status") == 401, got
+    assert got["body"]["error"]["type"] == "authentication_error", got
+
+
+def preflight(server, origin):
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(server.url + "/v1/chat/completions", method="OPTIONS", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get("Access-Control-Allow-Origin")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Access-Control-Allow-Origin")
 
 
 def test_the_browser_blocks_pages_on_other_origins(server, cors_server, origins, browser):
@@ -228,3 +245,7 @@ def test_the_browser_blocks_pages_on_other_origins(server, cors_server, origins,
     for origin, s in ((origins[1], cors_server), (origins[0], server)):
         got = fetch_from(browser, origin, s, KEY)
         assert "error" in got and "Failed to fetch" in got["error"], (origin, got)
+    # what the browser saw: no Access-Control-Allow-Origin for either (403 from a server that names other origins)
+    assert preflight(cors_server, origins[1]) == (403, None)
+    assert preflight(server, origins[0])[1] is None
+    assert preflight(cors_server, origins[0]) == (204, origins[0])
