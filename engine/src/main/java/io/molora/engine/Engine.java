@@ -210,12 +210,11 @@ public final class Engine implements AutoCloseable {
     /**
      * Sequence {@code seq} starts with {@code tokens} from position 0, routed by {@code router} (the engine's router,
      * or one that wraps it): what the router needs first (a base pass over the prompt for a router that reads hidden
-     * states or picks an adapter per request); nothing for others.
+     * states or picks an adapter per request); nothing for others. Returns whether a request router gave the sequence
+     * another adapter than it had (what was decoded with the old one no longer matches).
      */
-    void startSequence(Router router, int seq, int[] tokens) {
-        if (router != null) {
-            routing.startSequence(seq, tokens);
-        }
+    boolean startSequence(Router router, int seq, int[] tokens) {
+        return router != null && routing.startSequence(seq, tokens);
     }
 
     /**

@@ -21,7 +21,8 @@ final class HiddenStateFeed implements HiddenStates, AutoCloseable {
     /** Base passes over {@code model} with the threads of {@code params}. */
     HiddenStateFeed(Model model, ContextParams params) {
         this.basePass = new BasePass(model,
-                ContextParams.defaults().withThreads(params.threads(), params.batchThreads()));
+                ContextParams.defaults().withThreads(params.threads(), params.batchThreads()),
+                params.contextSize() > 0 ? params.contextSize() : Integer.MAX_VALUE);
     }
 
     /** Sequence {@code seq} starts (again) with {@code tokens} from position 0: a base pass gives their states. */

@@ -88,6 +88,26 @@ final class RouterJobs {
         }
     }
 
+    /**
+     * Sequences as a request router sees prompts: starting with BOS (a corpus file's later chunks do not), so the mean
+     * it is trained on is the mean it gets at run time.
+     */
+    private List<int[]> asRequests(List<int[]> sequences) {
+        int bos = model.tokenizer().bos();
+        List<int[]> out = new ArrayList<>(sequences.size());
+        for (int[] s : sequences) {
+            if (s.length > 0 && s[0] == bos) {
+                out.add(s);
+            } else {
+                int[] t = new int[s.length + 1];
+                t[0] = bos;
+                System.arraycopy(s, 0, t, 1, s.length);
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
     /** One example per labelled sequence: the mean of its base-pass hidden states, its domain's adapter. */
     private RouterTraining.Dataset requestDataset(Text text) {
         if (text.labels().isEmpty()) {
@@ -95,7 +115,7 @@ final class RouterJobs {
                     + "not from a mixed one");
         }
         log.accept("base pass for hidden states");
-        float[][][] h = RouterTraining.hiddenStates(model, text.sequences());
+        float[][][] h = RouterTraining.hiddenStates(model, asRequests(text.sequences()));
         int n = h.length;
         int d = h[0][0].length;
         float[] x = new float[n * d];
@@ -170,7 +190,7 @@ final class RouterJobs {
         float[][][] lp = RouterTraining.logProbs(model, adapters, seqs, log);
         int[][] oracle = RouterTraining.oracleTargets(lp);
         long t0 = System.nanoTime();
-        float[][][] hidden = RouterTraining.hiddenStates(model, seqs);
+        float[][][] hidden = RouterTraining.hiddenStates(model, asRequests(seqs));
         double basePassSeconds = (System.nanoTime() - t0) / 1e9;
         float[][] routed = new float[seqs.size()][];
         long n = 0;

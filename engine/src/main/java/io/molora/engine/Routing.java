@@ -57,14 +57,18 @@ public final class Routing implements AutoCloseable {
     /**
      * Sequence {@code seq} starts with {@code tokens} from position 0, routed by this routing's router: what the
      * router needs before the first decode. A token+hidden gate gets the prompt's states (a base pass: 2N work for
-     * the prompt), a request router picks the sequence's adapter from them; other routers need nothing.
+     * the prompt), a request router picks the sequence's adapter from them; other routers need nothing. Returns
+     * whether a request router gave the sequence another adapter than it had.
      */
-    void startSequence(int seq, int[] tokens) {
+    boolean startSequence(int seq, int[] tokens) {
         if (router instanceof RequestRouter r) {
-            r.choose(seq, hidden.pass(tokens));
-        } else if (needsHiddenStates()) {
+            int before = r.chosen(seq);
+            return r.choose(seq, hidden.pass(tokens)) != before;
+        }
+        if (needsHiddenStates()) {
             hidden.prefill(seq, tokens);
         }
+        return false;
     }
 
     /** Sequence {@code seq} starts with adapters fixed by its request: the router does not route it. */

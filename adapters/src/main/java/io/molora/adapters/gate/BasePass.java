@@ -16,14 +16,25 @@ import io.molora.runtime.Model;
 public final class BasePass implements AutoCloseable {
     private final Model model;
     private final ContextParams params;
+    private final int limit;
     private Context context;
     private Batch batch;
     private int capacity;
 
     /** Passes over {@code model}; {@code params} gives the threads (its size, batch and embeddings are set here). */
     public BasePass(Model model, ContextParams params) {
+        this(model, params, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #BasePass(Model, ContextParams)}, the context growing to at most {@code limit} positions (a longer
+     * sequence gets a context of its own length): a server's prompts fit its context, so its base passes never need
+     * more, and what the kept context holds stays bounded.
+     */
+    public BasePass(Model model, ContextParams params, int limit) {
         this.model = model;
         this.params = params;
+        this.limit = limit;
     }
 
     /** Makes room for sequences of up to {@code tokens} tokens now (at least doubling the room when it grows). */
@@ -31,7 +42,7 @@ public final class BasePass implements AutoCloseable {
         if (tokens <= capacity) {
             return;
         }
-        int size = Math.max(Math.max(64, tokens), 2 * capacity);
+        int size = Math.max(Math.max(64, tokens), Math.min(2 * capacity, limit));
         free();
         context = Context.create(model, params.withContextSize(size).withBatch(size, size).withMaxSequences(1)
                 .withEmbeddings(true));
