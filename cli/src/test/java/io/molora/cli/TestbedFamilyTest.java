@@ -101,6 +101,43 @@ class TestbedFamilyTest {
         }
     }
 
+    /**
+     * The family's TT-LoRA experts (testbed/ttlora.py; written as the rank-8 LoRAs they are) give in molora the
+     * perplexity their tensor-train forward gave in PyTorch, and their request router (TT-LoRA MoE's) sends the
+     * records of each domain's set to that domain's expert.
+     */
+    @Test
+    void theTtLoraExpertsAndTheirRequestRouterRunAsInPyTorch() throws IOException {
+        JsonNode record = JSON.readTree(family.resolve("ttlora.json").toFile());
+        List<String> experts = new ArrayList<>(List.of("perplexity", "-m", family.resolve(TestbedFamily.BASE).toString(),
+                "--json"));
+        for (String d : TestbedFamily.DOMAINS) {
+            experts.addAll(List.of("--lora", d + "=" + family.resolve("testbed-ttlora-" + d + ".gguf")));
+        }
+        for (String d : TestbedFamily.DOMAINS) {
+            List<String> args = new ArrayList<>(experts);
+            args.addAll(List.of("-f", family.resolve("testbed-eval.jsonl").toString(), "--adapter", d));
+            CliTest.Run r = CliTest.run(args.toArray(String[]::new));
+            assertEquals(0, r.exit(), r.err());
+            JsonNode ours = JSON.readTree(r.out()).get("sets");
+            JsonNode torch = record.get("experts").get(d).get("perplexity_pytorch");
+            for (String set : List.of("code", "prose", "math", "mixed")) {
+                double pt = torch.get(set).asDouble();
+                double m = ours.get(set).get("perplexity").asDouble();
+                assertTrue(Math.abs(m / pt - 1) <= 0.01, d + " expert on " + set + ": molora " + m + " vs PyTorch " + pt);
+            }
+        }
+        List<String> args = new ArrayList<>(experts);
+        args.addAll(List.of("-f", subset.toString(), "--router", family.resolve("router-ttlora.gguf").toString()));
+        CliTest.Run r = CliTest.run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        JsonNode routed = JSON.readTree(r.out()).get("sets");
+        for (String d : TestbedFamily.DOMAINS) {
+            double acc = routed.get(d).get("label_accuracy").asDouble();
+            assertTrue(acc >= 0.9, "request router on the " + d + " set: " + acc + " of tokens on the " + d + " expert");
+        }
+    }
+
     @Test
     void theLearnedRouterBeatsTheBestSingleAdapterPerSequenceOnMixedLines() throws IOException {
         String router = TestbedFamily.router(family).toString();
