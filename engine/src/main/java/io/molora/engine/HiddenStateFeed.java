@@ -57,6 +57,11 @@ final class HiddenStateFeed implements HiddenStates, AutoCloseable {
         return prompt != null && pos < prompt.length ? prompt[pos] : decoded.at(seq, pos);
     }
 
+    /** Base passes run so far. */
+    long basePasses() {
+        return basePass.passes();
+    }
+
     @Override
     public void close() {
         basePass.close();

@@ -122,6 +122,51 @@ class CompletionServiceTest {
         }
     }
 
+    /**
+     * A request router (one adapter per request from a base pass over its prompt): only the requests that name no
+     * adapter get a base pass, and every token of such a request has the one adapter chosen for it.
+     */
+    @Test
+    void onlyRequestsRoutedByARequestRouterGetABasePass() throws IOException {
+        Path requestRouter = dir.resolve("request.gguf");
+        try (TokenEmbeddings emb = TokenEmbeddings.open(model)) {
+            RouterFile.save(requestRouter, Gate.untrained(emb.dim(), 0, 3, 5),
+                    RouterFile.identity(adapters, emb, RouterFile.FEATURES_REQUEST));
+        }
+        try (Engine e = Engine.open(EngineSpec.of(model).withModelParams(NativeTestSupport.modelParams())
+                .withContextParams(ContextParams.defaults().withContextSize(1024))
+                .withAdapters(adapters, new RouterSpec.Learned(requestRouter)))) {
+            List<CompletionRequest> requests = requests();
+            long routed = requests.stream().filter(r -> r.adapters().isEmpty()).count();
+            assertTrue(routed > 0 && routed < requests.size());
+            Map<String, Completion> done = new ConcurrentHashMap<>();
+            e.complete(requests, new CompletionSettings(4, Optional.empty(), true), new CompletionSink() {
+                @Override
+                public void completed(Completion c) {
+                    done.put(c.request().id(), c);
+                }
+
+                @Override
+                public void failed(CompletionRequest request, String message) {
+                    throw new AssertionError(message);
+                }
+            });
+            assertEquals(requests.size(), done.size());
+            assertEquals(routed, e.routing().hiddenStates().basePasses(), "base passes");
+            for (CompletionRequest r : requests) {
+                if (r.adapters().isPresent()) {
+                    continue;
+                }
+                List<Completion.TokenRoute> routes = done.get(r.id()).routes();
+                assertFalse(routes.isEmpty(), r.id());
+                for (Completion.TokenRoute t : routes) {
+                    assertTrue(java.util.Arrays.equals(routes.get(0).route().adapters(), t.route().adapters()),
+                            r.id() + ": one adapter for the whole request");
+                }
+            }
+        }
+    }
+
     static void assertSame(Completion want, Completion got) {
         String id = want.request().id();
         assertEquals(want.text(), got.text(), id);

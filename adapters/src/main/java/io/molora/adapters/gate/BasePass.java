@@ -20,6 +20,7 @@ public final class BasePass implements AutoCloseable {
     private Context context;
     private Batch batch;
     private int capacity;
+    private long passes;
 
     /** Passes over {@code model}; {@code params} gives the threads (its size, batch and embeddings are set here). */
     public BasePass(Model model, ContextParams params) {
@@ -63,10 +64,16 @@ public final class BasePass implements AutoCloseable {
         }
         float[][] h = new float[tokens.length][];
         context.decode(batch);
+        passes++;
         for (int i = 0; i < tokens.length; i++) {
             h[i] = context.embedding(i);
         }
         return h;
+    }
+
+    /** Passes run so far. */
+    public long passes() {
+        return passes;
     }
 
     private void free() {
