@@ -195,11 +195,11 @@ public final class ChatSession implements AutoCloseable {
         if (routedPerToken()) {
             // a request router chooses this turn's adapter over the whole conversation: a prefix decoded with another
             // adapter is not kept
-            if (engine.startSequence(router, 0, tokens)) {
+            if (engine.routing().startSequence(0, tokens)) {
                 common = 0;
             }
         } else {
-            engine.skipSequence(router, 0);  // a fixed mix: the router's base pass would be for nothing
+            engine.routing().skipSequence(0);  // a fixed mix: the router's base pass would be for nothing
         }
         context.removeTokens(0, common, -1);
         int[] fresh = Arrays.copyOfRange(tokens, common, tokens.length);

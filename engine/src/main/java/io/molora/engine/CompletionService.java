@@ -420,9 +420,9 @@ public final class CompletionService implements AutoCloseable {
                 mixed.start(slot, t.fixedMix);
             }
             if (t.fixedMix) {
-                engine.skipSequence(router, slot);  // its adapters are its request's: no base pass to route by
+                engine.routing().skipSequence(slot);  // its adapters are its request's: no base pass to route by
             } else {
-                engine.startSequence(router, slot, t.prompt);
+                engine.routing().startSequence(slot, t.prompt);
             }
             t.listener.started();
         }

@@ -104,7 +104,7 @@ public final class Engine implements AutoCloseable {
              DecodePath path = decodePath(ctx, router, request.traceRoutes());
              Generator generator = new Generator(ctx, sampler, 0, path.decoder())) {
             generator.requireFits(tokens, 0);
-            startSequence(router, 0, tokens);
+            routing.startSequence(0, tokens);
             boolean[] prefilled = {false};
             Runnable announce = () -> {
                 if (!prefilled[0]) {
@@ -205,26 +205,6 @@ public final class Engine implements AutoCloseable {
     public RouterEvaluation evaluateRouter(Path routerFile, Corpus corpus, int seqLen, Consumer<String> log)
             throws IOException {
         return new RouterJobs(this, log).evaluate(routerFile, corpus, seqLen);
-    }
-
-    /**
-     * Sequence {@code seq} starts with {@code tokens} from position 0, routed by {@code router} (the engine's router,
-     * or one that wraps it): what the router needs first (a base pass over the prompt for a router that reads hidden
-     * states or picks an adapter per request); nothing for others. Returns whether a request router gave the sequence
-     * another adapter than it had (what was decoded with the old one no longer matches).
-     */
-    boolean startSequence(Router router, int seq, int[] tokens) {
-        return router != null && routing.startSequence(seq, tokens);
-    }
-
-    /**
-     * Sequence {@code seq} starts with adapters fixed by its request: the router's routes for it are not used, so no
-     * base pass; the states of an earlier request in that sequence are dropped.
-     */
-    void skipSequence(Router router, int seq) {
-        if (router != null) {
-            routing.skipSequence(seq);
-        }
     }
 
     /** The decode path of {@code context} routed by {@code router} (null: plain), fed hidden states if it needs them. */

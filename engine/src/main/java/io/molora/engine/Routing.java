@@ -55,8 +55,8 @@ public final class Routing implements AutoCloseable {
     }
 
     /**
-     * Sequence {@code seq} starts with {@code tokens} from position 0, routed by this routing's router: what the
-     * router needs before the first decode. A token+hidden gate gets the prompt's states (a base pass: 2N work for
+     * Sequence {@code seq} starts with {@code tokens} from position 0, routed by this routing's router (alone, or
+     * inside a router that mixes it with fixed adapters): what the router needs before the first decode. A token+hidden gate gets the prompt's states (a base pass: 2N work for
      * the prompt), a request router picks the sequence's adapter from them; other routers need nothing. Returns
      * whether a request router gave the sequence another adapter than it had.
      */
