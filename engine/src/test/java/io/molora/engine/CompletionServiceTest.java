@@ -74,8 +74,13 @@ class CompletionServiceTest {
 
     /** Each request's completion from a batch on one sequence (one at a time). */
     static Map<String, Completion> alone(Engine e, List<CompletionRequest> requests) {
+        return complete(e, requests, 1);
+    }
+
+    /** Each request's completion, by id, from a batch over {@code parallel} sequences (routes traced). */
+    static Map<String, Completion> complete(Engine e, List<CompletionRequest> requests, int parallel) {
         Map<String, Completion> out = new ConcurrentHashMap<>();
-        e.complete(requests, new CompletionSettings(1, Optional.empty(), true), new CompletionSink() {
+        e.complete(requests, new CompletionSettings(parallel, Optional.empty(), true), new CompletionSink() {
             @Override
             public void completed(Completion c) {
                 out.put(c.request().id(), c);
@@ -139,18 +144,7 @@ class CompletionServiceTest {
             List<CompletionRequest> requests = requests();
             long routed = requests.stream().filter(r -> r.adapters().isEmpty()).count();
             assertTrue(routed > 0 && routed < requests.size());
-            Map<String, Completion> done = new ConcurrentHashMap<>();
-            e.complete(requests, new CompletionSettings(4, Optional.empty(), true), new CompletionSink() {
-                @Override
-                public void completed(Completion c) {
-                    done.put(c.request().id(), c);
-                }
-
-                @Override
-                public void failed(CompletionRequest request, String message) {
-                    throw new AssertionError(message);
-                }
-            });
+            Map<String, Completion> done = complete(e, requests, 4);
             assertEquals(requests.size(), done.size());
             assertEquals(routed, e.routing().hiddenStates().basePasses(), "base passes");
             for (CompletionRequest r : requests) {
