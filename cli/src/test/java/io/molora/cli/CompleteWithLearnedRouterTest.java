@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
-import io.molora.runtime.testing.NativeTestSupport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -23,15 +21,10 @@ class CompleteWithLearnedRouterTest {
 
     @Test
     void learnedRouterRoutesBatchRequestsAndNamedAdaptersStayFixed() throws Exception {
-        Path model = NativeTestSupport.writeTinyModel(dir, 5);
-        int seven;
-        int ret;
-        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
-            seven = RouterCommandsTest.find(m, "7");
-            ret = RouterCommandsTest.find(m, "▁return");
-        }
-        Path math = NativeTestSupport.writeTokenBoost(dir, "math", seven);
-        Path code = NativeTestSupport.writeTokenBoost(dir, "code", ret);
+        TinyFamily f = TinyFamily.write(dir);
+        Path model = f.model();
+        Path math = f.math();
+        Path code = f.code();
         Files.writeString(dir.resolve("train.txt"), RouterCommandsTest.text(1, 400));
         Path router = dir.resolve("router.gguf");
         CliTest.Run train = CliTest.run("train-router", "-m", model.toString(), "--lora", "math=" + math, "--lora",

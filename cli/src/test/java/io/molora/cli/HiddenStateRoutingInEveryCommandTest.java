@@ -43,11 +43,10 @@ class HiddenStateRoutingInEveryCommandTest {
 
     @BeforeAll
     static void trainRouter() throws IOException {
-        model = NativeTestSupport.writeTinyModel(dir, 5);
-        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
-            math = NativeTestSupport.writeTokenBoost(dir, "math", RouterCommandsTest.find(m, "7"));
-            code = NativeTestSupport.writeTokenBoost(dir, "code", RouterCommandsTest.find(m, "▁return"));
-        }
+        TinyFamily f = TinyFamily.write(dir);
+        model = f.model();
+        math = f.math();
+        code = f.code();
         Files.writeString(dir.resolve("ctx-train.txt"), RouterCommandsTest.contextText(1, 500));
         router = dir.resolve("hidden-router.gguf");
         CliTest.Run train = CliTest.run("train-router", "-m", model.toString(), "--lora", "math=" + math, "--lora",

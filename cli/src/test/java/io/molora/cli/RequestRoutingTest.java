@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.molora.cli.CliTest.Run;
-import io.molora.runtime.Model;
-import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,11 +63,10 @@ class RequestRoutingTest {
 
     @BeforeAll
     static void train() throws IOException {
-        model = NativeTestSupport.writeTinyModel(dir, 5);
-        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
-            math = NativeTestSupport.writeTokenBoost(dir, "math", RouterCommandsTest.find(m, "7"));
-            code = NativeTestSupport.writeTokenBoost(dir, "code", RouterCommandsTest.find(m, "▁return"));
-        }
+        TinyFamily f = TinyFamily.write(dir);
+        model = f.model();
+        math = f.math();
+        code = f.code();
         router = dir.resolve("request-router.gguf");
         List<String> args = family("train-router");
         args.addAll(List.of("--domain", "math=" + domain("train-math", MATH, 100, 40), "--domain",

@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.molora.cli.CliTest.Run;
-import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
-import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,21 +29,12 @@ class RouterCommandsTest {
 
     @BeforeAll
     static void files() throws IOException {
-        model = NativeTestSupport.writeTinyModel(dir, 5);
-        int seven;
-        int ret;
-        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
-            seven = find(m, "7");
-            ret = find(m, "▁return");
-        }
-        math = NativeTestSupport.writeTokenBoost(dir, "math", seven);
-        code = NativeTestSupport.writeTokenBoost(dir, "code", ret);
+        TinyFamily f = TinyFamily.write(dir);
+        model = f.model();
+        math = f.math();
+        code = f.code();
         Files.writeString(dir.resolve("train.txt"), text(1, 600));
         Files.writeString(dir.resolve("test.txt"), text(2, 200));
-    }
-
-    static int find(Model m, String text) {
-        return NativeTestSupport.tokenId(m.tokenizer(), text);
     }
 
     static String text(long seed, int words) {

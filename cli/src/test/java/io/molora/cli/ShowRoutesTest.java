@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.molora.cli.CliTest.Run;
-import io.molora.runtime.Model;
 import io.molora.runtime.ModelParams;
-import io.molora.runtime.testing.NativeTestSupport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,15 +28,10 @@ class ShowRoutesTest {
 
     @BeforeAll
     static void files() throws IOException {
-        model = NativeTestSupport.writeTinyModel(dir, 5);
-        int codeToken;
-        int mathToken;
-        try (Model m = Model.load(model, NativeTestSupport.modelParams())) {
-            codeToken = find(m, "▁return");
-            mathToken = find(m, "7");
-        }
-        code = NativeTestSupport.writeTokenBoost(dir, "code", codeToken);
-        math = NativeTestSupport.writeTokenBoost(dir, "math", mathToken);
+        TinyFamily f = TinyFamily.write(dir);
+        model = f.model();
+        code = f.code();
+        math = f.math();
         routes = dir.resolve("vocab.json");
         Files.writeString(routes, """
                 {"rules": [
@@ -46,10 +39,6 @@ class ShowRoutesTest {
                   {"adapter": "math", "piece": "^ ?[0-9]+$"}
                 ]}
                 """);
-    }
-
-    static int find(Model m, String text) {
-        return NativeTestSupport.tokenId(m.tokenizer(), text);
     }
 
     static Run generate(String prompt, String... extra) {
