@@ -60,14 +60,18 @@ def unpermute(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def base_from_gguf(path: Path, m: ModelConfig):
-    """A LlamaForCausalLM holding the weights of the family's f16 GGUF (in fp32)."""
+def gguf_tensors(path: Path) -> Dict[str, np.ndarray]:
+    """Every tensor of a GGUF file in fp32, numpy's order of dimensions (gguf-py from the llama.cpp tree)."""
     sys.path.insert(0, str(ROOT / ".cache" / "llama-src" / "gguf-py"))
     from gguf import GGUFReader
+    return {x.name: np.array(x.data, dtype=np.float32).reshape([int(d) for d in reversed(x.shape)])
+            for x in GGUFReader(str(path)).tensors}
+
+
+def base_from_gguf(path: Path, m: ModelConfig):
+    """A LlamaForCausalLM holding the weights of the family's f16 GGUF (in fp32)."""
     from transformers import LlamaForCausalLM
-    reader = GGUFReader(str(path))
-    t = {x.name: np.array(x.data, dtype=np.float32).reshape([int(d) for d in reversed(x.shape)])
-         for x in reader.tensors}
+    t = gguf_tensors(path)
     vocab = t["token_embd.weight"].shape[0]
     model = LlamaForCausalLM(train.llama_config(m, vocab)).float()
     names = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
@@ -259,29 +263,44 @@ def main() -> int:
                 raise SystemExit(f"the base read from {base_path} is not the family's: {s} {got[s]} vs {want[s]}")
         record["base_check"] = {"perplexity": got, "manifest_f16_rounded": want}
 
-    streams = {d: np.load(Path(args.tokens) / f"{d}.train.npy") for d in DOMAINS}
-    valid = {d: np.load(Path(args.tokens) / f"{d}.valid.npy") for d in DOMAINS}
-    for d in DOMAINS:   # the streams are the family's (the larger base's run rebuilt them from the same corpus)
-        want = manifest["tokens"][f"{d}.train"]
-        if len(streams[d]) != want:
-            raise SystemExit(f"{args.tokens}/{d}.train.npy has {len(streams[d])} tokens, the family's {want}")
+    def save_record() -> None:
+        record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def token_streams():
+        """The domains' train and valid streams; the train ones must be the family's (the larger base's run rebuilt
+        them from the same corpus)."""
+        streams = {d: np.load(Path(args.tokens) / f"{d}.train.npy") for d in DOMAINS}
+        valid = {d: np.load(Path(args.tokens) / f"{d}.valid.npy") for d in DOMAINS}
+        for d in DOMAINS:
+            want = manifest["tokens"][f"{d}.train"]
+            if len(streams[d]) != want:
+                raise SystemExit(f"{args.tokens}/{d}.train.npy has {len(streams[d])} tokens, the family's {want}")
+        return streams, valid
 
     record.setdefault("experts", {})
+    streams = None
     for d in DOMAINS:
         cores_path = work / f"tt-{d}.safetensors"
-        if not cores_path.exists():
-            t0 = time.time()
-            model, stats = train_expert(base_path, d, streams, valid, args.seconds, log, lr=args.lr)
-            save_cores(model, cores_path)
-            record["experts"][d] = {"training": {k: stats[k] for k in ("steps", "selected", "trainable_parameters",
-                                                                       "seconds") if k in stats},
-                                    "train_seconds": round(time.time() - t0, 1)}
-            record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        model = base_from_gguf(base_path, ModelConfig())
-        attach(model)
-        load_cores(model, cores_path)
-        model.eval()
         gguf_path = FAMILY / f"testbed-ttlora-{d}.gguf"
+        rec = record["experts"].setdefault(d, {})
+        model = None
+        if not cores_path.exists():
+            if streams is None:
+                streams = token_streams()
+            t0 = time.time()
+            model, stats = train_expert(base_path, d, *streams, args.seconds, log, lr=args.lr)
+            save_cores(model, cores_path)
+            rec.clear()
+            rec.update({"training": {k: stats[k] for k in ("steps", "selected", "trainable_parameters", "seconds")
+                                     if k in stats}, "train_seconds": round(time.time() - t0, 1)})
+            save_record()
+        if gguf_path.exists() and "perplexity_pytorch" in rec:
+            continue
+        if model is None:
+            model = base_from_gguf(base_path, ModelConfig())
+            attach(model)
+            load_cores(model, cores_path)
+        model.eval()
         if not gguf_path.exists():
             hf_base = work / "hf-base"   # what convert_lora_to_gguf.py reads the base's shape from (--base)
             if not (hf_base / "config.json").exists():
@@ -293,22 +312,21 @@ def main() -> int:
             src = convert.require_llama_src(args.llama_src)
             convert.run_cmd(convert.lora_to_gguf_cmd(src, peft_dir, hf_base, gguf_path, "f16", sys.executable),
                             log, 600)
-        rec = record["experts"].setdefault(d, {})
         if "perplexity_pytorch" not in rec:
             rec["perplexity_pytorch"] = {s: round(train.perplexity(model, recs)["ppl"], 4)
                                          for s, recs in sorted(eval_sets.items())}
             log(f"tt-lora {d}: {rec['perplexity_pytorch']}")
             rec["gguf"] = gguf_path.name
-            record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            save_record()
     if "router" not in record:
         record["router"] = train_router(work, args, log)
-        record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        save_record()
     if "molora" not in record:
         record["molora"] = evaluate_in_molora(args, record, log)
-        record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        save_record()
     if "router_check" not in record:
         record["router_check"] = check_router_choices(work, args, eval_sets, log)
-        record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        save_record()
     (ROOT / "docs" / "TTLORA.md").write_text(report(record, args), encoding="utf-8")
     log("wrote docs/TTLORA.md")
     return 0
@@ -455,11 +473,7 @@ def check_router_choices(work: Path, args, eval_sets, log) -> Dict:
     """Each eval record as one request through molora (complete, one token, --show-routes: the adapter its tokens
     get) against the same router computed in PyTorch: the mean of the f16 base's final hidden states over the
     record's tokens, standardised and through the gate's weights read from the router file with gguf-py."""
-    sys.path.insert(0, str(ROOT / ".cache" / "llama-src" / "gguf-py"))
-    from gguf import GGUFReader
-    reader = GGUFReader(str(FAMILY / "router-ttlora.gguf"))
-    t = {x.name: np.array(x.data, dtype=np.float32).reshape([int(d) for d in reversed(x.shape)])
-         for x in reader.tensors}
+    t = gguf_tensors(FAMILY / "router-ttlora.gguf")
     log("  router file tensors: " + ", ".join(f"{k} {list(v.shape)}" for k, v in sorted(t.items())))
     if "router.w2" in t:
         raise SystemExit("the router check computes a linear gate; this router has a hidden layer")
