@@ -133,7 +133,7 @@ final class RouterJobs {
             RouterTrainingSettings.Features features = RouterTrainingSettings.Features.of(
                     RouterFile.read(routerFile).identity().features());
             if (features == RouterTrainingSettings.Features.REQUEST) {
-                return evaluateRequest(new RequestRouter(gate), read(corpus, seqLen));
+                return evaluateRequest(new RequestRouter(gate, emb.dim()), read(corpus, seqLen));
             }
             boolean hiddenFeatures = features == RouterTrainingSettings.Features.TOKEN_HIDDEN;
             Text text = read(corpus, seqLen);

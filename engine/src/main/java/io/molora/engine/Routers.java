@@ -82,7 +82,8 @@ public final class Routers {
             String features = RouterFile.read(spec.file()).identity().features();
             if (features.equals(RouterFile.FEATURES_REQUEST)) {
                 // one adapter per request, from a base pass over its prompt
-                return new Routing(spec, new RequestRouter(gate), adapters, new HiddenStateFeed(model, params), emb);
+                return new Routing(spec, new RequestRouter(gate, emb.dim()), adapters,
+                        new HiddenStateFeed(model, params), emb);
             }
             if (features.equals(RouterFile.FEATURES_TOKEN_HIDDEN)) {
                 HiddenStateFeed feed = new HiddenStateFeed(model, params);

@@ -17,7 +17,15 @@ public final class RequestRouter implements Router {
     private final float[] scores;
     private int[] chosen = new int[0];  // per sequence: adapter id, RouteTable.NONE for the base model
 
-    public RequestRouter(Gate gate) {
+    /**
+     * @param hiddenSize the width of the model's hidden states, which the gate must read (checked now, so that a
+     *                   router file for another width is refused when it loads, not at the first request)
+     */
+    public RequestRouter(Gate gate, int hiddenSize) {
+        if (gate.inputs() != hiddenSize) {
+            throw new IllegalArgumentException("the request router reads " + gate.inputs() + " features but the "
+                    + "model's hidden states have " + hiddenSize);
+        }
         this.gate = gate;
         this.scores = new float[gate.outputs()];
     }

@@ -24,7 +24,7 @@ class RequestRouterTest {
 
     @Test
     void theHighestScoreDecidesAndTheBaseModelIsAChoice() {
-        RequestRouter r = new RequestRouter(gate());
+        RequestRouter r = new RequestRouter(gate(), 2);
         assertEquals(1, r.decide(new float[][] {{1, 2}, {3, 4}}));     // standardised (2, 4): adapter 1
         assertEquals(0, r.decide(new float[][] {{5, 1}}));             // (8, 0): adapter 0
         assertEquals(RouteTable.NONE, r.decide(new float[][] {{0, 0}}));  // (-2, -2): the base model
@@ -32,8 +32,14 @@ class RequestRouterTest {
     }
 
     @Test
+    void aGateForAnotherWidthIsRefusedWhenTheRouterIsMade() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new RequestRouter(gate(), 3));
+        assertEquals("the request router reads 2 features but the model's hidden states have 3", e.getMessage());
+    }
+
+    @Test
     void everyTokenOfASequenceGetsItsChoice() {
-        RequestRouter r = new RequestRouter(gate());
+        RequestRouter r = new RequestRouter(gate(), 2);
         assertEquals(1, r.choose(0, new float[][] {{1, 3}}));
         assertEquals(0, r.choose(2, new float[][] {{3, 1}}));
         int[] seqs = {0, 2, 0, 1, 2};
