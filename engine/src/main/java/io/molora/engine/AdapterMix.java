@@ -11,8 +11,22 @@ import java.util.Set;
  * model. Insertion order is kept: it is the order of the route's slots.
  */
 public record AdapterMix(Map<String, Float> weights) {
+    /**
+     * The largest weight a mix may give an adapter, either sign (as {@code --lora-scaled} takes). Real adapters run at
+     * 0.1 to 10; a weight that drives a model's output to NaN ends only its own request
+     * ({@link io.molora.runtime.NonFiniteOutputException}).
+     */
+    public static final float MAX_WEIGHT = 1e4f;
+
+    /** @throws IllegalArgumentException for a weight that is not finite or beyond ±{@link #MAX_WEIGHT} */
     public AdapterMix {
         weights = Collections.unmodifiableMap(new LinkedHashMap<>(weights));
+        weights.forEach((name, w) -> {
+            if (w == null || !Float.isFinite(w) || Math.abs(w) > MAX_WEIGHT) {
+                throw new IllegalArgumentException("the weight of adapter '" + name + "' must be a finite number "
+                        + "within +-1e4, got " + w);
+            }
+        });
     }
 
     /** The base model alone. */

@@ -39,30 +39,60 @@ public final class Sampler implements AutoCloseable {
         }
     }
 
-    /** Samples from output {@code i} of the context's last decode (-1 = the last output) and accepts the token. */
+    /**
+     * Samples from output {@code i} of the context's last decode (-1 = the last output) and accepts the token.
+     *
+     * @throws NonFiniteOutputException when a logit is NaN or infinite: no token can be sampled from them (llama.cpp's
+     *                                  samplers would pick an arbitrary one, and every log-probability is NaN)
+     */
     public int sample(Context context, int i) {
+        MemorySegment logits = context.logitsView(i);
         if (params.isGreedy()) {
             // llama.cpp's greedy sampler is an argmax (the first maximum wins) and keeps no state, but
             // llama_sampler_sample first copies all n_vocab logits into a candidate array: about 90 us per token at
-            // a 32k vocabulary, a quarter of a batch-8 decode step on a GPU. The same argmax, read in place.
+            // a 32k vocabulary, a quarter of a batch-8 decode step on a GPU. The same argmax, read in place, checks
+            // the logits on the way.
             handle.get();  // a closed sampler still refuses to sample
-            return argmax(context.logitsView(i));
+            return argmax(logits);
         }
+        requireFinite(logits);
         return llama_sampler_sample(handle.get(), context.pointer(), i);
     }
 
+    /** The first maximum; a NaN or infinite logit is refused. */
     private static int argmax(MemorySegment logits) {
         long n = logits.byteSize() / Float.BYTES;
         int best = 0;
-        float max = logits.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
-        for (long t = 1; t < n; t++) {
+        float max = Float.NEGATIVE_INFINITY;
+        boolean finite = true;
+        for (long t = 0; t < n; t++) {
             float v = logits.getAtIndex(ValueLayout.JAVA_FLOAT, t);
+            finite &= Float.isFinite(v);
             if (v > max) {
                 max = v;
                 best = (int) t;
             }
         }
+        if (!finite) {
+            throw notFinite();
+        }
         return best;
+    }
+
+    private static void requireFinite(MemorySegment logits) {
+        long n = logits.byteSize() / Float.BYTES;
+        boolean finite = true;
+        for (long t = 0; t < n; t++) {
+            finite &= Float.isFinite(logits.getAtIndex(ValueLayout.JAVA_FLOAT, t));
+        }
+        if (!finite) {
+            throw notFinite();
+        }
+    }
+
+    private static NonFiniteOutputException notFinite() {
+        return new NonFiniteOutputException("the model's output became NaN or infinite, so no token can be chosen: "
+                + "the adapter weights are too large for this model (or the model is broken); generation stopped");
     }
 
     /** Forgets history (e.g. before a new, unrelated prompt). */

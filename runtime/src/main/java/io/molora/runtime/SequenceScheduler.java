@@ -287,11 +287,19 @@ public final class SequenceScheduler implements AutoCloseable {
             return hasWork();
         }
         long decodeNanos = System.nanoTime() - decodeStart;
-        // 3. sample for every slot that has an output in this batch
+        // 3. sample for every slot that has an output in this batch; a slot whose output cannot be sampled (logits
+        //    gone NaN under a request's own adapter weights) or whose listener throws fails alone
         for (int s = 0; s < slotCount; s++) {
             Slot<?> slot = slots[s];
             if (slot != null && slot.outputIndex >= 0) {
-                StopReason stop = sample(slot, s);
+                StopReason stop;
+                try {
+                    stop = sample(slot, s);
+                } catch (RuntimeException e) {
+                    slot.failed(s, e);
+                    free(s);
+                    continue;
+                }
                 if (stop != null) {
                     slot.finish(s, stop);
                     free(s);

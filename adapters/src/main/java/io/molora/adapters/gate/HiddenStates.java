@@ -47,6 +47,15 @@ public interface HiddenStates {
 
         @Override
         public void decode(Batch batch) {
+            // a sequence that starts again at position 0 (a batch slot given a new request) has no earlier state:
+            // the one kept is its previous request's, which its router must not read
+            for (int i = 0, n = batch.size(); i < n; i++) {
+                int s = batch.sequence(i);
+                if (batch.position(i) == 0 && s < lastPos.length) {
+                    lastPos[s] = -1;
+                    last[s] = null;
+                }
+            }
             inner.decode(batch);
             for (int i = 0, n = batch.size(); i < n; i++) {
                 if (batch.isOutput(i)) {
