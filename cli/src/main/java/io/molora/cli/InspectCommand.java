@@ -2,6 +2,8 @@ package io.molora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.molora.adapters.gate.RouterFile;
+import io.molora.adapters.gate.TokenEmbeddings;
 import io.molora.gguf.AdapterInfo;
 import io.molora.gguf.GgmlType;
 import io.molora.gguf.GgufFile;
@@ -13,6 +15,7 @@ import io.molora.gguf.LoraPair;
 import io.molora.gguf.ModelCheck;
 import io.molora.gguf.ModelInfo;
 import io.molora.gguf.TypeUsage;
+import io.molora.runtime.LlamaException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -33,9 +36,9 @@ import picocli.CommandLine.Model.CommandSpec;
  * model by the rules llama.cpp applies when loading it.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Describe a GGUF model or LoRA adapter (pure Java, no native code) and list what would stop "
-                + "llama.cpp from loading it; exit code 1 when anything would.",
-                "With --model BASE, also check that the adapter FILE fits BASE."})
+        description = {"Describe a GGUF model, LoRA adapter or molora router file (pure Java, no native code) and list "
+                + "what would stop llama.cpp (or --router) from loading it; exit code 1 when anything would.",
+                "With --model BASE, also check that the adapter or router FILE fits BASE."})
 final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -64,6 +67,11 @@ final class InspectCommand implements Callable<Integer> {
             String type = gguf.get("general.type").filter(v -> v.type() == GgufValueType.STRING)
                     .map(GgufValue::asString).orElse("model");
             report.put("type", type);
+            if ("router".equals(type)) {
+                problems = describeRouter(report);
+                print(report, out);
+                return problems.isEmpty() ? 0 : 1;
+            }
             List<String> found = new ArrayList<>();
             // the problems first: describing reads some of the keys they are about
             if ("adapter".equals(type)) {
@@ -98,13 +106,53 @@ final class InspectCommand implements Callable<Integer> {
         } catch (GgufFormatException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
+        print(report, out);
+        return problems.isEmpty() ? 0 : 1;
+    }
+
+    private void print(Map<String, Object> report, PrintWriter out) throws IOException {
         if (json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
         } else {
             printText(report, out);
         }
         out.flush();
-        return problems.isEmpty() ? 0 : 1;
+    }
+
+    /**
+     * A molora router file ({@code general.type = router}): what it routes to and was trained on, read and checked
+     * as {@code --router} reads it; with {@code --model}, whether it was trained on that base. Returns the problems.
+     */
+    private List<String> describeRouter(Map<String, Object> r) throws IOException {
+        List<String> problems = new ArrayList<>();
+        RouterFile.Loaded loaded;
+        try {
+            loaded = RouterFile.read(file);
+        } catch (LlamaException e) {
+            problems.add(e.getMessage());
+            r.put("problems", problems);
+            return problems;
+        }
+        RouterFile.Identity id = loaded.identity();
+        r.put("features", id.features());
+        r.put("adapters", id.adapters());
+        r.put("base_name", id.baseName());
+        r.put("base_token_embd_sha256", id.baseSha256());
+        r.put("inputs", loaded.gate().inputs());
+        r.put("hidden", loaded.gate().hidden());
+        r.put("outputs", loaded.gate().outputs());
+        if (base != null) {
+            try (TokenEmbeddings emb = TokenEmbeddings.open(base)) {
+                if (!emb.sha256().equals(id.baseSha256())) {
+                    problems.add("router " + file + " was trained on a base model with other token embeddings than "
+                            + base);
+                }
+            }
+            r.put("base_model", base.toString());
+            r.put("compatible", problems.isEmpty());
+        }
+        r.put("problems", problems);
+        return problems;
     }
 
     private static GgufFile open(Path path) throws IOException {

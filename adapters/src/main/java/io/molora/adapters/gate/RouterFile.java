@@ -4,6 +4,7 @@ import io.molora.adapters.AdapterSpec;
 import io.molora.gguf.GgmlType;
 import io.molora.gguf.GgufArray;
 import io.molora.gguf.GgufFile;
+import io.molora.gguf.GgufFormatException;
 import io.molora.gguf.GgufTensorInfo;
 import io.molora.gguf.GgufValue;
 import io.molora.gguf.GgufWriter;
@@ -72,28 +73,90 @@ public final class RouterFile {
     /** A loaded router file: the gate and what it was trained with. */
     public record Loaded(Gate gate, Identity identity) {}
 
-    /** Reads a router file without identity checks (inspection). */
+    /**
+     * Reads a router file without identity checks (inspection). Every field is checked before the gate is built: a
+     * missing or mistyped field, a tensor of the wrong size or type, or a weight that is NaN or infinite (it would
+     * make the gate's scores NaN at the first token) is refused with the file and the field named.
+     */
     public static Loaded read(Path path) throws IOException {
         try (GgufFile f = GgufFile.open(path)) {
             String type = f.string("general.type").orElse("");
             if (!type.equals("router")) {
                 throw new LlamaException(path + " is not a molora router file (general.type is '" + type + "')");
             }
-            int inputs = (int) (long) f.integer("router.inputs").orElseThrow();
-            int hidden = (int) (long) f.integer("router.hidden").orElseThrow();
-            int outputs = (int) (long) f.integer("router.outputs").orElseThrow();
-            Identity id = new Identity(f.get("router.adapters").orElseThrow().asArray().strings(),
-                    f.get("router.adapter_sha256").orElseThrow().asArray().strings(),
-                    f.string("router.base.name").orElse(""), f.string("router.base.token_embd_sha256").orElseThrow(),
-                    f.string("router.features").orElseThrow());
-            Gate g = new Gate(inputs, hidden, outputs, floats(f, "router.mean"), floats(f, "router.inv_std"),
-                    floats(f, "router.w1"), floats(f, "router.b1"),
-                    hidden == 0 ? new float[0] : floats(f, "router.w2"),
-                    hidden == 0 ? new float[0] : floats(f, "router.b2"));
+            int inputs = size(f, path, "router.inputs", 1);
+            int hidden = size(f, path, "router.hidden", 0);
+            int outputs = size(f, path, "router.outputs", 2);
+            List<String> adapters = strings(f, path, "router.adapters");
+            List<String> shas = strings(f, path, "router.adapter_sha256");
+            if (adapters.size() != outputs - 1 || shas.size() != adapters.size()) {
+                throw new LlamaException("router " + path + ": router.adapters names " + adapters.size()
+                        + " adapters and router.adapter_sha256 has " + shas.size() + " hashes, but router.outputs is "
+                        + outputs + " (one more than the adapters)");
+            }
+            Identity id = new Identity(adapters, shas, f.string("router.base.name").orElse(""),
+                    string(f, path, "router.base.token_embd_sha256"), string(f, path, "router.features"));
+            int first = hidden == 0 ? outputs : hidden;
+            Gate g = new Gate(inputs, hidden, outputs, floats(f, path, "router.mean", inputs),
+                    floats(f, path, "router.inv_std", inputs),
+                    floats(f, path, "router.w1", (long) first * inputs), floats(f, path, "router.b1", first),
+                    hidden == 0 ? new float[0] : floats(f, path, "router.w2", (long) outputs * hidden),
+                    hidden == 0 ? new float[0] : floats(f, path, "router.b2", outputs));
             return new Loaded(g, id);
-        } catch (java.util.NoSuchElementException e) {
-            throw new LlamaException(path + " is a router file with missing fields", e);
+        } catch (GgufFormatException e) {
+            throw new LlamaException("router " + path + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The largest gate dimension a router file may declare (inputs, hidden units, outputs). */
+    static final int MAX_SIZE = 1 << 20;
+
+    private static int size(GgufFile f, Path path, String key, int min) throws GgufFormatException {
+        long v = f.integer(key).orElseThrow(() -> missing(path, key, "an integer"));
+        if (v < min || v > MAX_SIZE) {
+            throw new LlamaException("router " + path + ": " + key + " = " + v + ", must be " + min + " to " + MAX_SIZE);
+        }
+        return (int) v;
+    }
+
+    private static String string(GgufFile f, Path path, String key) throws GgufFormatException {
+        return f.string(key).orElseThrow(() -> missing(path, key, "a string"));
+    }
+
+    private static List<String> strings(GgufFile f, Path path, String key) {
+        GgufValue v = f.get(key).orElseThrow(() -> missing(path, key, "an array of strings"));
+        try {
+            return v.asArray().strings();
+        } catch (RuntimeException e) {
+            throw new LlamaException("router " + path + ": " + key + " must be an array of strings");
+        }
+    }
+
+    private static LlamaException missing(Path path, String key, String what) {
+        return new LlamaException("router " + path + " has no " + key + " (" + what + "); is it a router file "
+                + "molora wrote?");
+    }
+
+    /** An F32 tensor of exactly {@code count} finite values. */
+    private static float[] floats(GgufFile f, Path path, String name, long count) {
+        GgufTensorInfo t = f.tensor(name).orElseThrow(() -> missing(path, name, "an F32 tensor"));
+        if (t.type() != GgmlType.F32) {
+            throw new LlamaException("router " + path + ": tensor " + name + " is " + t.type() + ", must be F32");
+        }
+        if (t.elementCount() != count) {
+            throw new LlamaException("router " + path + ": tensor " + name + " has " + t.elementCount()
+                    + " values, the gate's sizes need " + count);
+        }
+        MemorySegment d = f.tensorData(t);
+        float[] v = new float[(int) count];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = TensorEncoding.decode(t.type(), d, i);
+            if (!Float.isFinite(v[i])) {
+                throw new LlamaException("router " + path + ": tensor " + name + " has a non-finite value (" + v[i]
+                        + ") at index " + i + "; the file is damaged or its training diverged");
+            }
+        }
+        return v;
     }
 
     /**
@@ -105,23 +168,25 @@ public final class RouterFile {
         Identity id = l.identity();
         List<String> names = adapters.stream().map(AdapterSpec::name).toList();
         if (!names.equals(id.adapters())) {
-            throw new LlamaException("router " + path.getFileName() + " was trained for adapters " + id.adapters()
+            throw new LlamaException("router " + path + " was trained for adapters " + id.adapters()
                     + " (in that order), not " + names);
         }
         for (int i = 0; i < adapters.size(); i++) {
             String sha = sha256(adapters.get(i).path());
             if (!sha.equals(id.adapterSha256().get(i))) {
                 throw new LlamaException("adapter '" + names.get(i) + "' (" + adapters.get(i).path()
-                        + ") is not the file router " + path.getFileName() + " was trained with (sha256 "
+                        + ") is not the file router " + path + " was trained with (sha256 "
                         + sha.substring(0, 12) + "…, expected " + id.adapterSha256().get(i).substring(0, 12) + "…)");
             }
         }
         if (!base.sha256().equals(id.baseSha256())) {
-            throw new LlamaException("router " + path.getFileName() + " was trained on base model '" + id.baseName()
-                    + "', not on '" + base.modelName() + "' (token embeddings differ)");
+            String which = id.baseName().equals(base.modelName()) ? " (both are named '" + id.baseName() + "')"
+                    : ": it was trained on '" + id.baseName() + "', this is '" + base.modelName() + "'";
+            throw new LlamaException("router " + path + " was trained on a base model with other token embeddings "
+                    + "than this one" + which);
         }
         if (!List.of(FEATURES_TOKEN, FEATURES_TOKEN_HIDDEN, FEATURES_REQUEST).contains(id.features())) {
-            throw new LlamaException("router " + path.getFileName() + " uses features '" + id.features()
+            throw new LlamaException("router " + path + " uses features '" + id.features()
                     + "', which this build does not compute");
         }
         return l.gate();
