@@ -5,16 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.molora.engine.AdapterMix;
 import io.molora.engine.CompletionRequest;
 import io.molora.engine.Prompt;
+import io.molora.engine.TextFiles;
 import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.SamplerParams;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CoderResult;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -110,8 +105,8 @@ final class BatchInput {
         if (f == Format.TEXT) {
             String prompt;
             try {
-                prompt = utf8(bytes, 0, bytes.length).strip();
-            } catch (NotUtf8 e) {
+                prompt = TextFiles.decode(bytes, TextFiles.textStart(bytes), bytes.length).strip();
+            } catch (TextFiles.NotUtf8Exception e) {
                 items.add(new Failed(name, name, 1, name + ": " + e.getMessage()));
                 return;
             }
@@ -119,9 +114,10 @@ final class BatchInput {
                     : prompt(name, name, 1, prompt, defaults));
             return;
         }
-        // one item per line (ends: \n, \r\n or \r, as String.lines()); a line that is not UTF-8 fails alone
+        // one item per line (ends: \n, \r\n or \r, as String.lines()); a line that is not UTF-8 fails alone; a byte
+        // order mark before the first line is not part of it
         int lineNo = 0;
-        for (int start = 0; start < bytes.length; ) {
+        for (int start = TextFiles.textStart(bytes); start < bytes.length; ) {
             int end = start;
             while (end < bytes.length && bytes[end] != '\n' && bytes[end] != '\r') {
                 end++;
@@ -129,38 +125,17 @@ final class BatchInput {
             lineNo++;
             String where = name + ":" + lineNo;
             try {
-                String line = utf8(bytes, start, end);
+                String line = TextFiles.decode(bytes, start, end);
                 if (!line.isBlank()) {
                     items.add(f == Format.LINES ? prompt(where, name, lineNo, line.strip(), defaults)
                             : jsonLine(line, name, lineNo, defaults));
                 }
-            } catch (NotUtf8 e) {
+            } catch (TextFiles.NotUtf8Exception e) {
                 items.add(new Failed(where, name, lineNo, where + ": " + e.getMessage()));
             }
             start = end < bytes.length && bytes[end] == '\r' && end + 1 < bytes.length && bytes[end + 1] == '\n'
                     ? end + 2 : end + 1;
         }
-    }
-
-    /** A line (or file) that is not UTF-8; the message says where. */
-    static final class NotUtf8 extends Exception {
-        NotUtf8(String message) {
-            super(message);
-        }
-    }
-
-    /** Bytes {@code from..to} as UTF-8, refusing what is not (Java's decoders replace it silently otherwise). */
-    private static String utf8(byte[] bytes, int from, int to) throws NotUtf8 {
-        CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT);
-        ByteBuffer in = ByteBuffer.wrap(bytes, from, to - from);
-        CharBuffer out = CharBuffer.allocate(to - from);
-        CoderResult r = d.decode(in, out, true);
-        if (r.isError()) {
-            int at = in.position() - from;
-            throw new NotUtf8(String.format("not valid UTF-8 (byte %d is 0x%02X)", at + 1, bytes[from + at] & 0xff));
-        }
-        return out.flip().toString();
     }
 
     private static Item prompt(String id, String file, int line, String prompt, Defaults defaults) {

@@ -42,11 +42,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--type", defaultValue = "F16", description = "Weight type: F32, F16, Q8_0 (default: ${DEFAULT-VALUE}).")
     GgmlType type;
 
-    @Option(names = "--adapters", defaultValue = "4", converter = OptionRanges.Positive.class,
+    @Option(names = "--adapters", defaultValue = "4", converter = OptionRanges.AdapterCount.class,
             description = "K, the number of adapters (default: ${DEFAULT-VALUE}).")
     int k;
 
-    @Option(names = "--rank", defaultValue = "8", converter = OptionRanges.Positive.class,
+    @Option(names = "--rank", defaultValue = "8", converter = OptionRanges.Rank.class,
             description = "Adapter rank (default: ${DEFAULT-VALUE}).")
     int rank;
 
@@ -54,22 +54,22 @@ final class BenchCommand implements Callable<Integer> {
             + "convert_lora_to_gguf.py writes by default) or F32 (default: ${DEFAULT-VALUE}).")
     GgmlType adapterType;
 
-    @Option(names = "--gen", defaultValue = "256", description = "Tokens generated per run, 2 or more (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--gen", defaultValue = "256", converter = OptionRanges.BenchTokens.class, description = "Tokens generated per run, 2 or more (default: ${DEFAULT-VALUE}).")
     int gen;
 
-    @Option(names = "--prompt", defaultValue = "16", converter = OptionRanges.Positive.class,
+    @Option(names = "--prompt", defaultValue = "16", converter = OptionRanges.BenchTokens.class,
             description = "Prompt tokens before generation (default: ${DEFAULT-VALUE}).")
     int promptTokens;
 
-    @Option(names = "--prefill", defaultValue = "512", converter = OptionRanges.Positive.class,
+    @Option(names = "--prefill", defaultValue = "512", converter = OptionRanges.BenchTokens.class,
             description = "Prompt tokens for prefill (default: ${DEFAULT-VALUE}).")
     int prefill;
 
-    @Option(names = "--parallel", defaultValue = "8", converter = OptionRanges.Positive.class,
+    @Option(names = "--parallel", defaultValue = "8", converter = OptionRanges.Parallel.class,
             description = "Sequences in the multi-sequence scenario (default: ${DEFAULT-VALUE}).")
     int parallel;
 
-    @Option(names = "--repeat", defaultValue = "3", converter = OptionRanges.Positive.class,
+    @Option(names = "--repeat", defaultValue = "3", converter = OptionRanges.Repeats.class,
             description = "Runs per scenario; the best is kept (default: ${DEFAULT-VALUE}).")
     int repeat;
 

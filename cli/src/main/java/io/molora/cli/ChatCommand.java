@@ -45,7 +45,7 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = {"-sys", "--system-prompt"}, paramLabel = "TEXT", description = "System prompt.")
     String systemPrompt;
 
-    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "-1",
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "-1", converter = OptionRanges.TokenLimit.class,
             description = "Most tokens per reply, -1 = until the model ends its turn (default: ${DEFAULT-VALUE}).")
     int nPredict;
 

@@ -22,6 +22,8 @@ import org.jline.reader.EndOfFileException;
 import org.jline.reader.LineReader;
 import org.jline.reader.LineReaderBuilder;
 import org.jline.reader.UserInterruptException;
+import org.jline.reader.Widget;
+import org.jline.reader.impl.LineReaderImpl;
 import org.jline.reader.impl.DefaultParser;
 import org.jline.terminal.Terminal;
 
@@ -59,6 +61,7 @@ final class ChatRepl {
             b.variable(LineReader.HISTORY_FILE, Path.of(historyFile));
         }
         LineReader reader = b.build();
+        notePastes(reader);
         ChatTemplate template = session.template();
         out.println("molora chat: " + modelFile.getFileName() + ", template "
                 + (template.fromModel() ? "from the model" : template.template())
@@ -92,12 +95,27 @@ final class ChatRepl {
         }
     }
 
-    /** A line, or several joined when each but the last ends with a backslash. */
-    private static String readInput(LineReader reader) {
+    /**
+     * A message: a line, several joined when each but the last ends with a backslash, or a paste. A terminal without
+     * bracketed paste hands a paste over as typed lines, each ending in Enter: an Enter followed by input already
+     * waiting (nobody types the next key within {@link #PASTE_GAP_MS}) takes the rest of the paste into the same
+     * message, so a pasted page is one turn instead of a turn per line, and it is read at once rather than drawn key
+     * by key. Input that is not a terminal (a script piped in) is read a line a turn, as before.
+     */
+    private String readInput(LineReader reader) {
         StringBuilder sb = new StringBuilder();
         String prompt = "> ";
         while (true) {
+            pasted = null;
             String line = reader.readLine(prompt);
+            if (pasted != null) {
+                String rest = pasted.toString().stripTrailing();
+                out.println("[" + rest.chars().filter(c -> c == '\n').count() + " more pasted lines, "
+                        + rest.length() + " characters]");
+                out.flush();
+                String head = line.endsWith("\\") ? line.substring(0, line.length() - 1) : line;
+                return sb.append(head).append(rest).toString();
+            }
             if (line.endsWith("\\")) {
                 sb.append(line, 0, line.length() - 1).append('\n');
                 prompt = ". ";
@@ -105,6 +123,34 @@ final class ChatRepl {
                 return sb.append(line).toString();
             }
         }
+    }
+
+    /**
+     * How soon after an Enter the next input must come to belong to a paste, in milliseconds. JLine waits on a
+     * terminal in tenths of a second (termios VTIME), and only while it reads a line (the terminal is raw then).
+     */
+    static final long PASTE_GAP_MS = 100;
+
+    /** The rest of a paste, taken in by the Enter key that found it waiting (from its newline on); else null. */
+    private StringBuilder pasted;
+
+    /** Enter as JLine's own, but one followed by input already waiting first reads that input in whole. */
+    private void notePastes(LineReader reader) {
+        if (terminal.getType().startsWith(Terminal.TYPE_DUMB) || !(reader instanceof LineReaderImpl impl)) {
+            return;
+        }
+        Widget accept = reader.getWidgets().get(LineReader.ACCEPT_LINE);
+        reader.getWidgets().put(LineReader.ACCEPT_LINE, () -> {
+            if (impl.peekCharacter(PASTE_GAP_MS) >= 0) {
+                StringBuilder rest = new StringBuilder("\n");
+                while (impl.peekCharacter(PASTE_GAP_MS) >= 0) {
+                    int c = impl.readCharacter();
+                    rest.appendCodePoint(c == '\r' ? '\n' : c);
+                }
+                pasted = rest;
+            }
+            return accept.apply();
+        });
     }
 
     /** One turn, streamed; Ctrl-C stops the reply. Then the status line. */
@@ -121,8 +167,10 @@ final class ChatRepl {
             terminal.handle(Terminal.Signal.INT, previous);
         }
         switch (result) {
-            case ChatTurn.TooLong l -> out.println("[the conversation (" + l.tokens() + " tokens) no longer fits in the "
-                    + "context of " + l.contextSize() + "; /reset to start over, or use a larger -c]");
+            case ChatTurn.TooLong l -> out.println("[the conversation ("
+                    + (l.tokens() < 0 ? "far more than that" : l.tokens() + " tokens") + ") does not fit in the "
+                    + "context of " + l.contextSize() + " tokens; the message was not kept: /reset to start over, "
+                    + "or use a larger -c]");
             case ChatTurn.Reply r -> out.println(status(r));
         }
         out.flush();

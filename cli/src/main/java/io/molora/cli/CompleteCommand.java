@@ -90,7 +90,7 @@ final class CompleteCommand implements Callable<Integer> {
             description = "auto (a bar on a terminal, else a line every --progress-interval), bar, lines, none.")
     String progress;
 
-    @Option(names = "--progress-interval", paramLabel = "S", defaultValue = "10",
+    @Option(names = "--progress-interval", paramLabel = "S", defaultValue = "10", converter = OptionRanges.Interval.class,
             description = "Seconds between progress lines when not on a terminal (default: ${DEFAULT-VALUE}).")
     double progressInterval;
 

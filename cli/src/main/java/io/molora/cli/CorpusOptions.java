@@ -16,7 +16,7 @@ final class CorpusOptions {
     @Option(names = "--domain", paramLabel = "NAME=DIR", description = "Labelled corpus of one adapter (repeatable).")
     List<String> domains = new ArrayList<>();
 
-    @Option(names = "--seq-len", defaultValue = "256", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seq-len", defaultValue = "256", converter = OptionRanges.SequenceLength.class, description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
     /** Exactly one of --corpus and --domain (repeatable), each --domain as NAME=DIR. */

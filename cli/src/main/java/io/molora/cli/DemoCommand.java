@@ -46,7 +46,7 @@ final class DemoCommand implements Callable<Integer> {
             description = "The prompt (default: a mixed code/prose/math request; \"Once upon a time\" otherwise).")
     String prompt;
 
-    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "64",
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", defaultValue = "64", converter = OptionRanges.TokenLimit.class,
             description = "Tokens to generate (default: ${DEFAULT-VALUE}).")
     int nPredict;
 

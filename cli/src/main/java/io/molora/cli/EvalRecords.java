@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.molora.adapters.eval.SpanLabels;
 import io.molora.engine.EvalRecord;
+import io.molora.engine.TextFiles;
 import io.molora.runtime.LlamaException;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +25,7 @@ final class EvalRecords {
         ObjectMapper mapper = new ObjectMapper();
         List<EvalRecord> records = new ArrayList<>();
         int line = 0;
-        for (String s : Files.readAllLines(f, StandardCharsets.UTF_8)) {
+        for (String s : TextFiles.read(f).lines().toList()) {
             line++;
             if (s.isBlank()) {
                 continue;

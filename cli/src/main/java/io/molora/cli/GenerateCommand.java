@@ -44,7 +44,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "The prompt.", required = true)
     String prompt;
 
-    @Option(names = {"-n", "--n-predict"}, paramLabel = "N",
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", converter = OptionRanges.TokenLimit.class,
             description = "Tokens to generate, -1 = until end of text or a full context (default: ${DEFAULT-VALUE}).",
             defaultValue = "128")
     int nPredict;

@@ -19,7 +19,17 @@ import picocli.CommandLine.Command;
         footer = {"  0  success", "  1  the work failed (the message says why)", "  2  bad command line"})
 public final class Main {
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        int code;
+        try {
+            code = commandLine().execute(args);
+        } catch (OutOfMemoryError e) {
+            // picocli hands errors on: one line, as for every other failure
+            System.err.println("molora: error: out of memory: the work needs more than the JVM's "
+                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB of heap (give more with "
+                    + "MOLORA_JAVA_OPTS=-Xmx..., or ask for less: a smaller --hidden, -c, --parallel)");
+            code = 1;
+        }
+        System.exit(code);
     }
 
     /** The configured command line (tests drive it directly). */

@@ -29,15 +29,15 @@ final class ModelOptions {
 
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "N",
             description = "Context size in tokens (0 = from the model; default: ${DEFAULT-VALUE}).", defaultValue = "4096",
-            converter = OptionRanges.NonNegative.class)
+            converter = OptionRanges.ContextSize.class)
     int contextSize;
 
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", description = "Logical batch size (default: ${DEFAULT-VALUE}).",
-            defaultValue = "2048", converter = OptionRanges.Positive.class)
+            defaultValue = "2048", converter = OptionRanges.BatchSize.class)
     int batchSize;
 
     @Option(names = {"-ub", "--ubatch-size"}, paramLabel = "N", description = "Physical batch size (default: ${DEFAULT-VALUE}).",
-            defaultValue = "512", converter = OptionRanges.Positive.class)
+            defaultValue = "512", converter = OptionRanges.BatchSize.class)
     int ubatchSize;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads (0 = all cores; default: ${DEFAULT-VALUE}).",

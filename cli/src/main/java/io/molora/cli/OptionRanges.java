@@ -133,6 +133,109 @@ final class OptionRanges {
         }
     }
 
+    /** Tokens per sequence of a router corpus: 2 (a token and the one it predicts) to 65536. */
+    static final class SequenceLength implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 2, 65536);
+        }
+    }
+
+    /** A gate's hidden units: 0 (linear) to 4096 (a gate far wider than any model it routes is not a gate). */
+    static final class HiddenUnits implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 0, 4096);
+        }
+    }
+
+    /** Training epochs: 1 to 100000. */
+    static final class Epochs implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 1, 100_000);
+        }
+    }
+
+    /** A learning rate: finite, above 0, at most 10. */
+    static final class LearningRate implements ITypeConverter<Float> {
+        @Override
+        public Float convert(String s) {
+            float v = finite(s);
+            if (!(v > 0) || v > 10) {
+                throw new TypeConversionException("must be above 0 and at most 10, got " + s);
+            }
+            return v;
+        }
+    }
+
+    /** Seconds between progress lines: 0.1 to 86400 (a day). */
+    static final class Interval implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String s) {
+            float v = finite(s);
+            if (v < 0.1 || v > 86_400) {
+                throw new TypeConversionException("must be between 0.1 and 86400 seconds, got " + s);
+            }
+            return (double) v;
+        }
+    }
+
+    /** A context size in tokens: 0 (the model's own) to 2^24 (llama.cpp's buffers are sized from it). */
+    static final class ContextSize implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return atMost(new NonNegative().convert(s), 1 << 24);
+        }
+    }
+
+    /** A batch of tokens: 1 to 2^20. */
+    static final class BatchSize implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return atMost(new Positive().convert(s), 1 << 20);
+        }
+    }
+
+    private static int atMost(int v, int hi) {
+        if (v > hi) {
+            throw new TypeConversionException("must be at most " + hi + ", got " + v);
+        }
+        return v;
+    }
+
+    /** A benchmark's token count (prompt, prefill, generated): 1 to 65536. */
+    static final class BenchTokens implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 1, 65536);
+        }
+    }
+
+    /** A LoRA rank: 1 to 1024. */
+    static final class Rank implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 1, 1024);
+        }
+    }
+
+    /** A number of adapters: 1 to 64. */
+    static final class AdapterCount implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 1, 64);
+        }
+    }
+
+    /** Repeats of a measurement: 1 to 1000. */
+    static final class Repeats implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return between(s, 1, 1000);
+        }
+    }
+
     private static int between(String s, int lo, int hi) {
         int v = integer(s);
         if (v < lo || v > hi) {

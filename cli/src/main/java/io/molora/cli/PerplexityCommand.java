@@ -9,10 +9,10 @@ import io.molora.engine.ProgressReporter;
 import io.molora.engine.RouterSpec;
 import io.molora.engine.ScoringOptions;
 import io.molora.engine.SetScore;
+import io.molora.engine.TextFiles;
 import io.molora.runtime.LlamaException;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -100,6 +100,10 @@ final class PerplexityCommand implements Callable<Integer> {
             if (!Files.isRegularFile(f) || !Files.isReadable(f)) {
                 throw new ParameterException(cmd, "-f " + f + ": not a readable file");
             }
+            if (!f.getFileName().toString().endsWith(".jsonl") && model.contextSize > 0 && model.contextSize < 3) {
+                throw new ParameterException(cmd, "-c " + model.contextSize + " scores no token of " + f
+                        + " (positions c/2 to c-2 of each chunk are scored, as llama-perplexity does): use -c 3 or more");
+            }
         }
         List<SetScore> results = new ArrayList<>();
         String routing;
@@ -115,7 +119,7 @@ final class PerplexityCommand implements Callable<Integer> {
                     results.addAll(engine.perplexity(f.toString(), EvalRecords.read(f),
                             new ScoringOptions(spanRoutes, !noBasePass), progress));
                 } else {
-                    results.add(engine.perplexityOfText(f.toString(), name, Files.readString(f, StandardCharsets.UTF_8),
+                    results.add(engine.perplexityOfText(f.toString(), name, TextFiles.read(f),
                             progress));
                 }
             }

@@ -40,13 +40,13 @@ final class TrainRouterCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", required = true, description = "Router file to write.")
     Path output;
 
-    @Option(names = "--hidden", defaultValue = "32", description = "Hidden units, 0 = linear gate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--hidden", defaultValue = "32", converter = OptionRanges.HiddenUnits.class, description = "Hidden units, 0 = linear gate (default: ${DEFAULT-VALUE}).")
     int hidden;
 
-    @Option(names = "--epochs", defaultValue = "20", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--epochs", defaultValue = "20", converter = OptionRanges.Epochs.class, description = "Epochs (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--lr", defaultValue = "0.01", description = "Adam learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "0.01", converter = OptionRanges.LearningRate.class, description = "Adam learning rate (default: ${DEFAULT-VALUE}).")
     float lr;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")

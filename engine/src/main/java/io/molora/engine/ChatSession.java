@@ -170,6 +170,13 @@ public final class ChatSession implements AutoCloseable {
         String promptText;
         try {
             promptText = template.apply(messages, true);
+            try {
+                engine.refuseUntokenizable(promptText, context.contextSize() + 1, "the context", "");
+            } catch (PromptTooLongException e) {
+                // far too long to tokenize (a paste of megabytes): refused by its characters, at once
+                messages.remove(messages.size() - 1);
+                return new ChatTurn.TooLong(-1, context.contextSize());
+            }
             if (cacheText != null && promptText.startsWith(cacheText)) {
                 // the cache holds exactly the text so far (the reply as generated): add only the new text's tokens
                 int[] delta = engine.model().tokenizer().tokenize(promptText.substring(cacheText.length()), false, true);

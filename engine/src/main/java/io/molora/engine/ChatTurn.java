@@ -27,6 +27,9 @@ public sealed interface ChatTurn {
         }
     }
 
-    /** The conversation no longer fits in the context; the user's message was not kept. */
+    /**
+     * The conversation no longer fits in the context; the user's message was not kept. {@code tokens} is -1 when the
+     * text was too long by its characters alone to be tokenized at all.
+     */
     record TooLong(int tokens, int contextSize) implements ChatTurn {}
 }

@@ -258,12 +258,8 @@ public final class CompletionService implements AutoCloseable {
         if (r.maxTokens() < 0) {
             throw new IllegalArgumentException("max_tokens must be >= 0, got " + r.maxTokens());
         }
-        int[] tokens = engine.tokenize(text);
-        if (tokens.length >= sequenceLimit()) {
-            throw new IllegalArgumentException("prompt of " + tokens.length + " tokens does not fit in a slot of "
-                    + sequenceLimit() + " tokens (context " + context.contextSize() + " / " + parallel()
-                    + " slots); use a larger -c or a smaller --parallel");
-        }
+        int[] tokens = engine.tokenizeWithin(text, sequenceLimit(), "a slot of " + sequenceLimit() + " tokens (context "
+                + context.contextSize() + " / " + parallel() + " slots)", "use a larger -c or a smaller --parallel");
         AdapterMix mix = r.adapters().orElse(defaultMix);
         mix.ids(names);  // every name loaded
         if (mix.weights().size() > (fixed == null ? 0 : fixed.maxAdaptersPerToken())) {

@@ -2,7 +2,6 @@ package io.molora.engine;
 
 import io.molora.runtime.Tokenizer;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,6 +38,10 @@ public sealed interface Corpus {
 
     /** Token sequences of a text file or of every file under a directory (sorted), cut into chunks of len tokens. */
     static List<int[]> sequences(Tokenizer tok, Path source, int len) throws IOException {
+        if (len < 2) {
+            // a chunk is a token and the one it predicts: with fewer there is nothing to learn, and 0 never advances
+            throw new IllegalArgumentException("sequences of " + len + " tokens: give 2 or more (--seq-len)");
+        }
         List<Path> files = new ArrayList<>();
         if (Files.isDirectory(source)) {
             try (Stream<Path> s = Files.walk(source)) {
@@ -51,7 +54,7 @@ public sealed interface Corpus {
         }
         List<int[]> out = new ArrayList<>();
         for (Path f : files) {
-            int[] t = tok.tokenize(Files.readString(f, StandardCharsets.UTF_8), true, false);
+            int[] t = tok.tokenize(TextFiles.read(f), true, false);
             for (int from = 0; from + 1 < t.length; from += len) {
                 int to = Math.min(t.length, from + len);
                 if (to - from >= 2) {

@@ -97,12 +97,14 @@ public final class Engine implements AutoCloseable {
      * @throws IllegalArgumentException when the prompt does not fit in the context
      */
     public GenerationResult generate(GenerationRequest request, GenerationListener listener) {
-        int[] tokens = model.tokenizer().tokenize(request.prompt(), true, true);
         Router router = routing.router();
         try (Context ctx = Context.create(model, contextParams());
              Sampler sampler = new Sampler(request.sampling());
              DecodePath path = decodePath(ctx, router, request.traceRoutes());
              Generator generator = new Generator(ctx, sampler, 0, path.decoder())) {
+            refuseUntokenizable(request.prompt(), ctx.contextSize() + 1, "the context (" + ctx.contextSize()
+                    + " tokens)", "use a larger -c or a shorter prompt");
+            int[] tokens = model.tokenizer().tokenize(request.prompt(), true, true);
             generator.requireFits(tokens, 0);
             routing.startSequence(0, tokens);
             boolean[] prefilled = {false};
@@ -211,6 +213,34 @@ public final class Engine implements AutoCloseable {
     DecodePath decodePath(Context context, Router router, boolean recordRoutes) {
         HiddenStateFeed hidden = router != null && router.needsHiddenStates() ? routing.hiddenStates() : null;
         return DecodePath.open(context, adapters, router, spec.routingForm(), hidden, recordRoutes);
+    }
+
+    /**
+     * A prompt's tokens, which must be fewer than {@code limit} (a position is left for the first generated token).
+     * A text longer than {@code limit} times the vocabulary's longest token cannot be that short and is refused
+     * before it is tokenized, so a 10 MB paste costs a comparison, not seconds of tokenizing and a gigabyte of memory.
+     *
+     * @param room where it must fit, for the message ("a slot of 512 tokens (context 4096 / 8 slots)")
+     * @param fix  what the user can do, for the message ("use a larger -c or a smaller --parallel")
+     * @throws PromptTooLongException when it does not fit
+     */
+    int[] tokenizeWithin(String text, int limit, String room, String fix) {
+        refuseUntokenizable(text, limit, room, fix);
+        int[] tokens = tokenize(text);
+        if (tokens.length >= limit) {
+            throw new PromptTooLongException("prompt of " + tokens.length + " tokens does not fit in " + room + "; "
+                    + fix, tokens.length, limit);
+        }
+        return tokens;
+    }
+
+    /** Refuses, without tokenizing it, a text too long by its characters alone to be fewer than limit tokens. */
+    void refuseUntokenizable(String text, int limit, String room, String fix) {
+        int longest = model.tokenizer().maxTokenBytes();
+        if (text.length() > (long) limit * longest) {
+            throw new PromptTooLongException("prompt of " + text.length() + " characters cannot fit in " + room
+                    + " (no token of this model is longer than " + longest + " bytes); " + fix, -1, limit);
+        }
     }
 
     /** A conversation's or request's text as tokens (BOS added once, even when the text starts with it). */

@@ -17,6 +17,8 @@ public final class Tokenizer {
     /** Rendered pieces by token id, filled on first use (with and without special tokens rendered). */
     private final AtomicReferenceArray<byte[]> pieces;
     private final AtomicReferenceArray<byte[]> piecesSpecial;
+    /** See {@link #maxTokenBytes}; 0 until computed. */
+    private volatile int maxTokenBytes;
 
     Tokenizer(Model model, MemorySegment vocab) {
         this.model = model;
@@ -120,6 +122,31 @@ public final class Tokenizer {
     }
 
     /** The token's text as stored in the vocabulary (e.g. "▁the"). */
+    /**
+     * The longest token text of the vocabulary, in UTF-8 bytes (at least 1). A token's text is never shorter than the
+     * bytes of input it stands for (SPM writes a space as the three bytes of "▁" and a raw byte as "<0xE9>", GPT-2's
+     * BPE a byte as one or two), so a text of more than {@code n} times this many bytes — or UTF-16 chars, never more
+     * than its bytes — cannot tokenize to {@code n} tokens or fewer: a prompt far beyond the context is refused
+     * without tokenizing it. Computed once, on first use.
+     */
+    public int maxTokenBytes() {
+        int m = maxTokenBytes;
+        if (m == 0) {
+            checkOpen();
+            m = 1;
+            for (int t = 0; t < size; t++) {
+                MemorySegment text = llama_vocab_get_text(vocab, t).reinterpret(Long.MAX_VALUE);
+                long n = 0;
+                while (text.get(ValueLayout.JAVA_BYTE, n) != 0) {
+                    n++;
+                }
+                m = (int) Math.max(m, Math.min(n, Integer.MAX_VALUE));
+            }
+            maxTokenBytes = m;
+        }
+        return m;
+    }
+
     public String tokenText(int token) {
         checkToken(token);
         return llama_vocab_get_text(vocab, token).reinterpret(Long.MAX_VALUE).getString(0);

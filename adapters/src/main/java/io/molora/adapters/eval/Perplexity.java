@@ -101,6 +101,10 @@ public final class Perplexity {
     public static Score chunks(Context ctx, Decoder decoder, int[] tokens, int nCtx, int bos, boolean addBos,
             IntConsumer onChunkDone) {
         int nChunks = tokens.length / nCtx;
+        if (nCtx - 1 - nCtx / 2 < 1) {
+            throw new IllegalArgumentException("a context of " + nCtx + " tokens scores none (positions c/2 to c-2 of "
+                    + "each chunk are scored, as llama-perplexity does): use -c 3 or more");
+        }
         if (tokens.length < 2 * nCtx) {
             throw new IllegalArgumentException("the text has " + tokens.length + " tokens; perplexity with a context of "
                     + nCtx + " needs at least " + 2 * nCtx + " (use a smaller -c or a longer file)");
