@@ -90,6 +90,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Seconds a request may run before it is cancelled and answered 504 (default: ${DEFAULT-VALUE}).")
     int timeout;
 
+    @Option(names = "--read-timeout", paramLabel = "S", defaultValue = "30", converter = OptionRanges.Positive.class,
+            description = "Seconds a client may take to send a request's headers, and then its body, and may stay silent"
+                    + " between requests; slower connections are closed (default: ${DEFAULT-VALUE}).")
+    int readTimeout;
+
     @Option(names = "--shutdown-timeout", paramLabel = "S", defaultValue = "30", converter = OptionRanges.NonNegative.class,
             description = "On SIGTERM, seconds requests in flight may take to finish before they are cancelled (default: ${DEFAULT-VALUE}).")
     int shutdownTimeout;
@@ -111,8 +116,8 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         ServerConfig config = new ServerConfig(host, port, id, Optional.ofNullable(apiKey), parallel, maxQueue, maxBody,
-                Duration.ofSeconds(timeout), Duration.ofSeconds(shutdownTimeout), sampling.params(),
-                nPredict == -1 ? Integer.MAX_VALUE : nPredict, corsOrigins);
+                Duration.ofSeconds(timeout), Duration.ofSeconds(readTimeout), Duration.ofSeconds(shutdownTimeout),
+                sampling.params(), nPredict == -1 ? Integer.MAX_VALUE : nPredict, corsOrigins);
         if (!model.verbose) {
             HELIDON.setLevel(Level.WARNING);
         }
@@ -137,7 +142,8 @@ final class ServeCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(hook);
             if (!config.loopback() && config.apiKey().isEmpty()) {
                 err.println("molora: warning: listening on " + host + " without --api-key: anyone who can reach this"
-                        + " address can use the server");
+                        + " address can use the server (by IP address: requests for a host name other than localhost"
+                        + " are refused)");
             }
             String shown = host.contains(":") ? "[" + host + "]" : host;
             err.println("molora: listening on http://" + shown + ":" + server.port());

@@ -49,7 +49,8 @@ class OptionRangesTest {
                 List.of("complete", "-n", "-2", "--n-predict"), List.of("serve", "--parallel", "257", "--parallel"),
                 List.of("serve", "--port", "70000", "--port"), List.of("serve", "-n", "-2", "--n-predict"),
                 List.of("serve", "--max-queue", "-1", "--max-queue"), List.of("serve", "--max-body-size", "0", "--max-body-size"),
-                List.of("serve", "--timeout", "0", "--timeout"), List.of("serve", "--shutdown-timeout", "-1", "--shutdown-timeout"));
+                List.of("serve", "--timeout", "0", "--timeout"), List.of("serve", "--shutdown-timeout", "-1", "--shutdown-timeout"),
+                List.of("serve", "--read-timeout", "0", "--read-timeout"));
         for (List<String> b : batch) {
             CliTest.Run r = CliTest.run(b.get(0), "-m", model.toString(), b.get(1), b.get(2));
             assertEquals(2, r.exit(), b + ": " + r.err());

@@ -1,12 +1,18 @@
 package io.molora.server;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.Method;
+import io.helidon.http.Status;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.ServerConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
@@ -14,6 +20,7 @@ import io.helidon.webserver.cors.CorsFeature;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import io.helidon.webserver.http1.Http1Config;
 import io.helidon.webserver.staticcontent.StaticContentService;
 import io.molora.engine.Completion;
 import io.molora.engine.CompletionService;
@@ -26,10 +33,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -51,6 +60,17 @@ import java.util.logging.Logger;
 public final class MoloraServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(MoloraServer.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Reads request bodies. Strings have no length limit of their own (Jackson's default, 20 M characters, would be
+     * reported as invalid JSON): the body limit governs.
+     */
+    private static final ObjectMapper BODY = new ObjectMapper();
+
+    static {
+        BODY.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxStringLength(Integer.MAX_VALUE).build());
+    }
+
     /** The page's files, in the jar (served at /). */
     static final String WEB = "io/molora/server/web";
     /** How often a request that is not streamed writes a space while it decodes (to notice a client gone away). */
@@ -61,6 +81,7 @@ public final class MoloraServer implements AutoCloseable {
     private final CompletionService service;
     private final ApiRequest.Models models;
     private final Metrics metrics;
+    private final Connections connections;
     private final WebServer web;
     private final long created = System.currentTimeMillis() / 1000;
     private final AtomicLong ids = new AtomicLong();
@@ -74,6 +95,7 @@ public final class MoloraServer implements AutoCloseable {
         this.config = config;
         this.service = engine.serve(new CompletionSettings(config.parallel(), Optional.empty(), false),
                 config.queueLimit());
+        this.connections = new Connections(config.readTimeout());
         try {
             this.models = new ApiRequest.Models(config.modelId(), engine.adapterNames(), service.tokenRouted());
             if (models.adapters().contains(config.modelId()) || models.adapters().contains(ApiRequest.Models.AUTO)) {
@@ -82,9 +104,17 @@ public final class MoloraServer implements AutoCloseable {
             }
             this.metrics = new Metrics(service::queued, service::active, service::decodeStats);
             service.start();
+            Duration timeout = config.readTimeout();
             WebServerConfig.Builder server = WebServer.builder()
                     .host(config.host())
                     .port(config.port())
+                    // the read timeout: the headers and the body (Connections), and the wait for a request line (a
+                    // connection that sends nothing; Helidon checks every period, its clock ticks once a second)
+                    .protocolsDiscoverServices(false)  // HTTP/1.1 alone, with this listener
+                    .addProtocol(Http1Config.builder().addReceiveListener(connections).build())
+                    .idleConnectionTimeout(timeout)
+                    .idleConnectionPeriod(timeout.compareTo(Duration.ofSeconds(2)) < 0 ? Duration.ofMillis(250)
+                            : Duration.ofSeconds(1))
                     // the body limit is checked by the handlers (413 in OpenAI's format); this is a backstop
                     .maxPayloadSize(Math.max(config.maxBodyBytes() * 2, config.maxBodyBytes() + 65536))
                     .shutdownHook(false)
@@ -102,6 +132,7 @@ public final class MoloraServer implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             service.close();
+            connections.close();
             throw e;
         }
     }
@@ -151,13 +182,20 @@ public final class MoloraServer implements AutoCloseable {
 
     private void routes(HttpRouting.Builder r) {
         r.addFilter((chain, req, res) -> {
-            // a browser's CORS preflight carries no credentials
-            if (req.prologue().method() != Method.OPTIONS && needsKey(req) && !authorized(req)) {
+            ApiError refused = refusal(req);
+            if (refused != null) {
+                error(req, res, refused);
+            } else if (req.prologue().method() != Method.OPTIONS && needsKey(req) && !authorized(req)) {
+                // a browser's CORS preflight carries no credentials
                 error(req, res, new ApiError(401, "authentication_error", null, "invalid_api_key",
                         "a valid API key is required: send the header 'Authorization: Bearer KEY'"));
-                return;
+            } else {
+                chain.proceed();  // errors are answered inside
             }
-            chain.proceed();
+            if (Connections.closeAfter() || req.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+                // Helidon answers "Connection: close" with that header but would wait for the next request
+                throw new CloseConnectionException("closed after the answer");
+            }
         });
         // 503 once shutting down, so a load balancer stops sending
         r.get("/health", (req, res) -> send(req, res, service.accepting() ? 200 : 503,
@@ -183,6 +221,7 @@ public final class MoloraServer implements AutoCloseable {
         // a preflight the CORS support let through (without --cors-origin there is none): nothing to add
         r.options((req, res) -> res.status(204).send());
         r.any((req, res) -> {
+            drain(req);
             throw ApiError.notFound(null, null, "no such endpoint: " + req.prologue().method().text() + " "
                     + req.path().path());
         });
@@ -191,6 +230,97 @@ public final class MoloraServer implements AutoCloseable {
             LOG.log(Level.WARNING, "request " + req.path().path() + " failed: " + t, t);
             error(req, res, new ApiError(500, "server_error", null, null, "internal error: " + oneLine(t)));
         });
+    }
+
+    // ---- who may call: Host and Origin
+
+    /**
+     * Why the request is refused before anything else (403), or null. Without an API key, a request must be addressed
+     * to this machine by address or as {@code localhost} (or the {@code --host} name): a web page whose own name was
+     * pointed at this machine (DNS rebinding) sends its name as the Host. With or without a key, a request a browser
+     * sends from a page must come from the server's own page (same origin) or an origin of {@code --cors-origin}.
+     */
+    private ApiError refusal(ServerRequest req) {
+        String host = req.headers().first(HeaderNames.HOST).orElse("");
+        if (config.apiKey().isEmpty() && !addressedHere(host, config.host())) {
+            return new ApiError(403, "permission_error", null, "host_not_allowed", "requests for the host '"
+                    + host + "' are refused: without --api-key the server answers only requests sent to localhost or"
+                    + " to an IP address, so that no web page can reach it through a name of its own (DNS rebinding);"
+                    + " use an address, or start the server with --api-key");
+        }
+        Optional<String> origin = req.headers().first(HeaderNames.ORIGIN);
+        if (origin.isPresent() && !sameOrigin(origin.get(), host) && !config.corsOrigins().contains("*")
+                && config.corsOrigins().stream().noneMatch(origin.get()::equalsIgnoreCase)) {
+            return new ApiError(403, "permission_error", null, "origin_not_allowed", "requests from pages on '"
+                    + origin.get() + "' are refused: the server answers its own page and the origins named by"
+                    + " --cors-origin");
+        }
+        return null;
+    }
+
+    /**
+     * Whether a Host header names this machine in a way no web page can take over: {@code localhost}, an IP address
+     * (a page reaches an address only under the address itself, never under its own name), or the name the server
+     * was told to listen on.
+     */
+    static boolean addressedHere(String authority, String boundHost) {
+        String host = hostOf(authority);
+        if (host == null) {
+            return false;
+        }
+        if (host.equals("localhost") || host.equalsIgnoreCase(boundHost.strip())) {
+            return true;
+        }
+        try {
+            InetAddress.ofLiteral(host);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /** The host of {@code host[:port]} or {@code [v6][:port]}, in lower case without brackets; null when malformed. */
+    private static String hostOf(String authority) {
+        String a = authority.strip().toLowerCase(Locale.ROOT);
+        if (a.startsWith("[")) {
+            int end = a.indexOf(']');
+            if (end < 0 || !(end == a.length() - 1 || a.charAt(end + 1) == ':')) {
+                return null;
+            }
+            return a.substring(1, end);
+        }
+        int colon = a.indexOf(':');
+        String h = colon < 0 ? a : a.substring(0, colon);
+        if (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);  // localhost. is localhost
+        }
+        return h.isEmpty() || h.contains(":") ? null : h;
+    }
+
+    /** The port of {@code host[:port]} ({@code dflt} when it names none), or -1 when malformed. */
+    private static int portOf(String authority, int dflt) {
+        String a = authority.strip();
+        int close = a.lastIndexOf(']');
+        int colon = a.lastIndexOf(':');
+        if (colon < 0 || colon < close) {
+            return dflt;
+        }
+        try {
+            return Integer.parseInt(a.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Whether a page on {@code origin} is the server's own: {@code http://} and the request's host and port. */
+    static boolean sameOrigin(String origin, String hostHeader) {
+        if (!origin.regionMatches(true, 0, "http://", 0, 7)) {
+            return false;
+        }
+        String authority = origin.substring(7);
+        String host = hostOf(authority);
+        return host != null && host.equals(hostOf(hostHeader)) && portOf(authority, 80) == portOf(hostHeader, 80)
+                && portOf(authority, 80) > 0;
     }
 
     /** GET /health and the page's files are open; the API and the metrics need the key when there is one. */
@@ -239,6 +369,9 @@ public final class MoloraServer implements AutoCloseable {
     private record Done(Completion completion) implements Event {}
 
     private record Failed(String message) implements Event {}
+
+    /** The client closed the connection (its request is cancelled). */
+    private record Gone() implements Event {}
 
     private static final class Events implements CompletionService.Listener {
         final LinkedBlockingQueue<Event> queue = new LinkedBlockingQueue<>();
@@ -302,6 +435,11 @@ public final class MoloraServer implements AutoCloseable {
             throw ApiError.badRequest(chat ? "messages" : "prompt", e.getMessage());
         }
         handlers.incrementAndGet();
+        // the client leaving is noticed at once, queued or not: its place in the queue or its sequence is freed
+        Connections.Watch watch = Connections.watch(() -> {
+            ticket.cancel();
+            events.queue.add(new Gone());
+        });
         try {
             if (ar.stream()) {
                 stream(req, res, ar, events, ticket, deadline);
@@ -309,6 +447,9 @@ public final class MoloraServer implements AutoCloseable {
                 whole(req, res, ar, events, ticket, deadline);
             }
         } finally {
+            if (watch != null) {
+                watch.close();
+            }
             ticket.cancel();  // no-op when it ended; frees its sequence when the handler gave up on it
             handlers.decrementAndGet();
         }
@@ -331,6 +472,7 @@ public final class MoloraServer implements AutoCloseable {
                     if (out == null) {
                         res.status(200);
                         res.header(HeaderNames.CONTENT_TYPE, "application/json");
+                        closeHeader(res);
                         out = res.outputStream();
                     }
                     out.write(' ');
@@ -361,6 +503,10 @@ public final class MoloraServer implements AutoCloseable {
             switch (e) {
                 case Started s -> started = true;
                 case Text t -> { }  // not asked for
+                case Gone g -> {
+                    abandon(req, res, out);
+                    return;
+                }
                 case Failed f -> {
                     ApiError err = new ApiError(500, "server_error", null, null, f.message());
                     if (out == null) {
@@ -391,6 +537,24 @@ public final class MoloraServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends the answer to a client that left: counted as 499 (nginx's "client closed request"); what is written, if it
+     * can be, goes nowhere, but Helidon wants every request answered.
+     */
+    private void abandon(ServerRequest req, ServerResponse res, OutputStream out) {
+        metrics.request(endpoint(req), 499);
+        try {
+            if (out != null) {
+                out.close();
+            } else if (!res.isSent()) {
+                res.status(Status.create(499, "Client Closed Request"));
+                res.send();
+            }
+        } catch (IOException | RuntimeException e) {
+            // the connection is gone
+        }
+    }
+
     private void finishWhole(ServerRequest req, OutputStream out, ObjectNode json, int status) {
         metrics.request(endpoint(req), status);
         try (out) {
@@ -412,11 +576,16 @@ public final class MoloraServer implements AutoCloseable {
         if (first instanceof Failed f) {
             throw new ApiError(500, "server_error", null, null, f.message());
         }
+        if (first instanceof Gone) {
+            abandon(req, res, null);
+            return;
+        }
         String id = ar.completion().id();
         metrics.request(endpoint(req), 200);
         res.status(200);
         res.header(HeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         res.header(HeaderNames.CACHE_CONTROL, "no-cache");
+        closeHeader(res);
         try (OutputStream sse = res.outputStream()) {
             if (ar.chat()) {
                 ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
@@ -433,6 +602,9 @@ public final class MoloraServer implements AutoCloseable {
                 boolean end = false;
                 switch (e) {
                     case Started s -> { }
+                    case Gone g -> {
+                        return;  // nobody to write to
+                    }
                     case Text t -> {
                         StringBuilder text = new StringBuilder();
                         t.pieces().forEach(p -> text.append(p.text()));
@@ -630,6 +802,10 @@ public final class MoloraServer implements AutoCloseable {
 
     // ---- bodies, answers, errors
 
+    /**
+     * The body, read within the read timeout and at most the body limit, as one JSON value with nothing after it but
+     * white space. A client that leaves (or stalls) mid-body gets a 400 that nobody reads, and one log line.
+     */
     private JsonNode readJson(ServerRequest req) {
         long limit = config.maxBodyBytes();
         OptionalLong declared = req.headers().contentLength();
@@ -637,10 +813,14 @@ public final class MoloraServer implements AutoCloseable {
             throw tooLarge(declared.getAsLong());
         }
         byte[] bytes;
+        String who = req.prologue().method().text() + " " + req.path().path() + " from " + peer(req);
+        Connections.Deadline deadline = connections.arm();
         try (InputStream in = req.content().inputStream()) {
             bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-        } catch (IOException | UncheckedIOException e) {
-            throw ApiError.badRequest(null, "could not read the request body: " + oneLine(e));
+        } catch (IOException | RuntimeException e) {
+            throw bodyNotRead(who, deadline.end(), e);
+        } finally {
+            deadline.end();
         }
         if (bytes.length > limit) {
             throw tooLarge(-1);
@@ -648,8 +828,23 @@ public final class MoloraServer implements AutoCloseable {
         if (bytes.length == 0) {
             throw ApiError.badRequest(null, "the request body is empty; send a JSON object");
         }
-        try {
-            return JSON.readTree(bytes);
+        try (JsonParser p = BODY.createParser(bytes)) {
+            JsonNode value = BODY.readTree(p);
+            if (value == null) {
+                throw ApiError.badRequest(null, "the request body is empty; send a JSON object");
+            }
+            try {
+                if (p.nextToken() != null) {
+                    throw trailing(p);
+                }
+            } catch (JsonProcessingException e) {
+                throw trailing(p);
+            }
+            return value;
+        } catch (StreamConstraintsException e) {
+            // numbers of more than 1000 digits, more than 1000 levels of nesting
+            throw ApiError.badRequest(null, "the request body is refused: " + oneLine(e.getOriginalMessage())
+                    .replaceFirst(", from `StreamReadConstraints\\.[A-Za-z]+\\(\\)`", ""));
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? ""
                     : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
@@ -657,6 +852,54 @@ public final class MoloraServer implements AutoCloseable {
                     + where);
         } catch (IOException e) {
             throw ApiError.badRequest(null, "the request body is not valid JSON: " + oneLine(e));
+        }
+    }
+
+    private static ApiError trailing(JsonParser p) {
+        var at = p.currentLocation();
+        return ApiError.badRequest(null, "the request body has more after its JSON value (line " + at.getLineNr()
+                + ", column " + at.getColumnNr() + "); send one JSON object");
+    }
+
+    /**
+     * The answer to a body that could not be read, and its one log line: the client left mid-body, or did not send it
+     * within the read timeout (then the connection is closed already).
+     */
+    private ApiError bodyNotRead(String who, boolean late, Throwable e) {
+        Connections.closeAfterAnswer();  // what is left of the body is not read
+        String why = late ? "the body did not arrive within " + seconds(config.readTimeout())
+                + " (--read-timeout); the connection is closed"
+                : "the client left before its whole body arrived (" + oneLine(e) + ")";
+        LOG.info(who + ": " + why);
+        return ApiError.badRequest(null, "could not read the request body: " + why);
+    }
+
+    /** The client's address and port, as far as it is known (not once the connection is closed). */
+    private static String peer(ServerRequest req) {
+        try {
+            return req.remotePeer().host() + ":" + req.remotePeer().port();
+        } catch (RuntimeException e) {
+            return "a client";
+        }
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() / 1000.0 + " s";
+    }
+
+    /**
+     * Reads and drops what is left of a body that will not be used (a request refused before it was read), within the
+     * read timeout, so that the connection can take the next request; when it cannot, the connection closes after the
+     * answer.
+     */
+    private void drain(ServerRequest req) {
+        if (req.content().consumed()) {
+            return;
+        }
+        try (Connections.Deadline d = connections.arm()) {
+            req.content().consume();
+        } catch (RuntimeException e) {
+            Connections.closeAfterAnswer();
         }
     }
 
@@ -682,6 +925,7 @@ public final class MoloraServer implements AutoCloseable {
 
     private void send(ServerRequest req, ServerResponse res, int status, ObjectNode json) throws IOException {
         metrics.request(endpoint(req), status);
+        closeHeader(res);
         res.status(status);
         res.header(HeaderNames.CONTENT_TYPE, "application/json");
         res.send(JSON.writeValueAsBytes(json));
@@ -691,6 +935,7 @@ public final class MoloraServer implements AutoCloseable {
         if (res.isSent()) {
             return;
         }
+        drain(req);
         try {
             if (e.status == 401) {
                 res.header(HeaderNames.WWW_AUTHENTICATE, "Bearer");
@@ -698,6 +943,13 @@ public final class MoloraServer implements AutoCloseable {
             send(req, res, e.status, e.json(JSON));
         } catch (IOException | RuntimeException x) {
             LOG.fine("could not answer " + req.path().path() + ": " + x);
+        }
+    }
+
+    /** Says {@code Connection: close} when the connection closes after this answer. */
+    private static void closeHeader(ServerResponse res) {
+        if (Connections.closeAfter()) {
+            res.header(HeaderValues.CONNECTION_CLOSE);
         }
     }
 
@@ -756,6 +1008,7 @@ public final class MoloraServer implements AutoCloseable {
             }
             web.stop();
         } finally {
+            connections.close();
             stopped.countDown();
         }
     }

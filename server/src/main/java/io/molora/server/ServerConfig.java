@@ -18,6 +18,8 @@ import java.util.regex.Pattern;
  * @param queueLimit      requests that may wait for a sequence; more get 429
  * @param maxBodyBytes    larger request bodies get 413
  * @param requestTimeout  a request still running after this is cancelled
+ * @param readTimeout     how long a client may take to send a request's headers, and then its body; a connection that
+ *                        sends nothing for this long between requests is closed too
  * @param shutdownGrace   on shutdown, how long requests in flight may take to finish before they are cancelled
  * @param sampling        sampling of requests that do not set it (llama.cpp's defaults unless the command line says)
  * @param maxTokens       tokens per request when a request does not say ({@link Integer#MAX_VALUE}: until the end of
@@ -26,8 +28,8 @@ import java.util.regex.Pattern;
  *                        {@code *} for any; none: only the server's own page (same origin)
  */
 public record ServerConfig(String host, int port, String modelId, Optional<String> apiKey, int parallel,
-        int queueLimit, long maxBodyBytes, Duration requestTimeout, Duration shutdownGrace, SamplerParams sampling,
-        int maxTokens, List<String> corsOrigins) {
+        int queueLimit, long maxBodyBytes, Duration requestTimeout, Duration readTimeout, Duration shutdownGrace,
+        SamplerParams sampling, int maxTokens, List<String> corsOrigins) {
     /** What an origin looks like: a scheme, a host (a name, an IPv4 address or a bracketed IPv6 one), maybe a port. */
     private static final Pattern ORIGIN = Pattern.compile("[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@\\s\\[\\]:]+|\\[[0-9a-fA-F:.]+\\])"
             + "(:[0-9]{1,5})?");
@@ -37,6 +39,7 @@ public record ServerConfig(String host, int port, String modelId, Optional<Strin
         Objects.requireNonNull(modelId, "modelId");
         Objects.requireNonNull(apiKey, "apiKey");
         Objects.requireNonNull(requestTimeout, "requestTimeout");
+        Objects.requireNonNull(readTimeout, "readTimeout");
         Objects.requireNonNull(shutdownGrace, "shutdownGrace");
         Objects.requireNonNull(sampling, "sampling");
         if (port < 0 || port > 65535) {
@@ -50,6 +53,9 @@ public record ServerConfig(String host, int port, String modelId, Optional<Strin
         }
         if (maxBodyBytes < 1) {
             throw new IllegalArgumentException("body limit must be >= 1 byte, got " + maxBodyBytes);
+        }
+        if (readTimeout.compareTo(Duration.ofMillis(100)) < 0) {
+            throw new IllegalArgumentException("read timeout must be >= 0.1 s, got " + readTimeout);
         }
         if (maxTokens < 0) {
             throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
@@ -69,50 +75,68 @@ public record ServerConfig(String host, int port, String modelId, Optional<Strin
         }
     }
 
-    /** Loopback, port 8080, 4 sequences, 64 waiting, 1 MiB bodies, 10 minutes a request, 30 s to drain. */
+    /**
+     * Loopback, port 8080, 4 sequences, 64 waiting, 1 MiB bodies, 10 minutes a request, 30 s to send one, 30 s to
+     * drain.
+     */
     public static ServerConfig defaults(String modelId) {
         return new ServerConfig("127.0.0.1", 8080, modelId, Optional.empty(), 4, 64, 1 << 20, Duration.ofMinutes(10),
-                Duration.ofSeconds(30), SamplerParams.defaults(), Integer.MAX_VALUE, List.of());
+                Duration.ofSeconds(30), Duration.ofSeconds(30), SamplerParams.defaults(), Integer.MAX_VALUE, List.of());
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
+                readTimeout, shutdownGrace, sampling, maxTokens, corsOrigins);
+    }
+
+    public ServerConfig withHost(String h) {
+        return new ServerConfig(h, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
+                readTimeout, shutdownGrace, sampling, maxTokens, corsOrigins);
+    }
+
+    public ServerConfig withMaxBodyBytes(long n) {
+        return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, n, requestTimeout, readTimeout,
+                shutdownGrace, sampling, maxTokens, corsOrigins);
+    }
+
+    public ServerConfig withReadTimeout(Duration d) {
+        return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout, d,
                 shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withApiKey(String key) {
         return new ServerConfig(host, port, modelId, Optional.of(key), parallel, queueLimit, maxBodyBytes,
-                requestTimeout, shutdownGrace, sampling, maxTokens, corsOrigins);
+                requestTimeout, readTimeout, shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withParallel(int n) {
-        return new ServerConfig(host, port, modelId, apiKey, n, queueLimit, maxBodyBytes, requestTimeout,
+        return new ServerConfig(host, port, modelId, apiKey, n, queueLimit, maxBodyBytes, requestTimeout, readTimeout,
                 shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withQueueLimit(int n) {
-        return new ServerConfig(host, port, modelId, apiKey, parallel, n, maxBodyBytes, requestTimeout,
+        return new ServerConfig(host, port, modelId, apiKey, parallel, n, maxBodyBytes, requestTimeout, readTimeout,
                 shutdownGrace, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withShutdownGrace(Duration d) {
-        return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout, d,
-                sampling, maxTokens, corsOrigins);
+        return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
+                readTimeout, d, sampling, maxTokens, corsOrigins);
     }
 
     public ServerConfig withSampling(SamplerParams s) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, s, maxTokens, corsOrigins);
+                readTimeout, shutdownGrace, s, maxTokens, corsOrigins);
     }
 
     public ServerConfig withMaxTokens(int n) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, sampling, n, corsOrigins);
+                readTimeout, shutdownGrace, sampling, n, corsOrigins);
     }
 
     public ServerConfig withCorsOrigins(List<String> origins) {
         return new ServerConfig(host, port, modelId, apiKey, parallel, queueLimit, maxBodyBytes, requestTimeout,
-                shutdownGrace, sampling, maxTokens, origins);
+                readTimeout, shutdownGrace, sampling, maxTokens, origins);
     }
 
     /** Whether {@link #host} is a loopback address (127.0.0.0/8, ::1, localhost). */
