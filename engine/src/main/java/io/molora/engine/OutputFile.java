@@ -150,16 +150,33 @@ public final class OutputFile {
     }
 
     /**
-     * An output that passed {@link #check}.
-     *
-     * @param given  the path as the user gave it (what messages name)
-     * @param file   where the bytes go: absolute, a link followed to the file it names
-     * @param stream a device or pipe, written to as it is
+     * An output that passed {@link #check} (the only way to get one: a writer that takes a Target cannot skip the
+     * check).
      */
-    public record Target(Path given, Path file, boolean stream) {
-        public Target {
-            Objects.requireNonNull(given, "given");
-            Objects.requireNonNull(file, "file");
+    public static final class Target {
+        private final Path given;
+        private final Path file;
+        private final boolean stream;
+
+        private Target(Path given, Path file, boolean stream) {
+            this.given = given;
+            this.file = file;
+            this.stream = stream;
+        }
+
+        /** The path as the user gave it (what messages name). */
+        public Path given() {
+            return given;
+        }
+
+        /** Where the bytes go: absolute, a link followed to the file it names. */
+        public Path file() {
+            return file;
+        }
+
+        /** A device or pipe, written to as it is. */
+        public boolean stream() {
+            return stream;
         }
 
         /**
