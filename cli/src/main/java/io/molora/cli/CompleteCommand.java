@@ -16,8 +16,10 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -111,8 +113,7 @@ final class CompleteCommand implements Callable<Integer> {
         // the output is checked before the inputs are read and the model is opened
         List<Path> readFrom = new ArrayList<>(List.of(model.model));
         specs.forEach(a -> readFrom.add(a.path()));
-        readFrom.addAll(java.util.stream.Stream.of(adapterOptions.router, adapterOptions.routes)
-                .filter(java.util.Objects::nonNull).toList());
+        Stream.of(adapterOptions.router, adapterOptions.routes).filter(Objects::nonNull).forEach(readFrom::add);
         readFrom.addAll(inputs);
         OutputFile.Target target = OutputFile.check(output, ResultFile.KIND, readFrom, force);
         List<BatchInput.Item> items = BatchInput.read(inputs, lines && format == BatchInput.Format.AUTO
