@@ -5,7 +5,12 @@ import io.molora.engine.ChatSettings;
 import io.molora.engine.Engine;
 import io.molora.engine.RouterSpec;
 import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import org.jline.terminal.Terminal;
 import org.jline.terminal.TerminalBuilder;
 import picocli.CommandLine;
@@ -83,7 +88,13 @@ final class ChatCommand implements Callable<Integer> {
                 settings = settings.withAdapters(AdapterOptions.mix(initialAdapters, engine.adapterNames(), cmd));
             }
             try (ChatSession session = engine.chat(settings)) {
-                new ChatRepl(terminal, session, model.model, adapterOptions.showRoutes).run(historyFile);
+                List<Path> inputs = new ArrayList<>(List.of(model.model));
+                adapterOptions.specs(cmd).forEach(a -> inputs.add(a.path()));
+                Stream.of(adapterOptions.router, adapterOptions.routes).filter(Objects::nonNull).forEach(inputs::add);
+                if (historyFile != null && !historyFile.isBlank()) {
+                    inputs.add(Path.of(historyFile));
+                }
+                new ChatRepl(terminal, session, model.model, inputs, adapterOptions.showRoutes).run(historyFile);
             }
         } finally {
             if (testTerminal == null) {

@@ -1,23 +1,23 @@
 package io.molora.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.engine.AdapterMix;
 import io.molora.engine.ChatSession;
 import io.molora.engine.ChatTurn;
+import io.molora.engine.OutputFile;
 import io.molora.runtime.ChatTemplate;
 import io.molora.runtime.StopReason;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Optional;
 import org.jline.reader.EndOfFileException;
 import org.jline.reader.LineReader;
 import org.jline.reader.LineReaderBuilder;
@@ -37,15 +37,43 @@ final class ChatRepl {
     private final Terminal terminal;
     private final PrintWriter out;
     private final ChatSession session;
+    /**
+     * /save's output under {@link OutputFile}'s rule: never an input of the chat, a directory or a missing folder; a
+     * device or pipe takes the JSON as it is. An existing regular file is replaced whatever it holds (as /save did
+     * before the rule; docs/RELIABILITY.md, "Files molora writes").
+     */
+    static final OutputFile.Kind CONVERSATION = new OutputFile.Kind() {
+        @Override
+        public String description() {
+            return "a saved conversation";
+        }
+
+        /** A JSON object with a "messages" array, as {@link #transcript} writes it. */
+        @Override
+        public Optional<String> whyNot(Path file) throws IOException {
+            JsonNode saved;
+            try {
+                saved = JSON.readTree(Files.readAllBytes(file));
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                return Optional.of("is not a saved conversation (not JSON)");
+            }
+            return saved != null && saved.isObject() && saved.path("messages").isArray() ? Optional.empty()
+                    : Optional.of("is not a saved conversation (no \"messages\")");
+        }
+    };
+
     private final Path modelFile;
+    /** The files the chat reads (model, adapters, router, history): /save refuses them. */
+    private final List<Path> inputs;
     private volatile boolean interrupted;
     private boolean showRoutes;
 
-    ChatRepl(Terminal terminal, ChatSession session, Path modelFile, boolean showRoutes) {
+    ChatRepl(Terminal terminal, ChatSession session, Path modelFile, List<Path> inputs, boolean showRoutes) {
         this.terminal = terminal;
         this.out = terminal.writer();
         this.session = session;
         this.modelFile = modelFile;
+        this.inputs = List.copyOf(inputs);
         this.showRoutes = showRoutes;
     }
 
@@ -205,7 +233,7 @@ final class ChatRepl {
                     "/routes on|off            show per-token routes in the status line",
                     "/system [TEXT]            show or set the system prompt",
                     "/reset                    forget the conversation (keeps the system prompt)",
-                    "/save FILE                save the conversation as JSON",
+                    "/save FILE                save the conversation as JSON (/save! replaces any other file)",
                     "/exit                     leave (or Ctrl-D)"));
             case "/adapters" -> adapters(arg);
             case "/routes" -> {
@@ -228,11 +256,11 @@ final class ChatRepl {
                 session.reset();
                 out.println("conversation reset");
             }
-            case "/save" -> {
+            case "/save", "/save!" -> {
                 if (arg.isEmpty()) {
-                    out.println("usage: /save FILE");
+                    out.println("usage: /save FILE (/save! FILE replaces a file that is not a saved conversation)");
                 } else {
-                    out.println(save(arg));
+                    out.println(save(arg, parts[0].equals("/save!")));
                 }
             }
             case "/exit", "/quit" -> {
@@ -265,22 +293,20 @@ final class ChatRepl {
     }
 
     /** Saves the conversation as JSON; says what happened in one line, and a failure leaves the chat as it was. */
-    private String save(String name) {
+    private String save(String name, boolean force) {
         String fail = "cannot save to " + name + ": ";
         String kept = " (the conversation is kept; /save to another file)";
         try {
-            Path file = Path.of(name);
-            if (Files.isDirectory(file)) {
-                return fail + "it is a directory" + kept;
-            }
-            Path folder = file.toAbsolutePath().getParent();
-            if (!Files.isDirectory(folder)) {
-                return fail + "no folder " + folder + kept;
-            }
-            writeWhole(file, transcript());
+            OutputFile.Target target = OutputFile.check(Path.of(name), CONVERSATION, inputs, force);
+            byte[] bytes = transcript();
+            target.write(file -> Files.write(file, bytes));
             return "saved " + session.messages().size() + " messages to " + name;
         } catch (InvalidPathException e) {
             return fail + e.getReason() + kept;
+        } catch (OutputFile.Refused e) {
+            return fail + e.reason() + kept;
+        } catch (OutputFile.WriteFailed e) {
+            return fail + e.reason() + kept;
         } catch (IOException e) {
             return fail + IoErrors.reason(e) + kept;
         }
@@ -295,31 +321,5 @@ final class ChatRepl {
             ms.addObject().put("role", msg.role()).put("content", msg.content());
         }
         return (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n").getBytes(StandardCharsets.UTF_8);
-    }
-
-    /**
-     * Writes {@code bytes} to {@code file} whole or not at all: into a new file beside it (same file system; the
-     * permissions a new file gets), then moved over it — over the file a link points to, not the link. A device or a
-     * pipe is written to as it is.
-     */
-    static void writeWhole(Path file, byte[] bytes) throws IOException {
-        if (Files.exists(file) && !Files.isRegularFile(file)) {
-            Files.write(file, bytes);
-            return;
-        }
-        Path target = (Files.isSymbolicLink(file) ? file.toRealPath() : file).toAbsolutePath();
-        Path tmp = target.resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ByteBuffer b = ByteBuffer.wrap(bytes);
-                while (b.hasRemaining()) {
-                    ch.write(b);
-                }
-                ch.force(true);
-            }
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);  // left only when something failed
-        }
     }
 }

@@ -1,11 +1,13 @@
 package io.molora.cli;
 
+import io.molora.adapters.AdapterSpec;
 import io.molora.engine.AdapterMix;
 import io.molora.engine.Completion;
 import io.molora.engine.CompletionRequest;
 import io.molora.engine.CompletionSettings;
 import io.molora.engine.CompletionSink;
 import io.molora.engine.Engine;
+import io.molora.engine.OutputFile;
 import io.molora.engine.RouterSpec;
 import io.molora.runtime.SequenceScheduler;
 import java.io.PrintWriter;
@@ -14,8 +16,10 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -60,8 +64,13 @@ final class CompleteCommand implements Callable<Integer> {
     List<Path> inputs;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", required = true,
-            description = "Output JSONL file (appended to; refused if it is not molora's, or another run is writing it).")
+            description = "Output JSONL file (appended to; refused if it is not molora's, one of the inputs, or "
+                    + "another run is writing it).")
     Path output;
+
+    @Option(names = "--force", description = "Start over an existing -o that is not molora's result file (never an "
+            + "input or a directory).")
+    boolean force;
 
     @Option(names = {"-np", "--parallel"}, paramLabel = "N", defaultValue = "4", converter = OptionRanges.Parallel.class,
             description = "Sequences decoded at once (default: ${DEFAULT-VALUE}); each gets ctx-size / N positions.")
@@ -100,10 +109,17 @@ final class CompleteCommand implements Callable<Integer> {
         PrintWriter err = cmd.getErr();
         model.require(cmd);
         RouterSpec router = adapterOptions.tokenRouter(cmd).orElse(new RouterSpec.Base());
+        List<AdapterSpec> specs = adapterOptions.specs(cmd);
+        // the output is checked before the inputs are read and the model is opened
+        List<Path> readFrom = new ArrayList<>(List.of(model.model));
+        specs.forEach(a -> readFrom.add(a.path()));
+        Stream.of(adapterOptions.router, adapterOptions.routes).filter(Objects::nonNull).forEach(readFrom::add);
+        readFrom.addAll(inputs);
+        OutputFile.Target target = OutputFile.check(output, ResultFile.KIND, readFrom, force);
         List<BatchInput.Item> items = BatchInput.read(inputs, lines && format == BatchInput.Format.AUTO
                 ? BatchInput.Format.LINES : format, new BatchInput.Defaults(nPredict, sampling.params()));
-        try (ResultLog log = ResultLog.open(output, resume);
-             Engine engine = model.open(adapterOptions.specs(cmd), router)) {
+        try (ResultLog log = ResultLog.open(target, resume, force);
+             Engine engine = model.open(specs, router)) {
             Optional<AdapterMix> defaults = defaultAdapters == null ? Optional.empty()
                     : Optional.of(AdapterOptions.mix(defaultAdapters, engine.adapterNames(), cmd));
             ResultLog.Plan plan = log.plan(items);

@@ -1,5 +1,6 @@
 package io.molora.cli;
 
+import io.molora.engine.OutputFile;
 import io.molora.engine.RouterSpec;
 import io.molora.gguf.synth.LlamaConfig;
 import io.molora.gguf.synth.SyntheticModel;
@@ -8,7 +9,6 @@ import io.molora.runtime.LlamaException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -98,11 +98,10 @@ final class DemoCommand implements Callable<Integer> {
         Path dir = CacheDir.resolve("models");
         Path target = dir.resolve("builtin-random-tiny-v1.gguf");
         if (!Files.isRegularFile(target)) {
-            Files.createDirectories(dir);
             TokenizerMetadata tokenizer = TokenizerMetadata.load(vocab);
-            Path tmp = Files.createTempFile(dir, "builtin", ".partial");
-            SyntheticModel.of(LlamaConfig.tiny(tokenizer.vocabSize()), tokenizer, 1234).write(tmp);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            // a cache file under OutputFile's rule: its folder made, written through a temporary file moved over it
+            OutputFile.check(target, OutputFile.CACHE, List.of(), false)
+                    .write(p -> SyntheticModel.of(LlamaConfig.tiny(tokenizer.vocabSize()), tokenizer, 1234).write(p));
         }
         return target;
     }

@@ -2,6 +2,7 @@ package io.molora.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.molora.engine.OutputFile;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,11 +10,13 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * What an existing output file holds, read before a run touches it: molora's own result file has one record per line
@@ -29,10 +32,47 @@ final class ResultFile {
 
     /** The file is not molora's result file: nothing may be changed. */
     static final class NotResults extends Exception {
-        NotResults(String message) {
-            super(message);
+        /** Why, as a predicate: "is not molora's result file (line N ...)". */
+        final String what;
+
+        NotResults(Path path, String what) {
+            super("output " + path + " " + what + "; nothing was changed: name another -o, or add --force to "
+                    + "replace it");
+            this.what = what;
         }
     }
+
+    /**
+     * complete's output under {@link OutputFile}'s rule: an existing file is replaced (resumed) only when it is
+     * molora's result file; a device or pipe ({@code /dev/stdout}) takes the records as they come; a missing folder
+     * is made. {@link ResultLog} reads the file again under its lock, which is what decides.
+     */
+    static final OutputFile.Kind KIND = new OutputFile.Kind() {
+        @Override
+        public String description() {
+            return "molora's result file";
+        }
+
+        @Override
+        public Optional<String> whyNot(Path file) throws IOException {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                scan(ch, file);
+                return Optional.empty();
+            } catch (NotResults e) {
+                return Optional.of(e.what);
+            }
+        }
+
+        @Override
+        public boolean streams() {
+            return true;
+        }
+
+        @Override
+        public boolean makesFolder() {
+            return true;
+        }
+    };
 
     /** What to do with an unterminated last line. */
     enum Tail { NONE, CUT, TERMINATE }
@@ -106,8 +146,8 @@ final class ResultFile {
     }
 
     private static NotResults notResults(Path path, int line) {
-        return new NotResults("output " + path + " is not molora's result file (line " + line + " is not a result "
-                + "record: a JSON object with custom_id and text or error); nothing was changed: name another -o");
+        return new NotResults(path, "is not molora's result file (line " + line + " is not a result record: a JSON "
+                + "object with custom_id and text or error)");
     }
 
     private static void classify(byte[] line, int lineNo, Path path, Map<String, Boolean> records, List<Integer> torn,

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.engine.Completion;
+import io.molora.engine.OutputFile;
 import io.molora.engine.Route;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -15,7 +16,6 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -33,9 +33,12 @@ import java.util.stream.Collectors;
  * <p>Opening never destroys a file and never shares one: the output is locked for the run (a second run on it
  * refuses at once, naming the process that holds it; the lock goes with the process, so a killed run leaves none),
  * then read through the same channel (a second descriptor closed in this process would drop the lock) and refused,
- * unchanged, unless it is molora's own result file ({@link ResultFile}). Only then is a torn last line cut (or a whole
- * last record given its newline), or, with {@code resume} off, the file emptied. A device or pipe ({@code /dev/stdout})
- * is written to as it is: nothing to lock, read or resume.
+ * unchanged, unless it is molora's own result file ({@link ResultFile}) or {@code --force} was given. Only then is a
+ * torn last line cut (or a whole last record given its newline), or, with {@code resume} off (or forced over a file
+ * that is not molora's), the file emptied. A device or pipe ({@code /dev/stdout}) is written to as it is: nothing to
+ * lock, read or resume. What may be an output at all (not an input, not a directory) is {@link OutputFile}'s rule,
+ * checked before this opens; this is the one writer that appends in place instead of replacing through a temporary
+ * file: records are written as requests complete, so that a killed run resumes.
  */
 final class ResultLog implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -58,27 +61,25 @@ final class ResultLog implements AutoCloseable {
     }
 
     /**
-     * Opens {@code path} for a run: locked, checked to be molora's, repaired at its end (resume) or emptied (no resume).
+     * Opens {@code output} (checked by {@link OutputFile#check} with {@link ResultFile#KIND}) for a run: locked,
+     * checked again under the lock to be molora's, repaired at its end (resume) or emptied (no resume, or with
+     * {@code force} a file that is not molora's).
      *
      * @throws IllegalStateException when another process holds the output, or it is not molora's result file
      * @throws UncheckedIOException  when it cannot be opened, read or locked
      */
-    static ResultLog open(Path path, boolean resume) {
-        if (Files.isDirectory(path)) {
-            throw new IllegalStateException("output " + path + " is a directory; -o names a file");
-        }
-        if (Files.exists(path) && !Files.isRegularFile(path)) {
+    static ResultLog open(OutputFile.Target output, boolean resume, boolean force) {
+        Path path = output.given();
+        if (output.stream()) {
             try {
-                return new ResultLog(path, null, null, new FileOutputStream(path.toFile(), true), new HashMap<>());
+                return new ResultLog(path, null, null, new FileOutputStream(output.file().toFile(), true),
+                        new HashMap<>());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open output " + path + ": " + IoErrors.reason(e), e);
             }
         }
         FileChannel ch = null;
         try {
-            if (path.toAbsolutePath().getParent() != null) {
-                Files.createDirectories(path.toAbsolutePath().getParent());
-            }
             ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
             FileLock lock;
             try {
@@ -95,7 +96,11 @@ final class ResultLog implements AutoCloseable {
             try {
                 scan = ResultFile.scan(ch, path);
             } catch (ResultFile.NotResults e) {
-                throw new IllegalStateException(e.getMessage());
+                if (!force) {
+                    throw new IllegalStateException(e.getMessage());
+                }
+                scan = new ResultFile.Scan(Map.of(), List.of(), ResultFile.Tail.NONE, 0, ch.size());
+                resume = false;  // --force: what was there is not molora's; the run starts it over
             }
             ResultLog log = new ResultLog(path, ch, lock, Channels.newOutputStream(ch),
                     resume ? new HashMap<>(scan.records()) : new HashMap<>());

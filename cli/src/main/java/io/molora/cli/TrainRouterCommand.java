@@ -3,6 +3,7 @@ package io.molora.cli;
 import io.molora.adapters.AdapterSpec;
 import io.molora.engine.Corpus;
 import io.molora.engine.Engine;
+import io.molora.engine.OutputFile;
 import io.molora.engine.RouterSpec;
 import io.molora.engine.RouterTrainingSettings;
 import java.io.PrintWriter;
@@ -37,8 +38,13 @@ final class TrainRouterCommand implements Callable<Integer> {
     @Option(names = "--lora", paramLabel = "NAME=PATH", required = true, description = "An adapter to route to (repeatable).")
     List<String> lora = new ArrayList<>();
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FILE", required = true, description = "Router file to write.")
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", required = true, description = "Router file to write "
+            + "(an existing file is replaced only if it is a router file, or with --force; never an input).")
     Path output;
+
+    @Option(names = "--force", description = "Replace an existing -o that is not a router file (never an input, a "
+            + "directory or a device).")
+    boolean force;
 
     @Option(names = "--hidden", defaultValue = "32", converter = OptionRanges.HiddenUnits.class, description = "Hidden units, 0 = linear gate (default: ${DEFAULT-VALUE}).")
     int hidden;
@@ -81,9 +87,14 @@ final class TrainRouterCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(cmd, e.getMessage());
         }
+        // the output is checked before the model is opened: a refused -o costs no training run
+        List<Path> inputs = new ArrayList<>(List.of(model.model));
+        specs.forEach(a -> inputs.add(a.path()));
+        inputs.addAll(source.sources());
+        OutputFile.Target target = OutputFile.check(output, OutputFile.ROUTER, inputs, force);
         PrintWriter err = cmd.getErr();
         try (Engine engine = model.open(specs, new RouterSpec.Base())) {
-            double accuracy = engine.trainRouter(source, settings, output, msg -> {
+            double accuracy = engine.trainRouter(source, settings, target, msg -> {
                 err.println("molora: " + msg);
                 err.flush();
             });

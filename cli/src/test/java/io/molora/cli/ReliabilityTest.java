@@ -404,8 +404,10 @@ class ReliabilityTest {
         Files.createDirectories(cwd);
         String input = String.join("\n", "Hello", "/save " + cwd.resolve("no/such/folder/chat.json"),
                 "/save " + cwd, Files.exists(Path.of("/dev/full")) ? "/save /dev/full" : "/save " + cwd,
-                "More", "/save chat.json", "/save link.json", "/exit") + "\n";
-        Path real = Files.writeString(cwd.resolve("real.json"), "an earlier save\n");
+                "/save notes.txt", "More", "/save chat.json", "/save link.json", "/save! notes.txt", "/exit") + "\n";
+        // an earlier save (replaced through the link), and a file that is not one (refused, then /save! replaces it)
+        Path real = Files.writeString(cwd.resolve("real.json"), "{\"messages\": []}\n");
+        Path notes = Files.writeString(cwd.resolve("notes.txt"), "my notes\n");
         Path link = Files.createSymbolicLink(cwd.resolve("link.json"), real.getFileName());
         ChildCli.Result r = ChildCli.runWithInput(cwd, input, "chat", "-m", model.toString(), "-t", "1", "-n", "4", "--temp",
                 "0", "--history", "", "--chat-template", "chatml");
@@ -416,8 +418,13 @@ class ReliabilityTest {
                 + cwd.resolve("no/such/folder") + kept), r.out());
         assertTrue(r.out().contains("cannot save to " + cwd + ": it is a directory" + kept), r.out());
         if (Files.exists(Path.of("/dev/full"))) {
-            assertTrue(r.out().contains("cannot save to /dev/full: No space left on device" + kept), r.out());
+            // a device is not a file to save to (issue 26: every file molora writes, under one rule)
+            assertTrue(r.out().contains("cannot save to /dev/full: it is a device or pipe, not a file" + kept), r.out());
         }
+        assertTrue(r.out().contains("cannot save to notes.txt: it is not a saved conversation (not JSON)" + kept),
+                r.out());
+        assertTrue(r.out().contains("saved 4 messages to notes.txt"), "/save! replaces it: " + r.out());
+        assertEquals(Files.readString(cwd.resolve("chat.json")), Files.readString(notes));
         assertTrue(r.out().contains("saved 4 messages to chat.json"), "the chat went on: " + r.out());
         JsonNode saved = JSON.readTree(Files.readString(cwd.resolve("chat.json")));
         assertEquals(List.of("user", "assistant", "user", "assistant"),
@@ -427,7 +434,7 @@ class ReliabilityTest {
         assertTrue(Files.isSymbolicLink(link), "a save through a link replaces the file, not the link");
         assertEquals(Files.readString(cwd.resolve("chat.json")), Files.readString(real));
         try (Stream<Path> files = Files.list(cwd)) {
-            assertEquals(Set.of("chat.json", "real.json", "link.json", "out.txt", "err.txt"),
+            assertEquals(Set.of("chat.json", "real.json", "link.json", "notes.txt", "out.txt", "err.txt"),
                     new HashSet<>(files.map(p -> p.getFileName().toString()).toList()), "no temporary file left");
         }
     }

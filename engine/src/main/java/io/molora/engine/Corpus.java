@@ -12,6 +12,14 @@ import java.util.stream.Stream;
 
 /** The text a router is trained or evaluated on: one mixed corpus, or corpora labelled with the adapter they suit. */
 public sealed interface Corpus {
+    /** The files and directories the corpus is read from (the inputs an output must not be). */
+    default List<Path> sources() {
+        return switch (this) {
+            case Mixed m -> List.of(m.source());
+            case Labelled l -> l.domains().stream().map(Domain::source).toList();
+        };
+    }
+
     /** Text without labels: each token's target is the choice that best predicts the next token. */
     record Mixed(Path source) implements Corpus {
         public Mixed {

@@ -191,11 +191,13 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Trains a learned router over the engine's adapters and saves it to {@code output}; returns its accuracy on the
-     * training tokens. Without labels each token's target is the choice (base or one adapter) that best predicts the
+     * Trains a learned router over the engine's adapters and saves it to {@code output} (checked by
+     * {@link OutputFile#check} with {@link OutputFile#ROUTER} before the engine was opened; written whole or not at
+     * all); returns its accuracy on the training tokens. Without labels each token's target is the choice (base or one adapter) that best predicts the
      * next token: the corpus is decoded once per adapter and once without. {@code log} gets progress lines.
      */
-    public double trainRouter(Corpus corpus, RouterTrainingSettings settings, Path output, Consumer<String> log)
+    public double trainRouter(Corpus corpus, RouterTrainingSettings settings, OutputFile.Target output,
+            Consumer<String> log)
             throws IOException {
         return new RouterJobs(this, log).train(corpus, settings, output);
     }

@@ -53,7 +53,7 @@ final class RouterJobs {
         return new Text(seqs, labels);
     }
 
-    double train(Corpus corpus, RouterTrainingSettings settings, Path output) throws IOException {
+    double train(Corpus corpus, RouterTrainingSettings settings, OutputFile.Target output) throws IOException {
         try (TokenEmbeddings emb = TokenEmbeddings.open(model.path())) {
             Text text = read(corpus, settings.seqLen());
             List<int[]> seqs = text.sequences();
@@ -83,7 +83,8 @@ final class RouterJobs {
                     new GateTrainer.Options(settings.hidden(), settings.epochs(), 64, settings.learningRate(), 1e-4f,
                             settings.seed()), e -> log.accept("epoch " + e + "/" + settings.epochs()));
             double accuracy = GateTrainer.accuracy(g, data.x(), data.y());
-            RouterFile.save(output, g, RouterFile.identity(adapters.specs(), emb, settings.features().fileName()));
+            RouterFile.Identity identity = RouterFile.identity(adapters.specs(), emb, settings.features().fileName());
+            output.write(file -> RouterFile.save(file, g, identity));
             return accuracy;
         }
     }

@@ -1,6 +1,7 @@
 package io.molora.engine.bench;
 
 import io.molora.adapters.AdapterSpec;
+import io.molora.engine.OutputFile;
 import io.molora.gguf.synth.LlamaConfig;
 import io.molora.gguf.synth.LoraSpec;
 import io.molora.gguf.synth.LoraTarget;
@@ -10,7 +11,6 @@ import io.molora.gguf.synth.TokenizerMetadata;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -62,20 +62,14 @@ public record BenchFixture(LlamaConfig config, Path model, List<AdapterSpec> ada
         return c.withWeightType(s.type());
     }
 
-    private interface Writer {
-        void write(Path p) throws IOException;
-    }
-
-    /** {@code target}, written through a temporary file renamed over it, so a killed run leaves no half file. */
-    private static Path ensure(Path target, Writer writer) throws IOException {
+    /**
+     * {@code target}, written when missing under {@link OutputFile}'s rule (a cache file: molora's own by where it is;
+     * a directory or device there is refused), through a temporary file moved over it, so a killed run leaves no half
+     * file.
+     */
+    private static Path ensure(Path target, OutputFile.Writer writer) throws IOException {
         if (!Files.isRegularFile(target)) {
-            Path tmp = Files.createTempFile(target.getParent(), "bench", ".partial");
-            try {
-                writer.write(tmp);
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            OutputFile.check(target, OutputFile.CACHE, List.of(), false).write(writer);
         }
         return target;
     }

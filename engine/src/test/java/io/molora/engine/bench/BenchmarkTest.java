@@ -84,7 +84,8 @@ class BenchmarkTest {
         assertEquals(written, Files.getLastModifiedTime(again.model()));
         assertEquals(2, again.adapters().size());
         try (var files = Files.list(first.model().getParent())) {
-            assertTrue(files.noneMatch(p -> p.getFileName().toString().endsWith(".partial")));
+            assertTrue(files.noneMatch(p -> p.getFileName().toString().endsWith(".partial")
+                    || p.getFileName().toString().endsWith(".tmp")), "no temporary file left (OutputFile's are .tmp)");
         }
     }
 
