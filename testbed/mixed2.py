@@ -286,7 +286,7 @@ def l_percent(rng) -> Dict:
     who = rng.choice(PEOPLE)
     pct = 100 * part / whole
     d = Doc().p(f"{who} answered {part} of {whole} survey questions. As a percentage:\n")
-    d.m(f"{part} / {whole} * 100 = {fmt(part / whole)} * 100 = {fmt(pct)}%\n")
+    d.m(f"{part} / {whole} * 100 = {100 * part} / {whole} = {fmt(pct)}%\n")
     d.p("A helper for the report script:\n").c("def percent(part, whole):\n    return 100 * part / whole\n\n")
     d.c(f"print(round(percent({part}, {whole}), 2))  # {fmt(round(pct, 2))}\n")
     return d.p("We round to two places in the report.").record("percent")
