@@ -159,7 +159,7 @@ def main(argv=None) -> int:
         cross.append((s, pt, pt16, ours, 100 * (ours / pt - 1)))
 
     scale = against_scale(args, fam, rows, learned, evalf)
-    text = render(rows, checks, cross, manifest, routers, seconds, scale)
+    text = render(rows, checks, cross, manifest, routers, seconds, scale, natural_method(fam))
     Path(args.out).write_text(text, encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps({r.name: {s: {"ppl": r.ppl(s), "nll_per_token": r.nll(s),
@@ -208,8 +208,42 @@ def against_scale(args, fam: Path, rows: List[Row], learned: List[Row], evalf: s
     return out
 
 
+def natural_method(fam: Path) -> List[str]:
+    """The method paragraph of the natural and mixed2 sets (issue 22), with the counts of their manifest."""
+    mf = fam / "natural-manifest.json"
+    if not mf.is_file():
+        return []
+    m = json.loads(mf.read_text(encoding="utf-8"))
+    c, ov = m["counts"], m["overlap_check"]
+    return [
+        "**Natural mixed set** (`models/testbed/natural-eval.jsonl`, set `natural`; rules "
+        f"`{m['rules_version']}` in `testbed/natural.py`'s docstring, fixed before any router was measured on it): "
+        "the published READMEs (a wheel's METADATA long description: Markdown or reST, at least 1,500 characters, at "
+        "most 2 % non-ASCII, at least one code block) of the projects of this machine's pip index that neither the "
+        "testbed venv nor the system python3 has installed, so no training pool read them. Spans come from the "
+        "document's structure: fenced, indented and `::` blocks, code directives and doctests are code; `$$` and "
+        "`.. math::` blocks and lines that are arithmetic expressions (`natural.is_arithmetic`) are math; the rest is "
+        "prose. Documents are cut at line boundaries into windows of at most `train.seq_len` tokens with BOS; a "
+        "window is a record when it is mixed (its second label covers at least 15 % of its characters) and none of "
+        "its lines or paragraphs (whitespace-normalized, at least 30 characters) is a line or paragraph of any "
+        "training pool (code, prose, math, general; every split), rebuilt by the corpora stage: "
+        f"{ov['committed_lines_or_paragraphs_found_in_pools']} found ({ov['pool_keys']:,} pool hashes; sources "
+        "with their archives' sha256, per-record sha256 and the check in `natural-manifest.json`, the pools' Bloom "
+        "filter in `natural-pool-bloom.bin` for the tests). At most 2 records per document; documents are split by "
+        f"a seeded hash of the project name into eval ({c['eval']} records from {c['eval_documents']} documents) "
+        f"and `natural-valid.jsonl` ({c['valid']} records from {c['valid_documents']} other documents: the natural "
+        "text for choosing routers).",
+        "",
+        "**Second template set** (`models/testbed/mixed2-eval.jsonl`, set `mixed2`, `testbed/mixed2.py`): "
+        "records in eight layouts written independently of `mixed.py` (question and answer, a priced bullet list "
+        "with a loop that sums it, a function checked by hand, an interpreter session, a note with arithmetic "
+        "inside its sentences, code whose comments carry the arithmetic, a percentage, a unit conversion), from "
+        "freshly written text only (no corpus material); never used for training or selection.",
+        ""]
+
+
 def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, seconds: float,
-           scale: List[str]) -> str:
+           scale: List[str], method: List[str] = ()) -> str:
     cfg = manifest["config"]
     files = manifest.get("files", {})
     out = ["# The testbed family: per-token routing on real text",
@@ -227,7 +261,7 @@ def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, second
            f"Base: hidden {cfg['model']['hidden_size']}, {cfg['model']['num_hidden_layers']} layers; adapters rank "
            f"{cfg['lora']['r']}, alpha {cfg['lora']['alpha']}. Config, seeds, corpora, token counts, loss curves and "
            "throughput: `models/testbed/manifest.json`; routers tried and chosen: `models/testbed/routers.json`.",
-           "",
+           ""] + list(method) + [
            "## Perplexity (NLL/token)",
            "",
            "| routing | how | code | prose | math | mixed | on label (mixed) | tok/s |",
