@@ -130,4 +130,16 @@ class ServerIsolationTest {
         // and the server goes on: the same request as before, the same answer
         assertEquals(alone1, JSON.readTree(post(routed).body()).get("choices").get(0).get("text").asText());
     }
+
+    /** Issue 26, #13: a chat message far beyond a slot is a 400 at once, without tokenizing it whole. */
+    @Test
+    void aPromptFarBeyondTheContextIsRefusedByItsLength() throws Exception {
+        String content = "word ".repeat(180_000);  // 900 000 characters, under the 1 MiB body limit
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(ServerTest.url(server,
+                        "/v1/chat/completions"))).POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"auto\", "
+                        + "\"messages\": [{\"role\": \"user\", \"content\": \"" + content + "\"}]}"))
+                .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(r.body().contains("characters cannot fit in a slot of 512 tokens"), r.body());
+    }
 }
