@@ -1,6 +1,7 @@
 package io.molora.cli;
 
 import io.molora.adapters.AdapterSpec;
+import io.molora.adapters.gate.GateTrainer;
 import io.molora.engine.Corpus;
 import io.molora.engine.Engine;
 import io.molora.engine.OutputFile;
@@ -64,6 +65,13 @@ final class TrainRouterCommand implements Callable<Integer> {
             + "hidden states over its prompt, as TT-LoRA MoE's router; labelled corpora only) (default: ${DEFAULT-VALUE}).")
     String features;
 
+    @Option(names = "--objective", paramLabel = "oracle|expected-loss|mixture", defaultValue = "oracle",
+            description = "What the gate learns from a mixed corpus: oracle (cross-entropy against each token's best "
+                    + "choice), expected-loss (the expected loss of its choice, from every choice's loss: ties cost "
+                    + "nothing, wide gaps their width) or mixture (the likelihood of its mixture of the choices' "
+                    + "predictions). Labelled corpora: oracle only (default: ${DEFAULT-VALUE}).")
+    String objective;
+
     @Override
     public Integer call() throws Exception {
         CommandLine cmd = spec.commandLine();
@@ -75,7 +83,18 @@ final class TrainRouterCommand implements Callable<Integer> {
             default -> throw new ParameterException(cmd, "--features is token, token+hidden or request, got '"
                     + features + "'");
         };
+        GateTrainer.Objective goal = switch (objective) {
+            case "oracle" -> GateTrainer.Objective.ORACLE;
+            case "expected-loss" -> GateTrainer.Objective.EXPECTED_LOSS;
+            case "mixture" -> GateTrainer.Objective.MIXTURE;
+            default -> throw new ParameterException(cmd, "--objective is oracle, expected-loss or mixture, got '"
+                    + objective + "'");
+        };
         Corpus source = corpus.corpus(cmd);
+        if (goal != GateTrainer.Objective.ORACLE && !(source instanceof Corpus.Mixed)) {
+            throw new ParameterException(cmd, "--objective " + objective + " learns from each choice's loss on a mixed "
+                    + "corpus (--corpus); labelled domains give targets, not losses");
+        }
         if (kind == RouterTrainingSettings.Features.REQUEST && !(source instanceof Corpus.Labelled)) {
             throw new ParameterException(cmd, "--features request learns one adapter per text: give labelled "
                     + "corpora (--domain NAME=PATH, one per adapter), not --corpus");
@@ -83,7 +102,7 @@ final class TrainRouterCommand implements Callable<Integer> {
         List<AdapterSpec> specs = AdapterOptions.parse(lora, List.of());
         RouterTrainingSettings settings;
         try {
-            settings = new RouterTrainingSettings(hidden, epochs, lr, seed, kind, corpus.seqLen);
+            settings = new RouterTrainingSettings(hidden, epochs, lr, seed, kind, corpus.seqLen, goal);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(cmd, e.getMessage());
         }

@@ -62,26 +62,35 @@ final class RouterJobs {
                 data = requestDataset(text);
             } else {
                 int[][] targets;
+                float[][][] lp = null;
                 if (text.labels().isEmpty()) {  // a mixed corpus: targets from the per-token oracle
                     log.accept(seqs.size() + " sequences; scoring every token with base and each adapter");
-                    targets = RouterTraining.oracleTargets(RouterTraining.logProbs(model, adapters, seqs, log));
+                    lp = RouterTraining.logProbs(model, adapters, seqs, log);
+                    targets = RouterTraining.oracleTargets(lp);
                 } else {
+                    if (settings.objective() != GateTrainer.Objective.ORACLE) {
+                        throw new IllegalArgumentException("--objective " + settings.objective().name().toLowerCase()
+                                .replace('_', '-') + " learns from each choice's loss: give a mixed corpus (--corpus), "
+                                + "not labelled domains");
+                    }
                     targets = RouterTraining.domainTargets(seqs,
                             text.labels().stream().mapToInt(Integer::intValue).toArray());
                 }
                 if (settings.features() == RouterTrainingSettings.Features.TOKEN_HIDDEN) {
                     log.accept("base pass for hidden states");
-                    data = RouterTraining.datasetWithHidden(seqs, targets, emb, RouterTraining.hiddenStates(model, seqs));
+                    data = RouterTraining.datasetWithHidden(seqs, targets, lp, emb,
+                            RouterTraining.hiddenStates(model, seqs));
                 } else {
-                    data = RouterTraining.dataset(seqs, targets, emb);
+                    data = RouterTraining.dataset(seqs, targets, lp, emb);
                 }
             }
             log.accept("training a " + (settings.hidden() == 0 ? "linear" : settings.hidden() + "-unit") + " gate on "
                     + data.size() + (settings.features() == RouterTrainingSettings.Features.REQUEST ? " sequences, "
                     : " tokens, ") + data.inputs() + " features, " + (1 + adapters.size()) + " choices");
-            Gate g = GateTrainer.train(data.x(), data.y(), data.inputs(), 1 + adapters.size(),
-                    new GateTrainer.Options(settings.hidden(), settings.epochs(), 64, settings.learningRate(), 1e-4f,
-                            settings.seed()), e -> log.accept("epoch " + e + "/" + settings.epochs()));
+            Gate g = GateTrainer.train(data.x(), data.y(), data.losses(), settings.objective(), data.inputs(),
+                    1 + adapters.size(), new GateTrainer.Options(settings.hidden(), settings.epochs(), 64,
+                            settings.learningRate(), 1e-4f, settings.seed()),
+                    e -> log.accept("epoch " + e + "/" + settings.epochs()));
             double accuracy = GateTrainer.accuracy(g, data.x(), data.y());
             RouterFile.Identity identity = RouterFile.identity(adapters.specs(), emb, settings.features().fileName());
             output.write(file -> RouterFile.save(file, g, identity));

@@ -1,5 +1,6 @@
 package io.molora.engine;
 
+import io.molora.adapters.gate.GateTrainer;
 import io.molora.adapters.gate.RouterFile;
 
 /**
@@ -8,9 +9,15 @@ import io.molora.adapters.gate.RouterFile;
  * @param hidden   hidden units (0: a linear gate)
  * @param features what the gate reads per token
  * @param seqLen   tokens per training sequence
+ * @param objective what the gate learns: the oracle's argmax, or the losses themselves (unlabelled corpora only)
  */
 public record RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features,
-        int seqLen) {
+        int seqLen, GateTrainer.Objective objective) {
+    /** With the oracle objective (cross-entropy against each token's best choice), as before objectives existed. */
+    public RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features, int seqLen) {
+        this(hidden, epochs, learningRate, seed, features, seqLen, GateTrainer.Objective.ORACLE);
+    }
+
     /** The gate's input: per token, or per request. */
     public enum Features {
         /** The token's embedding: no extra pass, at training or at routing time. */
@@ -49,5 +56,6 @@ public record RouterTrainingSettings(int hidden, int epochs, float learningRate,
             throw new IllegalArgumentException("hidden >= 0, epochs >= 1, seqLen >= 2 and a positive learning rate, got "
                     + hidden + ", " + epochs + ", " + seqLen + ", " + learningRate);
         }
+        java.util.Objects.requireNonNull(objective, "objective");
     }
 }

@@ -4,10 +4,27 @@ import java.util.Random;
 import java.util.function.IntConsumer;
 
 /**
- * Trains a {@link Gate} in Java: softmax cross-entropy over none + adapters, Adam, minibatches in a seeded order —
- * the same data, options and seed give bit-identical weights.
+ * Trains a {@link Gate} in Java: Adam over minibatches in a seeded order — the same data, options and seed give
+ * bit-identical weights — under one of three {@link Objective}s over g = softmax(scores) on none + adapters.
  */
 public final class GateTrainer {
+    /**
+     * What the gate learns. With a target per example (labelled corpora, or the argmax of the per-token oracle) only
+     * {@link #ORACLE} applies; with each choice's negative log-likelihood of the next token L_c (the unlabelled
+     * corpus's passes) the gate can learn the loss itself:
+     */
+    public enum Objective {
+        /** Cross-entropy against the target: −log g_y. Ties between choices still pick one target. */
+        ORACLE,
+        /**
+         * The expected loss of the choice the gate draws: Σ_c g_c L_c. A near-tie costs nearly nothing either way and
+         * a wide gap costs its width, so the gate spends itself where routing matters; its top-1 is what runs.
+         */
+        EXPECTED_LOSS,
+        /** The likelihood of the gate's mixture of the choices' predictions: −log Σ_c g_c exp(−L_c). */
+        MIXTURE
+    }
+
     /** Training options. {@code hidden = 0}: a linear gate. */
     public record Options(int hidden, int epochs, int batchSize, float learningRate, float weightDecay, long seed) {
         public Options {
@@ -25,10 +42,25 @@ public final class GateTrainer {
 
     /**
      * Trains on {@code n} examples: features {@code x[e * inputs ...]}, targets {@code y[e]} in [0, outputs) (0 =
-     * none, 1 + a = adapter a). {@code progress} receives each finished epoch (1-based).
+     * none, 1 + a = adapter a), cross-entropy ({@link Objective#ORACLE}). {@code progress} receives each finished
+     * epoch (1-based).
      */
     public static Gate train(float[] x, int[] y, int inputs, int outputs, Options o, IntConsumer progress) {
+        return train(x, y, null, Objective.ORACLE, inputs, outputs, o, progress);
+    }
+
+    /**
+     * As {@link #train(float[], int[], int, int, Options, IntConsumer)} under {@code objective}; {@code losses} holds
+     * each example's L_c ({@code losses[e * outputs + c]}, the negative log-likelihood of its next token under choice
+     * c) and is required by every objective but {@link Objective#ORACLE}.
+     */
+    public static Gate train(float[] x, int[] y, float[] losses, Objective objective, int inputs, int outputs,
+            Options o, IntConsumer progress) {
         int n = y.length;
+        if (objective != Objective.ORACLE && (losses == null || losses.length != (long) n * outputs)) {
+            throw new IllegalArgumentException(objective + " needs each example's loss under each of the " + outputs
+                    + " choices");
+        }
         if (n == 0 || x.length != (long) n * inputs) {
             throw new IllegalArgumentException(n + " targets but " + x.length + " feature values for " + inputs
                     + " inputs each");
@@ -108,8 +140,7 @@ public final class GateTrainer {
                         }
                         Gate.affine(g.w2, g.b2, hs, h, outputs, scores);
                     }
-                    softmax(scores, dScores);
-                    dScores[y[e]] -= 1f;  // d(cross-entropy)/d(scores)
+                    scoreGradient(objective, scores, y[e], losses, e * outputs, dScores);
                     if (h == 0) {
                         accumulate(grads[0], grads[1], dScores, xs, inputs, outputs);
                     } else {
@@ -141,6 +172,65 @@ public final class GateTrainer {
             progress.accept(epoch);
         }
         return g;
+    }
+
+    /**
+     * One example's loss under {@code objective} and its gradient by the scores into {@code d}, with g = softmax(s):
+     * ORACLE −log g_y: d = g − onehot(y); EXPECTED_LOSS Σ g_c L_c: d_j = g_j (L_j − Σ g_c L_c); MIXTURE
+     * −log Σ g_c e^(−L_c): d = g − r, r_c = g_c e^(−L_c) / Σ g e^(−L) (the choices' posterior), in log space.
+     */
+    static double scoreGradient(Objective objective, float[] s, int y, float[] losses, int at, float[] d) {
+        int k = s.length;
+        softmax(s, d);  // d holds g
+        switch (objective) {
+            case ORACLE -> {
+                double loss = -Math.log(Math.max(d[y], 1e-30f));
+                d[y] -= 1f;
+                return loss;
+            }
+            case EXPECTED_LOSS -> {
+                double expected = 0;
+                for (int c = 0; c < k; c++) {
+                    expected += d[c] * losses[at + c];
+                }
+                for (int c = 0; c < k; c++) {
+                    d[c] = (float) (d[c] * (losses[at + c] - expected));
+                }
+                return expected;
+            }
+            case MIXTURE -> {
+                // log g_c − L_c, then log-sum-exp
+                double max = Double.NEGATIVE_INFINITY;
+                double[] a = new double[k];
+                for (int c = 0; c < k; c++) {
+                    a[c] = Math.log(Math.max(d[c], 1e-30f)) - losses[at + c];
+                    max = Math.max(max, a[c]);
+                }
+                double sum = 0;
+                for (int c = 0; c < k; c++) {
+                    sum += Math.exp(a[c] - max);
+                }
+                double lse = max + Math.log(sum);
+                for (int c = 0; c < k; c++) {
+                    d[c] = (float) (d[c] - Math.exp(a[c] - lse));
+                }
+                return -lse;
+            }
+            default -> throw new IllegalStateException();
+        }
+    }
+
+    /** The mean loss of {@code g} over the examples under {@code objective} (the quantity the training lowers). */
+    public static double meanLoss(Gate g, float[] x, int[] y, float[] losses, Objective objective) {
+        int k = g.outputs();
+        float[] s = new float[k];
+        float[] d = new float[k];
+        double sum = 0;
+        for (int e = 0; e < y.length; e++) {
+            g.scores(x, e * g.inputs(), s);
+            sum += scoreGradient(objective, s, y[e], losses, e * k, d);
+        }
+        return sum / y.length;
     }
 
     private static void accumulate(float[] gw, float[] gb, float[] dOut, float[] in, int inputs, int outputs) {

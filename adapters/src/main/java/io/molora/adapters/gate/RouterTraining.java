@@ -27,11 +27,41 @@ import java.util.function.Consumer;
 public final class RouterTraining {
     private RouterTraining() {}
 
-    /** Features ({@code inputs} floats per example) and targets (0 = none, 1 + a = adapter a). */
-    public record Dataset(float[] x, int[] y, int inputs) {
+    /**
+     * Features ({@code inputs} floats per example), targets (0 = none, 1 + a = adapter a) and, from an unlabelled
+     * corpus, each example's loss under each choice ({@code losses[e * choices + c]}: the negative log-likelihood of
+     * its next token; null for labelled corpora).
+     */
+    public record Dataset(float[] x, int[] y, int inputs, float[] losses) {
+        public Dataset(float[] x, int[] y, int inputs) {
+            this(x, y, inputs, null);
+        }
+
         public int size() {
             return y.length;
         }
+    }
+
+    /** Each choice's loss at each example position, as the datasets lay them out; null without log-probabilities. */
+    private static float[] losses(float[][][] logProbs, int[][] targets, int first) {
+        if (logProbs == null) {
+            return null;
+        }
+        int k = logProbs.length;
+        int n = 0;
+        for (int[] t : targets) {
+            n += Math.max(0, t.length - first);
+        }
+        float[] l = new float[n * k];
+        int e = 0;
+        for (int s = 0; s < targets.length; s++) {
+            for (int p = first; p < targets[s].length; p++, e++) {
+                for (int c = 0; c < k; c++) {
+                    l[e * k + c] = -logProbs[c][s][p];
+                }
+            }
+        }
+        return l;
     }
 
     /**
@@ -113,6 +143,11 @@ public final class RouterTraining {
 
     /** Token-embedding features of each position that has a target ({@code targets[s].length} per sequence). */
     public static Dataset dataset(List<int[]> sequences, int[][] targets, TokenEmbeddings emb) {
+        return dataset(sequences, targets, null, emb);
+    }
+
+    /** As {@link #dataset(List, int[][], TokenEmbeddings)}, with each choice's loss from {@code logProbs} (or null). */
+    public static Dataset dataset(List<int[]> sequences, int[][] targets, float[][][] logProbs, TokenEmbeddings emb) {
         int n = 0;
         for (int[] t : targets) {
             n += t.length;
@@ -126,7 +161,7 @@ public final class RouterTraining {
                 y[e++] = targets[s][p];
             }
         }
-        return new Dataset(x, y, emb.dim());
+        return new Dataset(x, y, emb.dim(), losses(logProbs, targets, 0));
     }
 
     /**
@@ -150,6 +185,12 @@ public final class RouterTraining {
      */
     public static Dataset datasetWithHidden(List<int[]> sequences, int[][] targets, TokenEmbeddings emb,
             float[][][] hidden) {
+        return datasetWithHidden(sequences, targets, null, emb, hidden);
+    }
+
+    /** As {@link #datasetWithHidden(List, int[][], TokenEmbeddings, float[][][])}, with each choice's loss (or null). */
+    public static Dataset datasetWithHidden(List<int[]> sequences, int[][] targets, float[][][] logProbs,
+            TokenEmbeddings emb, float[][][] hidden) {
         int hd = hidden[0][0].length;
         int inputs = emb.dim() + hd;
         int n = 0;
@@ -166,7 +207,7 @@ public final class RouterTraining {
                 y[e++] = targets[s][p];
             }
         }
-        return new Dataset(x, y, inputs);
+        return new Dataset(x, y, inputs, losses(logProbs, targets, 1));
     }
 
     /** Labelled corpora: every token of sequence s gets target {@code 1 + adapterOf[s]} (or 0 for NONE = -1). */
