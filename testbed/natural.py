@@ -11,8 +11,11 @@ output under --work (it is rebuilt with `run.py --stages corpora` in the testbed
 packages as the family's run, so the same pools) and sentencepiece (the family's tokenizer, to fit records in
 train.seq_len tokens).
 
-Rules, version ``natural-1``; written down before any router was evaluated on the set, and applied to every
-candidate alike (nothing below looks at a model):
+Rules, version ``natural-2``; written down before any router was evaluated on the set, and applied to every
+candidate alike (nothing below looks at a model). natural-1 had rule 5 without its word runs; a check of the
+committed records found two that shared long runs with the pools (a BSD licence and the PyPA code-of-conduct
+sentence, wrapped differently so no line matched) after the base and two adapters had been measured on the set and
+before any router was: natural-2 adds the word runs, nothing else changed.
 
 1. Sources. The package index this machine's pip is configured with (``file:///opt/pypi/simple``). A project is a
    candidate unless it is installed anywhere a training pool could have read it: every project pinned in
@@ -50,8 +53,9 @@ candidate alike (nothing below looks at a model):
 5. Held out, proven by hashes. A record is dropped when any of its lines (whitespace-normalized, at least 30
    characters) or paragraphs (blank-line separated, whitespace-normalized, at least 30 characters; also in the
    cleaned form the prose pools store: corpora.english_paragraph) is a line or paragraph of any document of any
-   pool (code, prose, math, general; every split: train, valid, test), or is in the pools' Bloom filter. The
-   manifest records how many were dropped, and that the committed records have 0 such lines and paragraphs.
+   pool (code, prose, math, general; every split: train, valid, test), or is in the pools' Bloom filter, or when it
+   shares a run of 12 consecutive words (lower-cased, split at whitespace) with any pool document. The manifest
+   records how many were dropped, and that the committed records have 0 such lines, paragraphs and runs.
 6. Split by document. A document goes to valid when the seeded hash ``sha256("natural-1\\0" + name)`` maps below
    1/3, else to eval. Each document gives at most 2 records (its mixed windows with the smallest seeded hash of
    their text, kept in document order); documents are taken in order of that hash until eval has
@@ -79,7 +83,8 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-RULES_VERSION = "natural-1"
+RULES_VERSION = "natural-2"
+SPLIT_SALT = "natural-1"     # the seeded hash of rule 6 (unchanged since natural-1)
 INDEX = Path("/opt/pypi/simple")
 EVAL_RECORDS = 160
 VALID_RECORDS = 80
@@ -399,7 +404,7 @@ def sha256_text(text: str) -> str:
 
 
 def seeded_unit(*parts: str) -> float:
-    h = hashlib.sha256("\0".join((RULES_VERSION,) + parts).encode("utf-8")).digest()
+    h = hashlib.sha256("\0".join((SPLIT_SALT,) + parts).encode("utf-8")).digest()
     return int.from_bytes(h[:8], "big") / 2.0 ** 64
 
 
@@ -542,6 +547,40 @@ def pool_keys(corpora_dir: Path) -> Tuple[Set[bytes], Dict[str, int]]:
     return keys, counts
 
 
+SHINGLE_WORDS = 12
+
+
+def shingles(text: str, n: int = SHINGLE_WORDS) -> Set[int]:
+    """First 8 bytes of sha256 of every run of n consecutive words (whitespace-separated, lower-cased)."""
+    w = text.lower().split()
+    return {int.from_bytes(hashlib.sha256(" ".join(w[i:i + n]).encode("utf-8")).digest()[:8], "big")
+            for i in range(len(w) - n + 1)}
+
+
+def pool_shingle_hits(corpora_dir: Path, records: Sequence[Dict]) -> Dict:
+    """Rule 5's word runs: which records share any run of SHINGLE_WORDS words with a pool document."""
+    import corpora
+    from config import POOLS
+    want: Dict[int, Set[int]] = {}
+    for i, r in enumerate(records):
+        for h in shingles(r["text"]):
+            want.setdefault(h, set()).add(i)
+    hit: Set[int] = set()
+    shared = 0
+    for d in POOLS:
+        for sp in corpora.SPLITS:
+            for doc in corpora.read_jsonl(corpora_dir / f"{d}.{sp}.jsonl"):
+                w = doc["text"].lower().split()
+                for i in range(len(w) - SHINGLE_WORDS + 1):
+                    h = int.from_bytes(hashlib.sha256(" ".join(w[i:i + SHINGLE_WORDS]).encode("utf-8")).digest()[:8],
+                                       "big")
+                    if h in want:
+                        shared += 1
+                        hit |= want[h]
+    return {"words": SHINGLE_WORDS, "records_sharing_a_run_with_a_pool": len(hit), "runs_found": shared,
+            "records": len(records), "which": sorted(hit)}
+
+
 # ---------------------------------------------------------------- build
 
 def build(args) -> int:
@@ -578,6 +617,7 @@ def build(args) -> int:
     dropped_overlap = 0
     per_doc: List[Tuple[float, Dict, List[Dict]]] = []
     windows_total = 0
+    candidates: List[Tuple[Dict, List[Dict]]] = []
     for d in docs:
         recs = []
         for wl, wlab in windows(d["lines"], d["labels"], count, seq_len - 1):
@@ -593,6 +633,16 @@ def build(args) -> int:
             recs.append({"text": text, "ids": ids, "spans": spans,
                          "domains": sorted({s[2] for s in spans}, key=lambda x: ("prose", "code", "math").index(x)),
                          "source": f"{d['project']}=={d['version']}:{d['file']}"})
+        candidates.append((d, recs))
+    # rule 5, second half (natural-2): no run of SHINGLE_WORDS words in common with any pool document
+    flat = [r for _, recs in candidates for r in recs]
+    runs = pool_shingle_hits(corp, flat)
+    bad = {id(flat[i]) for i in runs["which"]}
+    dropped_runs = len(bad)
+    print(f"{windows_total} mixed windows; dropped for a pool line or paragraph: {dropped_overlap}, for a shared "
+          f"{SHINGLE_WORDS}-word run: {dropped_runs}")
+    for d, recs in candidates:
+        recs = [r for r in recs if id(r) not in bad]
         if recs:
             order = sorted(range(len(recs)), key=lambda i: seeded_unit(d["project"], recs[i]["text"]))[:PER_DOC]
             per_doc.append((seeded_unit(d["project"]), d, [recs[i] for i in sorted(order)]))
@@ -632,6 +682,8 @@ def build(args) -> int:
             k = norm(ln)
             if 12 <= len(k) < MIN_KEY_CHARS and key_hash(k) in _short_keys(corp):
                 short += 1
+    sh = pool_shingle_hits(corp, out["eval"] + out["valid"])
+    print("word-run check of the committed records:", {k: v for k, v in sh.items() if k != "which"})
     doms: Dict[str, int] = {}
     chars: Dict[str, int] = {}
     for r in out["eval"]:
@@ -651,6 +703,7 @@ def build(args) -> int:
         "candidates_kept_by_rules_1_2": len(docs),
         "mixed_windows": windows_total,
         "windows_dropped_for_overlap": dropped_overlap,
+        "windows_dropped_for_a_shared_word_run": dropped_runs,
         "sources": {part: [{"project": d["project"], "version": d["version"], "archive": d["archive"],
                             "archive_sha256": d["archive_sha256"], "file": d["file"], "content_type": d["content_type"],
                             "document_sha256": d["doc_sha256"], "records": n} for d, n in used_docs[part]]
@@ -675,6 +728,9 @@ def build(args) -> int:
             "committed_lines_or_paragraphs_found_in_pools": found["lines_or_paragraphs_in_pools"],
             "committed_keys_found_in_bloom": found["in_bloom"],
             "informational_short_eval_lines_12_to_29_chars_also_in_pools": short,
+            "committed_word_runs_in_pools": dict(sh, how="every run of %d consecutive words (lower-cased) of the "
+                                                 "committed records (eval then valid; indices in 'which') against "
+                                                 "every run of every pool document" % SHINGLE_WORDS),
             "bloom": {"file": bloom_path.name, "bits": bloom.m, "hashes": bloom.k, "keys": len(keys),
                       "false_positive_rate": (1 - math.exp(-bloom.k * len(keys) / bloom.m)) ** bloom.k},
         },

@@ -142,6 +142,9 @@ class NaturalSetTest(unittest.TestCase):
         for name, f in m["files"].items():
             self.assertEqual(hashlib.sha256((FAMILY / name).read_bytes()).hexdigest(), f["sha256"], name)
         self.assertEqual(m["overlap_check"]["committed_lines_or_paragraphs_found_in_pools"], 0)
+        self.assertEqual(m["overlap_check"]["committed_word_runs_in_pools"]["records_sharing_a_run_with_a_pool"], 0)
+        self.assertEqual(m["overlap_check"]["committed_word_runs_in_pools"]["records"],
+                         len(self.eval) + len(self.valid))
 
     def test_eval_and_valid_come_from_different_documents(self):
         proj = lambda rows: {r["source"].split("==")[0] for r in rows}  # noqa: E731
