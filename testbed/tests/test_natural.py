@@ -199,6 +199,11 @@ class Mixed2Test(unittest.TestCase):
                     checked += 1
         self.assertGreater(checked, 200)
 
+    def test_no_line_or_paragraph_is_in_the_training_pools(self):
+        bloom = natural.Bloom.read(FAMILY / "natural-pool-bloom.bin")
+        self.assertEqual([k for r in read("mixed2-eval.jsonl") for k in natural.text_keys(r["text"])
+                          if natural.key_hash(k) in bloom], [])
+
     def test_independent_of_mixed_py(self):
         src = (_path.TESTBED / "mixed2.py").read_text(encoding="utf-8")
         self.assertNotIn("import mixed\n", src)
