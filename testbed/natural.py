@@ -11,11 +11,13 @@ output under --work (it is rebuilt with `run.py --stages corpora` in the testbed
 packages as the family's run, so the same pools) and sentencepiece (the family's tokenizer, to fit records in
 train.seq_len tokens).
 
-Rules, version ``natural-2``; written down before any router was evaluated on the set, and applied to every
-candidate alike (nothing below looks at a model). natural-1 had rule 5 without its word runs; a check of the
-committed records found two that shared long runs with the pools (a BSD licence and the PyPA code-of-conduct
-sentence, wrapped differently so no line matched) after the base and two adapters had been measured on the set and
-before any router was: natural-2 adds the word runs, nothing else changed.
+Rules, version ``natural-3``; written down before any router was evaluated on the set, and applied to every
+candidate alike (nothing below looks at a model). History, all before any router was measured on the set (the
+base and adapters had been): natural-1 had rule 5 without its word runs, and two committed records shared long runs
+with the pools (a BSD licence and the PyPA code-of-conduct sentence, wrapped so that no line matched); natural-2
+added the runs; it still let a README republished under two names into both parts (fla-core in eval,
+flash-linear-attention in valid) or twice into eval (opencv-python, opencv-python-headless); natural-3 adds rule 6's
+sharing checks. Nothing else changed.
 
 1. Sources. The package index this machine's pip is configured with (``file:///opt/pypi/simple``). A project is a
    candidate unless it is installed anywhere a training pool could have read it: every project pinned in
@@ -57,9 +59,11 @@ before any router was: natural-2 adds the word runs, nothing else changed.
    shares a run of 12 consecutive words (lower-cased, split at whitespace) with any pool document. The manifest
    records how many were dropped, and that the committed records have 0 such lines, paragraphs and runs.
 6. Split by document. A document goes to valid when the seeded hash ``sha256("natural-1\\0" + name)`` maps below
-   1/3, else to eval. Each document gives at most 2 records (its mixed windows with the smallest seeded hash of
-   their text, kept in document order); documents are taken in order of that hash until eval has
-   ``EVAL_RECORDS`` and valid ``VALID_RECORDS`` records.
+   1/3, else to eval. Documents are taken in order of that hash, eval's first, until eval has ``EVAL_RECORDS`` and
+   valid ``VALID_RECORDS`` records. A record is dropped when it shares a line or paragraph (as in rule 5) or a
+   12-word run with a record already taken for its part, and, for valid, with any document that gave eval a
+   record (its whole text). Each document gives at most 2 of its remaining records (those with the smallest seeded
+   hash of their text, kept in document order).
 """
 from __future__ import annotations
 
@@ -83,7 +87,7 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-RULES_VERSION = "natural-2"
+RULES_VERSION = "natural-3"
 SPLIT_SALT = "natural-1"     # the seeded hash of rule 6 (unchanged since natural-1)
 INDEX = Path("/opt/pypi/simple")
 EVAL_RECORDS = 160
@@ -644,19 +648,42 @@ def build(args) -> int:
     for d, recs in candidates:
         recs = [r for r in recs if id(r) not in bad]
         if recs:
-            order = sorted(range(len(recs)), key=lambda i: seeded_unit(d["project"], recs[i]["text"]))[:PER_DOC]
-            per_doc.append((seeded_unit(d["project"]), d, [recs[i] for i in sorted(order)]))
+            per_doc.append((seeded_unit(d["project"]), d, recs))
     per_doc.sort(key=lambda x: x[0])
+    # rule 6: eval first; a record sharing a line, paragraph or word run with a record already kept is dropped
+    # (republished READMEs: opencv-python and opencv-python-headless); valid then drops every record that shares
+    # one with a whole eval document, so that valid's text comes from other documents than eval's
     out = {"eval": [], "valid": []}
     used_docs = {"eval": [], "valid": []}
-    for u, d, recs in per_doc:
-        part = "valid" if u < VALID_FRACTION else "eval"
+    dropped_shared = {"eval": 0, "valid": 0}
+    for part in ("eval", "valid"):
         cap = VALID_RECORDS if part == "valid" else EVAL_RECORDS
-        if len(out[part]) >= cap:
-            continue
-        recs = recs[:cap - len(out[part])]
-        out[part].extend(recs)
-        used_docs[part].append((d, len(recs)))
+        taken_keys: Set[str] = set()
+        taken_runs: Set[int] = set()
+        if part == "valid":
+            for d, _ in used_docs["eval"]:
+                doc_text = "\n".join(d["lines"])
+                taken_keys |= text_keys(doc_text)
+                taken_runs |= shingles(doc_text)
+        for u, d, recs in per_doc:
+            if ("valid" if u < VALID_FRACTION else "eval") != part or len(out[part]) >= cap:
+                continue
+            fresh = []
+            for r in recs:
+                k, sh_ = text_keys(r["text"]), shingles(r["text"])
+                if k & taken_keys or sh_ & taken_runs:
+                    dropped_shared[part] += 1
+                else:
+                    fresh.append((r, k, sh_))
+            order = sorted(range(len(fresh)), key=lambda i: seeded_unit(d["project"], fresh[i][0]["text"]))[:PER_DOC]
+            chosen = [fresh[i] for i in sorted(order)][:cap - len(out[part])]
+            if not chosen:
+                continue
+            for r, k, sh_ in chosen:
+                out[part].append(r)
+                taken_keys |= k
+                taken_runs |= sh_
+            used_docs[part].append((d, len(chosen)))
     set_names = {"eval": "natural", "valid": "natural-valid"}
     files = {}
     for part in ("eval", "valid"):
@@ -704,6 +731,7 @@ def build(args) -> int:
         "mixed_windows": windows_total,
         "windows_dropped_for_overlap": dropped_overlap,
         "windows_dropped_for_a_shared_word_run": dropped_runs,
+        "records_dropped_as_shared_with_an_earlier_record_or_an_eval_document": dropped_shared,
         "sources": {part: [{"project": d["project"], "version": d["version"], "archive": d["archive"],
                             "archive_sha256": d["archive_sha256"], "file": d["file"], "content_type": d["content_type"],
                             "document_sha256": d["doc_sha256"], "records": n} for d, n in used_docs[part]]

@@ -233,8 +233,8 @@ def natural_method(fam: Path) -> List[str]:
         "with their archives' sha256, per-record sha256 and the check in `natural-manifest.json`, the pools' Bloom "
         "filter in `natural-pool-bloom.bin` for the tests). At most 2 records per document; documents are split by "
         f"a seeded hash of the project name into eval ({c['eval']} records from {c['eval_documents']} documents) "
-        f"and `natural-valid.jsonl` ({c['valid']} records from {c['valid_documents']} other documents: the natural "
-        "text for choosing routers).",
+        f"and `natural-valid.jsonl` ({c['valid']} records from {c['valid_documents']} other documents, sharing no line, "
+        "paragraph or word run with any document of eval: the natural text for choosing routers).",
         "",
         "**Second template set** (`models/testbed/mixed2-eval.jsonl`, set `mixed2`, `testbed/mixed2.py`): "
         "records in eight layouts written independently of `mixed.py` (question and answer, a priced bullet list "

@@ -155,6 +155,17 @@ class NaturalSetTest(unittest.TestCase):
             self.assertEqual(natural.seeded_unit(s["project"]) < natural.VALID_FRACTION,
                              s in self.manifest["sources"]["valid"])
 
+    def test_eval_and_valid_share_no_line_paragraph_or_word_run(self):
+        def keys(rows):
+            k = set()
+            for r in rows:
+                k |= natural.text_keys(r["text"])
+            return k
+        self.assertFalse(keys(self.eval) & keys(self.valid))
+        runs = lambda rows: set().union(*(natural.shingles(r["text"]) for r in rows))  # noqa: E731
+        self.assertFalse(runs(self.eval) & runs(self.valid))
+        self.assertEqual(len({r["text"] for r in self.eval}), len(self.eval))
+
     def test_no_source_is_a_package_the_pools_read(self):
         pinned = {natural._canon(re.split(r"[=<>!~\[ ]", l.split("#")[0].strip())[0])
                   for l in (_path.TESTBED / "requirements.txt").read_text().split("\n") if l.split("#")[0].strip()}
