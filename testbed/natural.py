@@ -7,7 +7,7 @@ numbers, held out from every training pool, with spans labelled from the documen
 writes models/testbed/natural-eval.jsonl (set "natural"), natural-valid.jsonl (set "natural-valid": other
 documents, for choosing routers), natural-manifest.json and natural-pool-bloom.bin (a Bloom filter of the training
 pools' line and paragraph hashes, so that the tests can re-check the overlap in seconds). Needs the corpora stage's
-output under --work (it is rebuilt with `run.py --stages corpora` in the testbed venv: the same interpreter and
+output under --work (it is rebuilt with `run.py --stages corpora --out DIR` in the testbed venv: the same interpreter and
 packages as the family's run, so the same pools) and sentencepiece (the family's tokenizer, to fit records in
 train.seq_len tokens).
 
