@@ -22,6 +22,11 @@ final class AdapterOptions {
     @Option(names = "--router", paramLabel = "FILE", description = "A trained router (learned gate) file.")
     Path router;
 
+    @Option(names = "--router-switch-bonus", paramLabel = "B", converter = OptionRanges.SwitchBonus.class,
+            description = "With --router: how much the gate must prefer another adapter to switch from the previous "
+                    + "token's (0 = every token alone; default: the router file's).")
+    Double switchBonus;
+
     @Option(names = "--routes", paramLabel = "FILE", description = "A vocabulary router (vocab.json).")
     Path routes;
 
@@ -74,7 +79,11 @@ final class AdapterOptions {
         if (routes != null && specs(cmd).isEmpty()) {
             throw new CommandLine.ParameterException(cmd, "--routes needs adapters to route to (--lora NAME=PATH)");
         }
-        return router != null ? Optional.of(new RouterSpec.Learned(router))
+        if (switchBonus != null && router == null) {
+            throw new CommandLine.ParameterException(cmd, "--router-switch-bonus is for a learned --router");
+        }
+        return router != null ? Optional.of(new RouterSpec.Learned(router, RouterSpec.SoftTopK.TOP_1,
+                switchBonus == null ? java.util.OptionalDouble.empty() : java.util.OptionalDouble.of(switchBonus)))
                 : routes != null ? Optional.of(new RouterSpec.Vocabulary(routes)) : Optional.empty();
     }
 

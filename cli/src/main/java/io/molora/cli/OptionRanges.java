@@ -236,6 +236,18 @@ final class OptionRanges {
         }
     }
 
+    /** A router's switch bonus: finite, 0 to 1000. */
+    static final class SwitchBonus implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String s) {
+            float v = finite(s);
+            if (v < 0 || v > 1000) {
+                throw new TypeConversionException("must be between 0 and 1000, got " + s);
+            }
+            return (double) v;
+        }
+    }
+
     private static int between(String s, int lo, int hi) {
         int v = integer(s);
         if (v < lo || v > hi) {

@@ -144,6 +144,7 @@ final class PerplexityCommand implements Callable<Integer> {
                 s.put("seconds", r.score().seconds());
                 s.put("tokens_per_second", r.score().tokensPerSecond(r.decoded()));
                 r.labelAccuracy().ifPresent(a -> s.put("label_accuracy", a));
+                r.switchesPer100().ifPresent(a -> s.put("route_switches_per_100_tokens", a));
                 if (r.tokenNll().isPresent()) {
                     s.put("tokenizer_mismatches", r.tokenizerMismatches());
                     ArrayNode a = s.putArray("record_nll");

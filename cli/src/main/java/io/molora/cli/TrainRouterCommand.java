@@ -72,6 +72,11 @@ final class TrainRouterCommand implements Callable<Integer> {
                     + "predictions). Labelled corpora: oracle only (default: ${DEFAULT-VALUE}).")
     String objective;
 
+    @Option(names = "--switch-bonus", paramLabel = "B", defaultValue = "0", converter = OptionRanges.SwitchBonus.class,
+            description = "Saved with the router: how much its gate must prefer another adapter to switch from the "
+                    + "previous token's (0 = every token alone; --router-switch-bonus overrides it) (default: ${DEFAULT-VALUE}).")
+    double switchBonus;
+
     @Override
     public Integer call() throws Exception {
         CommandLine cmd = spec.commandLine();
@@ -102,7 +107,8 @@ final class TrainRouterCommand implements Callable<Integer> {
         List<AdapterSpec> specs = AdapterOptions.parse(lora, List.of());
         RouterTrainingSettings settings;
         try {
-            settings = new RouterTrainingSettings(hidden, epochs, lr, seed, kind, corpus.seqLen, goal);
+            settings = new RouterTrainingSettings(hidden, epochs, lr, seed, kind, corpus.seqLen, goal,
+                    (float) switchBonus);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(cmd, e.getMessage());
         }

@@ -93,7 +93,7 @@ final class RouterJobs {
                     e -> log.accept("epoch " + e + "/" + settings.epochs()));
             double accuracy = GateTrainer.accuracy(g, data.x(), data.y());
             RouterFile.Identity identity = RouterFile.identity(adapters.specs(), emb, settings.features().fileName());
-            output.write(file -> RouterFile.save(file, g, identity));
+            output.write(file -> RouterFile.save(file, g, identity, settings.switchBonus()));
             return accuracy;
         }
     }
@@ -140,8 +140,9 @@ final class RouterJobs {
     RouterEvaluation evaluate(Path routerFile, Corpus corpus, int seqLen) throws IOException {
         try (TokenEmbeddings emb = TokenEmbeddings.open(model.path())) {
             Gate gate = RouterFile.load(routerFile, adapters.specs(), emb);
-            RouterTrainingSettings.Features features = RouterTrainingSettings.Features.of(
-                    RouterFile.read(routerFile).identity().features());
+            RouterFile.Loaded file = RouterFile.read(routerFile);
+            RouterTrainingSettings.Features features = RouterTrainingSettings.Features.of(file.identity().features());
+            float bonus = file.switchBonus();
             if (features == RouterTrainingSettings.Features.REQUEST) {
                 return evaluateRequest(new RequestRouter(gate, emb.dim()), read(corpus, seqLen));
             }
@@ -157,18 +158,18 @@ final class RouterJobs {
             double basePassSeconds = (System.nanoTime() - t0) / 1e9;
             long t1 = System.nanoTime();
             LearnedRouter[] perSeq = new LearnedRouter[seqs.size()];
-            LearnedRouter tokenRouter = hiddenFeatures ? null : new LearnedRouter(gate, emb, top1(), 1f);
+            LearnedRouter tokenRouter = hiddenFeatures ? null : new LearnedRouter(gate, emb, null, top1(), 1f, bonus);
             float[][] routed = new float[seqs.size()][];
             for (int s = 0; s < seqs.size(); s++) {
                 perSeq[s] = hiddenFeatures ? new LearnedRouter(gate, emb, HiddenStates.of(new float[][][] {hidden[s]}),
-                        top1(), 1f) : tokenRouter;
+                        top1(), 1f, bonus) : tokenRouter;
                 routed[s] = RouterTraining.routedLogProbs(model, adapters, perSeq[s], List.of(seqs.get(s)))[0];
             }
             double routedSeconds = (System.nanoTime() - t1) / 1e9;
             Map<String, Double> ppl = RouterTraining.perplexities(lp, adapters.names(), routed);
             if (hiddenFeatures) {
                 // N work: no base pass; inside one batch no token has its predecessor's state (the gate sees its mean)
-                LearnedRouter noPass = new LearnedRouter(gate, emb, (s, p) -> null, top1(), 1f);
+                LearnedRouter noPass = new LearnedRouter(gate, emb, (s, p) -> null, top1(), 1f, bonus);
                 ppl.put("learned-per-token (N: no base pass)",
                         RouterTraining.perplexity(RouterTraining.routedLogProbs(model, adapters, noPass, seqs)));
             }

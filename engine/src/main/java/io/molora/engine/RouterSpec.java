@@ -56,13 +56,24 @@ public sealed interface RouterSpec {
      * A learned gate from {@code train-router}, checked against the model and adapters it was trained with; its
      * scores become routes by {@code decision}. A gate with hidden-state features needs the engine's hidden states.
      */
-    record Learned(Path file, SoftTopK decision) implements RouterSpec {
+    record Learned(Path file, SoftTopK decision, java.util.OptionalDouble switchBonus) implements RouterSpec {
+        /** @param switchBonus the routes' stickiness ({@code LearnedRouter}); empty: the one the file was saved with */
         public Learned {
             Objects.requireNonNull(file, "file");
             Objects.requireNonNull(decision, "decision");
+            Objects.requireNonNull(switchBonus, "switchBonus");
+            switchBonus.ifPresent(b -> {
+                if (!(b >= 0) || b > 1e3) {
+                    throw new IllegalArgumentException("switch bonus must be 0 to 1000, got " + b);
+                }
+            });
         }
 
-        /** The gate's top choice on every token, at full weight. */
+        public Learned(Path file, SoftTopK decision) {
+            this(file, decision, java.util.OptionalDouble.empty());
+        }
+
+        /** The gate's top choice on every token, at full weight, with the file's switch bonus. */
         public Learned(Path file) {
             this(file, SoftTopK.TOP_1);
         }

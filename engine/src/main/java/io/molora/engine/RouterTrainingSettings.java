@@ -10,12 +10,13 @@ import io.molora.adapters.gate.RouterFile;
  * @param features what the gate reads per token
  * @param seqLen   tokens per training sequence
  * @param objective what the gate learns: the oracle's argmax, or the losses themselves (unlabelled corpora only)
+ * @param switchBonus saved with the router: the stickiness of its routes ({@code LearnedRouter}), 0 for none
  */
 public record RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features,
-        int seqLen, GateTrainer.Objective objective) {
-    /** With the oracle objective (cross-entropy against each token's best choice), as before objectives existed. */
+        int seqLen, GateTrainer.Objective objective, float switchBonus) {
+    /** With the oracle objective (cross-entropy against each token's best choice) and no switch bonus. */
     public RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features, int seqLen) {
-        this(hidden, epochs, learningRate, seed, features, seqLen, GateTrainer.Objective.ORACLE);
+        this(hidden, epochs, learningRate, seed, features, seqLen, GateTrainer.Objective.ORACLE, 0f);
     }
 
     /** The gate's input: per token, or per request. */
@@ -57,5 +58,8 @@ public record RouterTrainingSettings(int hidden, int epochs, float learningRate,
                     + hidden + ", " + epochs + ", " + seqLen + ", " + learningRate);
         }
         java.util.Objects.requireNonNull(objective, "objective");
+        if (!(switchBonus >= 0) || switchBonus > 1e3) {
+            throw new IllegalArgumentException("switch bonus must be 0 to 1000, got " + switchBonus);
+        }
     }
 }

@@ -79,7 +79,9 @@ public final class Routers {
         }
         try {
             Gate gate = RouterFile.load(spec.file(), adapters.specs(), emb);
-            String features = RouterFile.read(spec.file()).identity().features();
+            RouterFile.Loaded file = RouterFile.read(spec.file());
+            String features = file.identity().features();
+            float bonus = (float) spec.switchBonus().orElse(file.switchBonus());
             if (features.equals(RouterFile.FEATURES_REQUEST)) {
                 // one adapter per request, from a base pass over its prompt
                 return new Routing(spec, new RequestRouter(gate, emb.dim()), adapters,
@@ -87,10 +89,11 @@ public final class Routers {
             }
             if (features.equals(RouterFile.FEATURES_TOKEN_HIDDEN)) {
                 HiddenStateFeed feed = new HiddenStateFeed(model, params);
-                return new Routing(spec, new LearnedRouter(gate, emb, feed, spec.decision().create(), 1f), adapters,
-                        feed, emb);
+                return new Routing(spec, new LearnedRouter(gate, emb, feed, spec.decision().create(), 1f, bonus),
+                        adapters, feed, emb);
             }
-            return new Routing(spec, new LearnedRouter(gate, emb, spec.decision().create(), 1f), adapters, null, emb);
+            return new Routing(spec, new LearnedRouter(gate, emb, null, spec.decision().create(), 1f, bonus), adapters,
+                    null, emb);
         } catch (IOException e) {
             emb.close();
             throw new UncheckedIOException("cannot read " + spec.file() + ": " + e.getMessage(), e);

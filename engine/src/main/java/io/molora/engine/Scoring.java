@@ -77,6 +77,8 @@ final class Scoring {
                 }
             };
             long[] agree = {0, 0};  // tokens routed to their label, tokens with a label
+            long[] switches = {0, 0};  // tokens routed otherwise than the one before them, tokens after a first
+            int[] lastRoute = new int[Math.max(1, records.size())];  // per sequence of the decode, its last route
             long start = System.nanoTime();
             double[][] nll;
             try (Context ctx = context(records.size(), longest);
@@ -91,6 +93,12 @@ final class Scoring {
                             agree[0] += routes.adapter(i, 0) == labels[batch.position(i)] ? 1 : 0;
                             agree[1]++;
                         }
+                        int seq = batch.sequence(i);
+                        if (batch.position(i) > 0) {
+                            switches[0] += routes.adapter(i, 0) != lastRoute[seq] ? 1 : 0;
+                            switches[1]++;
+                        }
+                        lastRoute[seq] = routes.adapter(i, 0);
                     }
                 };
                 nll = Perplexity.tokenNll(ctx, d, records, q -> {
@@ -117,7 +125,8 @@ final class Scoring {
             }
             results.add(new SetScore(e.getKey(), new Perplexity.Score(sum, predicted, seconds), decoded,
                     Optional.of(nll), mismatches.getOrDefault(e.getKey(), 0),
-                    agree[1] == 0 ? OptionalDouble.empty() : OptionalDouble.of((double) agree[0] / agree[1])));
+                    agree[1] == 0 ? OptionalDouble.empty() : OptionalDouble.of((double) agree[0] / agree[1]),
+                    switches[1] == 0 ? OptionalDouble.empty() : OptionalDouble.of(100.0 * switches[0] / switches[1])));
         }
         return results;
     }

@@ -42,7 +42,21 @@ public final class RouterFile {
             String features) {}
 
     public static void save(Path path, Gate g, Identity id) throws IOException {
+        save(path, g, id, 0f);
+    }
+
+    /**
+     * As {@link #save(Path, Gate, Identity)}, with the switch bonus its routes are decided with
+     * ({@link LearnedRouter}; written only when above 0, so files without it read as before).
+     */
+    public static void save(Path path, Gate g, Identity id, float switchBonus) throws IOException {
+        if (!(switchBonus >= 0) || !Float.isFinite(switchBonus)) {
+            throw new IllegalArgumentException("switch bonus must be a finite number >= 0, got " + switchBonus);
+        }
         GgufWriter w = new GgufWriter();
+        if (switchBonus > 0) {
+            w.put("router.switch_bonus", GgufValue.of(switchBonus));
+        }
         w.put("general.type", "router");
         w.put("general.architecture", "molora-router");
         w.put("router.adapters", GgufValue.of(GgufArray.ofStrings(id.adapters())));
@@ -70,8 +84,8 @@ public final class RouterFile {
                 TensorSources.ofFloats(GgmlType.F32, rowLength, v));
     }
 
-    /** A loaded router file: the gate and what it was trained with. */
-    public record Loaded(Gate gate, Identity identity) {}
+    /** A loaded router file: the gate, what it was trained with, and the switch bonus it routes with (0: none). */
+    public record Loaded(Gate gate, Identity identity, float switchBonus) {}
 
     /**
      * Reads a router file without identity checks (inspection). Every field is checked before the gate is built: a
@@ -102,7 +116,11 @@ public final class RouterFile {
                     floats(f, path, "router.w1", (long) first * inputs), floats(f, path, "router.b1", first),
                     hidden == 0 ? new float[0] : floats(f, path, "router.w2", (long) outputs * hidden),
                     hidden == 0 ? new float[0] : floats(f, path, "router.b2", outputs));
-            return new Loaded(g, id);
+            double bonus = f.number("router.switch_bonus").orElse(0.0);
+            if (!(bonus >= 0) || bonus > 1e3) {
+                throw new LlamaException("router " + path + ": router.switch_bonus = " + bonus + ", must be 0 to 1000");
+            }
+            return new Loaded(g, id, (float) bonus);
         } catch (GgufFormatException e) {
             throw new LlamaException("router " + path + ": " + e.getMessage(), e);
         }
