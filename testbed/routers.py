@@ -35,6 +35,15 @@ from config import DOMAINS  # noqa: E402
 
 KINDS = ("unlabelled", "labelled")
 FEATURES = ("token", "token+hidden")
+# what an unlabelled router learns (`train-router --objective`): the argmax of the per-token oracle (the original
+# recipe), or each choice's loss itself; labelled corpora have targets, not losses, so they learn the oracle's way
+OBJECTIVES = ("oracle", "expected-loss", "mixture")
+# the switch bonus of the chosen routers (`train-router --switch-bonus`: how much the gate must prefer another adapter
+# to change from the previous token's): the largest of these whose mean NLL/token on the selection sets is within
+# BONUS_TOLERANCE (relative) of the best of them — fewer flips for what costs almost nothing; rule fixed before any
+# bonus was measured
+BONUSES = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+BONUS_TOLERANCE = 0.005
 
 
 def write_docs(directory: Path, texts: List[str]) -> None:
@@ -100,49 +109,128 @@ def main(argv=None) -> int:
     ap.add_argument("--domain-chars", type=int, default=150_000)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--unlabelled-features", default=",".join(FEATURES),
+                    help="the unlabelled routers' feature sets to try (comma-separated; default: all)")
+    ap.add_argument("--objectives", default=",".join(OBJECTIVES),
+                    help="the unlabelled routers' objectives to try (comma-separated; default: all)")
+    ap.add_argument("--no-natural", action="store_true",
+                    help="select on the template lines' valid split only (as before the natural set)")
+    ap.add_argument("--stages", default="train,bonus",
+                    help="train (train every router, choose per kind), bonus (choose the chosen routers' switch "
+                         "bonus and save them with it); bonus alone reads the last train stage's routers.json")
     args = ap.parse_args(argv)
+    stages = {s.strip() for s in args.stages.split(",") if s.strip()}
+    args.objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    args.unlabelled_features = [f.strip() for f in args.unlabelled_features.split(",") if f.strip()]
     work, family = Path(args.work), Path(args.family)
     log = lambda m: print(m, flush=True)  # noqa: E731
 
-    corpus = corpora.Corpus.read(work / "corpora")
     root = work / "router-corpus"
-    description = build_corpora(corpus, root, args.seed, args.mixed_lines, args.domain_chars)
-    log(f"router corpora: {json.dumps(description)}")
     base = family_args(family) + ["-t", str(args.threads)]
     out_dir = work / "routers"
     out_dir.mkdir(parents=True, exist_ok=True)
+    # selection sets: the template lines of the valid split, and the natural documents' valid part when it exists
+    # (other documents than the natural eval set's; testbed/natural.py)
+    selection = [root / "valid-mixed.jsonl"]
+    natural_valid = family / "natural-valid.jsonl"
+    if natural_valid.exists() and not args.no_natural:
+        selection.append(natural_valid)
+    if "train" in stages:
+        corpus = corpora.Corpus.read(work / "corpora")
+        description = build_corpora(corpus, root, args.seed, args.mixed_lines, args.domain_chars)
+        log(f"router corpora: {json.dumps(description)}")
+        train_and_choose(args, family, root, out_dir, base, selection, description, log)
+    if "bonus" in stages:
+        choose_bonuses(args, family, root, out_dir, base, selection, log)
+    return 0
+
+
+def perplexity_sets(args, base: List[str], files: List[Path], router: Path, extra: List[str], log) -> Dict:
+    res = json.loads(run([args.molora, "perplexity"] + base + [a for f in files for a in ("-f", str(f))]
+                         + ["--router", str(router), "--json"] + extra, log))
+    return res["sets"]
+
+
+def choose_bonuses(args, family: Path, root: Path, out_dir: Path, base: List[str], selection: List[Path], log) -> None:
+    """The switch bonus of each chosen router (BONUSES, BONUS_TOLERANCE), then the router saved again with it."""
+    report = json.loads((family / "routers.json").read_text(encoding="utf-8"))
+    bonus_report = {}
+    for kind, name in sorted(report["chosen"].items()):
+        entry = report["tried"][name]
+        path = out_dir / f"{name}.gguf"
+        rows = {}
+        for b in BONUSES:
+            sets = perplexity_sets(args, base, selection, path, ["--router-switch-bonus", str(b)], log)
+            rows[str(b)] = {"selection_nll_per_token": sum(s["nll_per_token"] for s in sets.values()) / len(sets),
+                            "sets": {k: {"nll_per_token": s["nll_per_token"],
+                                         "route_switches_per_100_tokens": s.get("route_switches_per_100_tokens"),
+                                         "label_accuracy": s.get("label_accuracy")} for k, s in sorted(sets.items())}}
+            log(f"  {name} bonus {b}: selection NLL/token {rows[str(b)]['selection_nll_per_token']:.4f}, switches "
+                + ", ".join(f"{k} {v['route_switches_per_100_tokens']}" for k, v in rows[str(b)]["sets"].items()))
+        best = min(r["selection_nll_per_token"] for r in rows.values())
+        chosen_b = max(b for b in BONUSES if rows[str(b)]["selection_nll_per_token"] <= best * (1 + BONUS_TOLERANCE))
+        source = (["--corpus", str(root / "unlabelled")] if entry["kind"] == "unlabelled"
+                  else [a for d in DOMAINS for a in ("--domain", f"{d}={root / 'labelled' / d}")])
+        # the same training (same data, options and seed: the same gate, bit for bit), saved with its bonus
+        run([args.molora, "train-router"] + base + source
+            + ["--features", entry["features"], "--objective", entry.get("objective", "oracle"),
+               "--epochs", str(report["epochs"]), "--seed", str(report["seed"]), "--switch-bonus", str(chosen_b),
+               "--force", "-o", str(family / f"router-{kind}.gguf")], log)
+        bonus_report[kind] = {"chosen": chosen_b, "tried": rows}
+        log(f"  {kind}: switch bonus {chosen_b}")
+    report["switch_bonus"] = bonus_report
+    report["switch_bonus_rule"] = (f"the largest of {list(BONUSES)} whose mean NLL/token on the selection sets is "
+                                   f"within {BONUS_TOLERANCE:.1%} of the best of them")
+    (family / "routers.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def train_and_choose(args, family: Path, root: Path, out_dir: Path, base: List[str], selection: List[Path],
+                     description: Dict, log) -> None:
     tried: Dict[str, Dict] = {}
     chosen: Dict[str, str] = {}
     for kind in KINDS:
         best = None
         for features in FEATURES:
-            name = f"{kind}-{features.replace('+', '-')}"
-            path = out_dir / f"{name}.gguf"
-            source = (["--corpus", str(root / "unlabelled")] if kind == "unlabelled"
-                      else [a for d in DOMAINS for a in ("--domain", f"{d}={root / 'labelled' / d}")])
-            t0 = time.time()
-            run([args.molora, "train-router"] + base + source + ["--features", features, "--epochs", str(args.epochs),
-                                                                  "--seed", str(args.seed), "-o", str(path)], log)
-            seconds = time.time() - t0
-            res = json.loads(run([args.molora, "perplexity"] + base + ["-f", str(root / "valid-mixed.jsonl"),
-                                                                       "--router", str(path), "--json"], log))
-            s = res["sets"]["valid-mixed"]
-            tried[name] = {"kind": kind, "features": features, "train_seconds": round(seconds, 1),
-                           "valid_mixed_nll_per_token": s["nll_per_token"], "valid_mixed_perplexity": s["perplexity"],
-                           "valid_mixed_label_accuracy": s.get("label_accuracy")}
-            log(f"  {name}: valid mixed NLL/token {s['nll_per_token']:.4f}, on label {s.get('label_accuracy')}")
-            if best is None or s["nll_per_token"] < tried[best]["valid_mixed_nll_per_token"]:
-                best = name
+            if kind == "unlabelled" and features not in args.unlabelled_features:
+                continue
+            for objective in (OBJECTIVES if kind == "unlabelled" else ("oracle",)):
+                if objective not in args.objectives:
+                    continue
+                name = f"{kind}-{features.replace('+', '-')}" + ("" if objective == "oracle" else f"-{objective}")
+                path = out_dir / f"{name}.gguf"
+                source = (["--corpus", str(root / "unlabelled")] if kind == "unlabelled"
+                          else [a for d in DOMAINS for a in ("--domain", f"{d}={root / 'labelled' / d}")])
+                t0 = time.time()
+                run([args.molora, "train-router"] + base + source
+                    + ["--features", features, "--objective", objective, "--epochs", str(args.epochs),
+                       "--seed", str(args.seed), "-o", str(path)], log)
+                seconds = time.time() - t0
+                res = json.loads(run([args.molora, "perplexity"] + base
+                                     + [a for f in selection for a in ("-f", str(f))]
+                                     + ["--router", str(path), "--json"], log))
+                entry = {"kind": kind, "features": features, "objective": objective,
+                         "train_seconds": round(seconds, 1)}
+                for set_name, s in sorted(res["sets"].items()):
+                    key = set_name.replace("-", "_")
+                    entry[f"{key}_nll_per_token"] = s["nll_per_token"]
+                    entry[f"{key}_perplexity"] = s["perplexity"]
+                    entry[f"{key}_label_accuracy"] = s.get("label_accuracy")
+                # the selection score: the mean of the selection sets' NLL/token (each set weighs the same)
+                entry["selection_nll_per_token"] = sum(s["nll_per_token"] for s in res["sets"].values()) / len(res["sets"])
+                tried[name] = entry
+                log(f"  {name}: " + ", ".join(f"{k} {s['nll_per_token']:.4f}" for k, s in sorted(res["sets"].items())))
+                if best is None or entry["selection_nll_per_token"] < tried[best]["selection_nll_per_token"]:
+                    best = name
         chosen[kind] = best
         shutil.copyfile(out_dir / f"{best}.gguf", family / f"router-{kind}.gguf")
     shutil.copyfile(HERE / "vocab-router.json", family / "vocab-router.json")
     shutil.copyfile(root / "train-slice.txt", family / "router-train-slice.txt")
     report = {"corpora": description, "tried": tried, "chosen": chosen,
-              "selection": "lowest NLL/token on mixed lines built from the valid split (the eval set is not used)",
+              "selection": "lowest mean NLL/token over the selection sets: " + ", ".join(f.name for f in selection)
+                           + " (valid splits only; the eval sets are not used)",
               "epochs": args.epochs, "seed": args.seed}
     (family / "routers.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     log(f"chosen: {chosen}")
-    return 0
 
 
 if __name__ == "__main__":

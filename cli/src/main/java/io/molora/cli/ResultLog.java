@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.engine.Completion;
 import io.molora.engine.OutputFile;
-import io.molora.engine.Route;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -223,11 +222,7 @@ final class ResultLog implements AutoCloseable {
             ArrayNode list = r.putArray("routes");
             for (Completion.TokenRoute t : c.routes()) {
                 ArrayNode used = JSON.createArrayNode();
-                Route route = t.route();
-                for (int j = 0; j < route.adapters().length; j++) {
-                    String name = adapterNames.get(route.adapters()[j]);
-                    used.add(route.weights()[j] == 1f ? name : name + ":" + route.weights()[j]);
-                }
+                t.route().labels(adapterNames).forEach(used::add);
                 list.addObject().put("token", t.text()).set("adapters", used);
             }
         }

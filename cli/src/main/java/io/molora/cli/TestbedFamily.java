@@ -49,7 +49,9 @@ final class TestbedFamily {
         double bestNll = Double.POSITIVE_INFINITY;
         for (JsonNode chosen : r.path("chosen")) {
             JsonNode tried = r.path("tried").path(chosen.asText());
-            double nll = tried.path("valid_mixed_nll_per_token").asDouble(Double.NaN);
+            // the score routers.py selected by (the valid splits only), or the template lines' alone in older records
+            double nll = tried.path("selection_nll_per_token").asDouble(
+                    tried.path("valid_mixed_nll_per_token").asDouble(Double.NaN));
             if (nll < bestNll) {
                 bestNll = nll;
                 best = tried.path("kind").asText();

@@ -66,6 +66,22 @@ public record Route(int[] adapters, float[] weights) {
         return adapters != null;
     }
 
+    /**
+     * The route as molora's traces write it (complete's records, the server's {@code molora.routes}): each adapter by
+     * name, {@code name:weight} when its weight is not 1; empty for the base model and for an unknown route.
+     */
+    public List<String> labels(List<String> names) {
+        if (adapters == null) {
+            return List.of();
+        }
+        String[] out = new String[adapters.length];
+        for (int j = 0; j < adapters.length; j++) {
+            String name = names.get(adapters[j]);
+            out[j] = weights[j] == 1f ? name : name + ":" + weights[j];
+        }
+        return List.of(out);
+    }
+
     /** Adds this token to {@code counts}: one for each of its adapters (by name), or one for "none". */
     public void countInto(Map<String, Integer> counts, List<String> names) {
         if (adapters == null || adapters.length == 0) {

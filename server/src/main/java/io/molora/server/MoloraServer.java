@@ -26,7 +26,6 @@ import io.molora.engine.Completion;
 import io.molora.engine.CompletionService;
 import io.molora.engine.CompletionSettings;
 import io.molora.engine.Engine;
-import io.molora.engine.Route;
 import io.molora.runtime.StopReason;
 import io.molora.runtime.TokenLogprobs;
 import java.io.IOException;
@@ -788,13 +787,7 @@ public final class MoloraServer implements AutoCloseable {
         List<String> names = engine.adapterNames();
         for (Completion.TokenRoute t : pieces) {
             ArrayNode used = JSON.createArrayNode();
-            Route route = t.route();
-            if (route.known()) {
-                for (int j = 0; j < route.adapters().length; j++) {
-                    String name = names.get(route.adapters()[j]);
-                    used.add(route.weights()[j] == 1f ? name : name + ":" + route.weights()[j]);
-                }
-            }
+            t.route().labels(names).forEach(used::add);
             list.addObject().put("token", t.text()).set("adapters", used);
         }
         return list;
