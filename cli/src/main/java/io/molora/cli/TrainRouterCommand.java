@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -108,7 +109,7 @@ final class TrainRouterCommand implements Callable<Integer> {
         RouterTrainingSettings settings;
         try {
             settings = new RouterTrainingSettings(hidden, epochs, lr, seed, kind, corpus.seqLen, goal,
-                    (float) switchBonus);
+                    (float) switchBonus, Optional.of(CacheDir.resolve("router-passes")));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(cmd, e.getMessage());
         }

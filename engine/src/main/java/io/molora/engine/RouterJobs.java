@@ -65,7 +65,7 @@ final class RouterJobs {
                 float[][][] lp = null;
                 if (text.labels().isEmpty()) {  // a mixed corpus: targets from the per-token oracle
                     log.accept(seqs.size() + " sequences; scoring every token with base and each adapter");
-                    lp = RouterTraining.logProbs(model, adapters, seqs, log);
+                    lp = RouterPasses.logProbs(settings.passCache(), model, adapters, seqs, log);
                     targets = RouterTraining.oracleTargets(lp);
                 } else {
                     if (settings.objective() != GateTrainer.Objective.ORACLE) {

@@ -11,12 +11,15 @@ import io.molora.adapters.gate.RouterFile;
  * @param seqLen   tokens per training sequence
  * @param objective what the gate learns: the oracle's argmax, or the losses themselves (unlabelled corpora only)
  * @param switchBonus saved with the router: the stickiness of its routes ({@code LearnedRouter}), 0 for none
+ * @param passCache  where an unlabelled corpus's passes (base and each adapter) are kept for the next router trained
+ *                   on it ({@code RouterPasses}); empty: computed every time
  */
 public record RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features,
-        int seqLen, GateTrainer.Objective objective, float switchBonus) {
-    /** With the oracle objective (cross-entropy against each token's best choice) and no switch bonus. */
+        int seqLen, GateTrainer.Objective objective, float switchBonus, java.util.Optional<java.nio.file.Path> passCache) {
+    /** With the oracle objective (cross-entropy against each token's best choice), no switch bonus, no pass cache. */
     public RouterTrainingSettings(int hidden, int epochs, float learningRate, long seed, Features features, int seqLen) {
-        this(hidden, epochs, learningRate, seed, features, seqLen, GateTrainer.Objective.ORACLE, 0f);
+        this(hidden, epochs, learningRate, seed, features, seqLen, GateTrainer.Objective.ORACLE, 0f,
+                java.util.Optional.empty());
     }
 
     /** The gate's input: per token, or per request. */
@@ -58,6 +61,7 @@ public record RouterTrainingSettings(int hidden, int epochs, float learningRate,
                     + hidden + ", " + epochs + ", " + seqLen + ", " + learningRate);
         }
         java.util.Objects.requireNonNull(objective, "objective");
+        java.util.Objects.requireNonNull(passCache, "passCache");
         if (!(switchBonus >= 0) || switchBonus > 1e3) {
             throw new IllegalArgumentException("switch bonus must be 0 to 1000, got " + switchBonus);
         }
