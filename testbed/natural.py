@@ -622,11 +622,14 @@ def build(args) -> int:
     per_doc: List[Tuple[float, Dict, List[Dict]]] = []
     windows_total = 0
     candidates: List[Tuple[Dict, List[Dict]]] = []
+    all_windows: Dict[str, List[str]] = {}     # every window of >= MIN_TOKENS, mixed or not (the train split's)
     for d in docs:
         recs = []
         for wl, wlab in windows(d["lines"], d["labels"], count, seq_len - 1):
             text, spans = spans_of(wl, wlab)
             ids = [tok.BOS] + list(encode(text))
+            if MIN_TOKENS <= len(ids) - 1 and len(ids) <= seq_len:
+                all_windows.setdefault(d["project"], []).append(text)
             if len(ids) - 1 < MIN_TOKENS or len(ids) > seq_len or not is_mixed(spans):
                 continue
             windows_total += 1
@@ -768,7 +771,101 @@ def build(args) -> int:
     (fam / "natural-manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps(manifest["counts"]), json.dumps(manifest["overlap_check"]["bloom"]))
     print("found in pools:", found, "short lines also in pools (informational):", short)
+    if getattr(args, "train_out", None):
+        write_train(Path(args.train_out), docs, all_windows, used_docs, files, keys, encode)
     return 0
+
+
+def write_train(out_dir: Path, docs: Sequence[Dict], all_windows: Dict[str, List[str]],
+                used_docs: Dict[str, List[Tuple[Dict, int]]], files: Dict[str, Path], pool: Set[bytes],
+                encode: Callable[[str], List[int]]) -> Dict:
+    """The train split (for routers; not a rule of the eval set, and nothing in it changes eval or valid): every
+    document kept by rules 1-2 that gave neither eval nor valid a record, cut by rule 4's windows (>= MIN_TOKENS,
+    mixed or not), less every window that shares a line, paragraph or word run (rule 6's test) with any eval or
+    valid document (its whole text) or record. One text file per window, and manifest.json."""
+    used = {d["project"] for part in ("eval", "valid") for d, _ in used_docs[part]}
+    held_docs = ["\n".join(d["lines"]) for part in ("eval", "valid") for d, _ in used_docs[part]]
+    held_recs = [json.loads(l)["text"] for part in ("eval", "valid")
+                 for l in files[part].read_text(encoding="utf-8").split("\n") if l.strip()]
+    cand = [(d["project"], all_windows.get(d["project"], [])) for d in docs if d["project"] not in used]
+    kept, dropped = train_split(cand, held_docs + held_recs)
+    version = {d["project"]: d for d in docs}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in list(out_dir.glob("*.txt")) + [out_dir / "manifest.json"]:
+        if old.exists():
+            old.unlink()
+    rows, names = [], []
+    for project, wins in kept:
+        for k, text in enumerate(wins):
+            name = f"{project}.{k:03d}.txt"
+            (out_dir / name).write_text(text, encoding="utf-8")
+            names.append(name)
+            rows.append({"file": name, "sha256": sha256_text(text), "chars": len(text), "tokens": len(encode(text))})
+    # the check, on the files as written and read back: eval/valid lines, paragraphs and word runs in the windows
+    back = [(out_dir / n).read_text(encoding="utf-8") for n in names]
+    assert [sha256_text(t) for t in back] == [r["sha256"] for r in rows]
+    check = {"against_eval_valid_documents": overlap(held_docs, back),
+             "against_eval_valid_records_as_committed": overlap(held_recs, back)}
+    pool_hit = sum(1 for t in back if any(key_hash(k) in pool for k in text_keys(t)))
+    man = {
+        "what": ("natural.py --train-out: windows (rule 4's cut, >= %d tokens, mixed or not) of the documents kept by "
+                 "rules 1-2 that gave neither natural-eval nor natural-valid a record, less every window sharing a "
+                 "line, paragraph (>= %d chars, text_keys) or %d-word run (shingles) with any eval or valid "
+                 "document or record" % (MIN_TOKENS, MIN_KEY_CHARS, SHINGLE_WORDS)),
+        "rules_version": RULES_VERSION,
+        "documents": len(kept), "windows": len(rows), "chars": sum(r["chars"] for r in rows),
+        "tokens": sum(r["tokens"] for r in rows),
+        "candidate_documents": len(cand), "candidate_windows": sum(len(w) for _, w in cand),
+        "windows_dropped_as_shared_with_eval_or_valid": dropped,
+        "candidate_documents_left_with_no_window": len(cand) - len(kept),
+        "projects": [{"project": p, "version": version[p]["version"], "archive": version[p]["archive"],
+                      "document_sha256": version[p]["doc_sha256"], "windows": len(w)} for p, w in kept],
+        "window_files": rows,
+        "overlap_check": dict(check, how=("text_keys (normalized lines and paragraphs >= %d chars, and paragraphs' "
+                                          "english_paragraph form) and %d-word shingles of the eval and valid "
+                                          "documents' whole cleaned text and of the committed records (read back "
+                                          "from natural-eval/valid.jsonl), intersected with those of every train "
+                                          "window read back from this directory" % (MIN_KEY_CHARS, SHINGLE_WORDS))),
+        "informational_windows_with_a_pool_line_or_paragraph": pool_hit,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(man, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"train split: {man['documents']} documents, {man['windows']} windows, {man['chars']:,} chars, "
+          f"{man['tokens']:,} tokens -> {out_dir}; dropped as shared: {dropped}; overlap check: {check}")
+    return man
+
+
+def overlap(held: Sequence[str], texts: Sequence[str]) -> Dict[str, int]:
+    """How many distinct lines/paragraphs (text_keys) and word runs (shingles) of held occur in texts."""
+    hk: Set[str] = set()
+    hr: Set[int] = set()
+    for t in held:
+        hk |= text_keys(t)
+        hr |= shingles(t)
+    tk: Set[str] = set()
+    tr: Set[int] = set()
+    for t in texts:
+        tk |= text_keys(t)
+        tr |= shingles(t)
+    return {"lines_or_paragraphs": len(hk & tk), "word_runs": len(hr & tr)}
+
+
+def train_split(docs: Sequence[Tuple[str, Sequence[str]]], held: Sequence[str]
+                ) -> Tuple[List[Tuple[str, List[str]]], int]:
+    """([(project, windows kept)] for the documents with a window left, windows dropped): a window is dropped when
+    it shares a line or paragraph (text_keys) or a SHINGLE_WORDS-word run with any held text."""
+    keys: Set[str] = set()
+    runs: Set[int] = set()
+    for t in held:
+        keys |= text_keys(t)
+        runs |= shingles(t)
+    kept: List[Tuple[str, List[str]]] = []
+    dropped = 0
+    for project, wins in docs:
+        ok = [w for w in wins if not (text_keys(w) & keys or shingles(w) & runs)]
+        dropped += len(wins) - len(ok)
+        if ok:
+            kept.append((project, ok))
+    return kept, dropped
 
 
 _SHORT: Dict[str, Set[bytes]] = {}
@@ -796,6 +893,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=str(ROOT / ".cache" / "testbed-work"))
     ap.add_argument("--family", default=str(ROOT / "models" / "testbed"))
+    ap.add_argument("--train-out", default=None, metavar="DIR",
+                    help="also write the train split (for routers) here: one text file per window, and manifest.json "
+                         "(default: not written)")
     return build(ap.parse_args(argv))
 
 

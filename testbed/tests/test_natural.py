@@ -94,6 +94,26 @@ class LabellerTest(unittest.TestCase):
         flat = [l for wl, _ in got for l in wl if l.strip()]
         self.assertEqual(flat, [l for l in lines if l.strip()])
 
+    def test_train_split_drops_windows_sharing_a_line_paragraph_or_word_run(self):
+        held = ["This paragraph of the eval document is long enough to be a key.\n\nimport numpy as np",
+                "one two three four five six seven eight nine ten eleven twelve thirteen"]
+        docs = [("a", ["A fresh window about something else entirely, nothing shared.",
+                       "It says: this   paragraph of the eval document is long enough to be a key.\nmore",
+                       "zero one two three four five six seven eight nine ten eleven twelve"]),
+                ("b", ["  This paragraph of the eval DOCUMENT is long enough to be a key."]),
+                ("c", ["import numpy as np\nshort lines are not keys, but this one is long enough to be"])]
+        kept, dropped = natural.train_split(docs, held)
+        # a: its 2nd window shares no whole line (the line has a prefix) but a 12-word run; the 3rd a 12-word run.
+        # b: a line differing only in case shares no line but a 12-word run (runs are lower-cased); dropped whole
+        self.assertEqual(kept, [("a", ["A fresh window about something else entirely, nothing shared."]),
+                                ("c", docs[2][1])])
+        self.assertEqual(dropped, 3)
+        self.assertEqual(natural.overlap(held, [w for _, ws in kept for w in ws]),
+                         {"lines_or_paragraphs": 0, "word_runs": 0})
+        self.assertEqual(natural.overlap(held, docs[1][1]), {"lines_or_paragraphs": 0, "word_runs": 2})
+        self.assertEqual(natural.overlap(held, ["x\n  import numpy as np  \n\n" + held[0].split("\n")[0]]),
+                         {"lines_or_paragraphs": 1, "word_runs": 2})
+
     def test_bloom_filter(self):
         b = natural.Bloom(10_000, 7)
         for i in range(200):
