@@ -82,6 +82,28 @@ def build_corpora(corpus, root: Path, seed: int, mixed_lines: int, domain_chars:
             "valid_mixed_lines": len(valid), "seed": seed}
 
 
+# natural README windows of the train split (testbed/natural.py --train-out): at most this many per project, the
+# first by sha256 of their file name (rule fixed before any router trained on them was measured)
+NATURAL_PER_PROJECT = 3
+
+
+def add_natural_train(natural_train: Path, unlabelled: Path) -> Dict:
+    """Adds the natural train split's windows to the unlabelled corpus (none of them shares text with natural eval or
+    valid: natural.py checks it); returns their description."""
+    import hashlib
+    by_project: Dict[str, List[Path]] = {}
+    for f in sorted(natural_train.glob("*.txt")):
+        by_project.setdefault(f.name.rsplit(".", 2)[0], []).append(f)
+    n = chars = 0
+    for _, files in sorted(by_project.items()):
+        for f in sorted(files, key=lambda p: hashlib.sha256(p.name.encode()).hexdigest())[:NATURAL_PER_PROJECT]:
+            text = f.read_text(encoding="utf-8")
+            (unlabelled / ("natural-" + f.name)).write_text(text, encoding="utf-8")
+            n += 1
+            chars += len(text)
+    return {"natural_train_projects": len(by_project), "natural_train_windows": n, "natural_train_chars": chars}
+
+
 def run(cmd: List[str], log) -> str:
     log("$ " + " ".join(cmd))
     t0 = time.time()
@@ -115,6 +137,8 @@ def main(argv=None) -> int:
                     help="the unlabelled routers' objectives to try (comma-separated; default: all)")
     ap.add_argument("--no-natural", action="store_true",
                     help="select on the template lines' valid split only (as before the natural set)")
+    ap.add_argument("--natural-train", default=None,
+                    help="the natural train split (natural.py --train-out DIR): its windows join the unlabelled corpus")
     ap.add_argument("--stages", default="train,bonus",
                     help="train (train every router, choose per kind), bonus (choose the chosen routers' switch "
                          "bonus and save them with it); bonus alone reads the last train stage's routers.json")
@@ -138,6 +162,8 @@ def main(argv=None) -> int:
     if "train" in stages:
         corpus = corpora.Corpus.read(work / "corpora")
         description = build_corpora(corpus, root, args.seed, args.mixed_lines, args.domain_chars)
+        if args.natural_train:
+            description.update(add_natural_train(Path(args.natural_train), root / "unlabelled"))
         log(f"router corpora: {json.dumps(description)}")
         train_and_choose(args, family, root, out_dir, base, selection, description, log)
     if "bonus" in stages:

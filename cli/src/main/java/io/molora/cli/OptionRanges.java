@@ -118,42 +118,37 @@ final class OptionRanges {
     }
 
     /** Sequences decoded at once: 1 to 256 (complete, serve). */
-    static final class Parallel implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 1, 256);
+    static final class Parallel extends Between {
+        Parallel() {
+            super(1, 256);
         }
     }
 
     /** A TCP port, 0 (any free one) to 65535. */
-    static final class Port implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 0, 65535);
+    static final class Port extends Between {
+        Port() {
+            super(0, 65535);
         }
     }
 
     /** Tokens per sequence of a router corpus: 2 (a token and the one it predicts) to 65536. */
-    static final class SequenceLength implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 2, 65536);
+    static final class SequenceLength extends Between {
+        SequenceLength() {
+            super(2, 65536);
         }
     }
 
     /** A gate's hidden units: 0 (linear) to 4096 (a gate far wider than any model it routes is not a gate). */
-    static final class HiddenUnits implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 0, 4096);
+    static final class HiddenUnits extends Between {
+        HiddenUnits() {
+            super(0, 4096);
         }
     }
 
     /** Training epochs: 1 to 100000. */
-    static final class Epochs implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 1, 100_000);
+    static final class Epochs extends Between {
+        Epochs() {
+            super(1, 100_000);
         }
     }
 
@@ -205,34 +200,30 @@ final class OptionRanges {
     }
 
     /** A benchmark's token count (prompt, prefill, generated): 1 to 65536. */
-    static final class BenchTokens implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 1, 65536);
+    static final class BenchTokens extends Between {
+        BenchTokens() {
+            super(1, 65536);
         }
     }
 
     /** A LoRA rank: 1 to 1024. */
-    static final class Rank implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 1, 1024);
+    static final class Rank extends Between {
+        Rank() {
+            super(1, 1024);
         }
     }
 
     /** A number of adapters: 1 to 64. */
-    static final class AdapterCount implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 1, 64);
+    static final class AdapterCount extends Between {
+        AdapterCount() {
+            super(1, 64);
         }
     }
 
     /** Repeats of a measurement: 1 to 1000. */
-    static final class Repeats implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String s) {
-            return between(s, 1, 1000);
+    static final class Repeats extends Between {
+        Repeats() {
+            super(1, 1000);
         }
     }
 
@@ -245,6 +236,22 @@ final class OptionRanges {
                 throw new TypeConversionException("must be between 0 and 1000, got " + s);
             }
             return (double) v;
+        }
+    }
+
+    /** A whole number from {@code lo} to {@code hi}: "must be between lo and hi, got v". */
+    abstract static class Between implements ITypeConverter<Integer> {
+        private final int lo;
+        private final int hi;
+
+        Between(int lo, int hi) {
+            this.lo = lo;
+            this.hi = hi;
+        }
+
+        @Override
+        public Integer convert(String s) {
+            return between(s, lo, hi);
         }
     }
 
