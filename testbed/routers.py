@@ -135,6 +135,8 @@ def main(argv=None) -> int:
                     help="the unlabelled routers' feature sets to try (comma-separated; default: all)")
     ap.add_argument("--objectives", default=",".join(OBJECTIVES),
                     help="the unlabelled routers' objectives to try (comma-separated; default: all)")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help="the kinds of router to train (comma-separated; default: all)")
     ap.add_argument("--no-natural", action="store_true",
                     help="select on the template lines' valid split only (as before the natural set)")
     ap.add_argument("--natural-train", default=None,
@@ -215,6 +217,8 @@ def train_and_choose(args, family: Path, root: Path, out_dir: Path, base: List[s
     tried: Dict[str, Dict] = {}
     chosen: Dict[str, str] = {}
     for kind in KINDS:
+        if kind not in args.kinds.split(","):
+            continue
         best = None
         for features in FEATURES:
             if kind == "unlabelled" and features not in args.unlabelled_features:

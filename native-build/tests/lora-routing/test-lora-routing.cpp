@@ -16,6 +16,8 @@
 // - routes apply to one decode: a decode with no routes set uses no adapter, not the previous batch's routes
 // - llama_lora_routing_bytes == the bytes llama_set_lora_routing allocates (F32 and F16 adapters, both forms), also
 //   when asked on a metadata-only (no_alloc) load of the model
+// - work follows the routes (concatenated form): no LoRA product for a ubatch of unrouted tokens, one adapter's rows
+//   for a ubatch routed to one, a graph reused for every ubatch within its range and grown once for one beyond it
 // - bad input returns an error code: params out of range, an adapter on MoE expert tensors (no abort)
 #include "llama.h"
 
@@ -26,6 +28,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 static int g_n_reserve = 0;
@@ -121,6 +124,34 @@ static llama_context * new_ctx_of(llama_model * model, bool unified) {
 }
 
 static llama_context * new_ctx(bool unified) { return new_ctx_of(g_model, unified); }
+
+// the matrix products of the graphs a context computes, counted by the scheduler's eval callback (asked for every
+// node; answering false observes none, so the graph runs as without it)
+static int       g_mm_nodes = 0;
+static long long g_mm_elements = 0;
+
+static bool count_products(ggml_tensor * t, bool ask, void *) {
+    if (ask && t->op == GGML_OP_MUL_MAT) {
+        g_mm_nodes++;
+        g_mm_elements += ggml_nelements(t->src[0]);
+    }
+    return false;
+}
+
+static llama_context * new_ctx_counting(bool unified) {
+    auto cp = llama_context_default_params();
+    cp.n_ctx      = 512;
+    cp.n_batch    = 64;
+    cp.n_ubatch   = 16;
+    cp.n_seq_max  = 4;
+    cp.kv_unified = unified;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.type_k = cp.type_v = GGML_TYPE_F32;
+    cp.n_threads = cp.n_threads_batch = 2;
+    cp.no_perf    = false;
+    cp.cb_eval    = count_products;
+    return llama_init_from_model(g_model, cp);
+}
 
 // stock reference: one sequence, decoded run by run with llama_set_adapters_lora (single route per run)
 static std::vector<float> stock_segmented(llama_context * ctx, llama_adapter_lora ** ad, const std::vector<llama_token> & toks, const std::vector<route> & r) {
@@ -544,6 +575,58 @@ int main(int argc, char ** argv) {
             expect(g_n_reserve > n_res0, msg);
             llama_batch_free(b);
             llama_free(ctx);
+        }
+
+        // 5. work follows the routes (concatenated form): a ubatch whose tokens use no adapter runs no LoRA product,
+        // one whose tokens use one adapter runs that adapter's rows only (1/K of the concatenated products)
+        if (form == LLAMA_LORA_ROUTING_FORM_CONCAT) {
+            std::vector<llama_token> toks;
+            for (int i = 0; i < 16; ++i) toks.push_back(3 + (int) (rng() % (g_n_vocab - 3)));
+            // the matrix products of each decoded graph: how many, and the elements of their weights
+            auto products = [&](llama_context * ctx, const std::vector<int32_t> * ids) {
+                g_mm_nodes = 0; g_mm_elements = 0;
+                if (ids) {
+                    std::vector<float> ws(ids->size(), 1.0f);
+                    llama_set_lora_routes(ctx, ids->data(), ws.data(), (int32_t) ids->size(), 1);
+                }
+                auto logits = decode_seq(ctx, toks);
+                return std::make_tuple(g_mm_nodes, g_mm_elements, logits);
+            };
+            llama_context * ref = new_ctx_counting(true);
+            llama_context * ctx = new_ctx_counting(true);
+            register_checked(ctx, g_ad, g_scale, 3, rparams(1), "three F32 adapters, counted");
+            auto [n_base, e_base, l_base] = products(ref, nullptr);
+            std::vector<int32_t> none(toks.size(), -1), one(toks.size(), 1), all(toks.size());
+            for (size_t i = 0; i < toks.size(); ++i) all[i] = (int32_t) (i % 3);
+            auto [n_none, e_none, l_none] = products(ctx, &none);
+            auto [n_one,  e_one,  l_one]  = products(ctx, &one);
+            // a fresh context: the one above keeps a graph that covers adapter 1 (a graph grows, see below)
+            llama_context * ctx2 = new_ctx_counting(true);
+            register_checked(ctx2, g_ad, g_scale, 3, rparams(1), "three F32 adapters, counted");
+            auto [n_all,  e_all,  l_all]  = products(ctx2, &all);
+            char msg[256];
+            snprintf(msg, sizeof(msg), "no token routed: %d products == the base model's %d, logits identical", n_none, n_base);
+            expect(n_none == n_base && e_none == e_base && l_none == l_base, msg);
+            snprintf(msg, sizeof(msg), "one adapter: LoRA weights %lld elements == 1/3 of three adapters' %lld",
+                     e_one - e_base, e_all - e_base);
+            expect(n_one == n_all && e_one > e_base && 3*(e_one - e_base) == e_all - e_base, msg);
+            {
+                // a graph built for a range is reused within it; a ubatch needing more rebuilds it once for both
+                const int reused0 = llama_perf_context(ctx).n_reused;
+                products(ctx, &none);                   // within {1}: reused
+                products(ctx, &one);                    // reused
+                std::vector<int32_t> zero(toks.size(), 0);
+                products(ctx, &zero);                   // needs {0}: rebuilt for {0, 1}
+                auto [n_01, e_01, l_01] = products(ctx, &one); // within {0, 1}: reused, and still a1's answer
+                const int reused = llama_perf_context(ctx).n_reused - reused0;
+                double d = rel_diff(l_01.data(), l_one.data(), l_one.size());
+                snprintf(msg, sizeof(msg), "range {1} reused for none and a1, rebuilt once for a0 (reused %d/4), a1 in {0,1} == a1 alone (rel %.2e)",
+                         reused, d);
+                expect(reused == 3 && 3*(e_01 - e_base) == 2*(e_all - e_base) && d < tolerance(0), msg);
+            }
+            llama_free(ctx2);
+            llama_free(ctx);
+            llama_free(ref);
         }
 
     } // modes

@@ -38,12 +38,16 @@ public final class Benchmark {
     public static final String GEN_FIXED = "gen: one adapter fixed (stock)";
     public static final String GEN_ROUTED = "gen: routed top-1, switching every token";
     public static final String GEN_MIX = "gen: routed top-2 soft mix";
+    // routing on, the routes needing fewer than all adapters: what each token uses is all it pays for (patch 0010)
+    public static final String GEN_ROUTED_NONE = "gen: routing on, no token routed";
+    public static final String GEN_ROUTED_ONE = "gen: routing on, every token to one adapter";
     public static final String GEN_STOCK_SWITCHING = "gen: stock API, switching every token";
     public static final String GEN_GATE = "gen: learned gate deciding every token";
     public static final String GEN_GATE_REPLAY = "gen: the gate's routes given in advance";
     public static final String PREFILL_BASE = "prefill: no adapter";
     public static final String PREFILL_FIXED = "prefill: one adapter fixed (stock)";
     public static final String PREFILL_ROUTED = "prefill: routed, switching every token";
+    public static final String PREFILL_ROUTED_ONE = "prefill: routing on, every token to one adapter";
     public static final String PREFILL_STOCK_SWITCHING = "prefill: stock API, switching every token";
     public static final String PREFILL_PER_ADAPTER = "prefill: per-sequence K*N (prompt once per adapter)";
     private static final String NATIVE_BASE = "no adapter";
@@ -99,6 +103,8 @@ public final class Benchmark {
         measure(GEN_ROUTED, () -> generation(model, set, cycle, true));
         measure(GEN_MIX, () -> generation(model, set,
                 new FixedMixRouter(new int[] {0, Math.min(1, s.adapters() - 1)}, new float[] {0.6f, 0.4f}), true));
+        measure(GEN_ROUTED_NONE, () -> generation(model, set, (batch, routes) -> { }, true));
+        measure(GEN_ROUTED_ONE, () -> generation(model, set, constantRouter(), true));
         measure(GEN_STOCK_SWITCHING, () -> generation(model, set, cycle, false));
         try (GateScenarios gate = new GateScenarios(model, s.adapters())) {
             measure(GEN_GATE, () -> generation(model, set, gate.learned(), true));
@@ -109,6 +115,7 @@ public final class Benchmark {
         measure(PREFILL_BASE, prefillRuns, () -> prefill(model, set, null, true));
         measure(PREFILL_FIXED, prefillRuns, () -> prefillStockFixed(model, set));
         measure(PREFILL_ROUTED, prefillRuns, () -> prefill(model, set, cycle, true));
+        measure(PREFILL_ROUTED_ONE, prefillRuns, () -> prefill(model, set, constantRouter(), true));
         if (s.segmentedPrefill()) {
             measure(PREFILL_STOCK_SWITCHING, s.repeat(), () -> prefill(model, set, cycle, false));
         }
@@ -132,6 +139,15 @@ public final class Benchmark {
         return (batch, routes) -> {
             for (int i = 0, n = batch.size(); i < n; i++) {
                 routes.set(i, batch.position(i) % k, 1f);
+            }
+        };
+    }
+
+    /** Every token to the first adapter, through the routed path (a request for one adapter beside others). */
+    private static Router constantRouter() {
+        return (batch, routes) -> {
+            for (int i = 0, n = batch.size(); i < n; i++) {
+                routes.set(i, 0, 1f);
             }
         };
     }
@@ -299,10 +315,13 @@ public final class Benchmark {
         ratio(out, GEN_ROUTED, GEN_BASE, "stretch >= 0.85");
         ratio(out, GEN_ROUTED, GEN_STOCK_SWITCHING, "");
         ratio(out, GEN_MIX, GEN_FIXED, "");
+        ratio(out, GEN_ROUTED_NONE, GEN_BASE, ">= 0.95");
+        ratio(out, GEN_ROUTED_ONE, GEN_FIXED, ">= 0.95");
         ratio(out, GEN_GATE, GEN_GATE_REPLAY, ">= 0.90");
         ratio(out, PREFILL_ROUTED, PREFILL_FIXED, ">= 0.90");
         ratio(out, PREFILL_ROUTED, PREFILL_PER_ADAPTER, ">= 3");
         ratio(out, PREFILL_ROUTED, PREFILL_STOCK_SWITCHING, "");
+        ratio(out, PREFILL_ROUTED_ONE, PREFILL_FIXED, ">= 0.95");
         ratio(out, GEN_BASE, "native gen: " + NATIVE_BASE, "Java/C++ >= 0.97");
         ratio(out, GEN_FIXED, "native gen: " + NATIVE_FIXED, "Java/C++ >= 0.97");
         ratio(out, PREFILL_BASE, "native prefill: " + NATIVE_BASE, "Java/C++ >= 0.97");

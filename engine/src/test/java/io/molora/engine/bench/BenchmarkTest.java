@@ -42,8 +42,10 @@ class BenchmarkTest {
         assertEquals(report.rows(), heard, "each row is reported as it finishes, in the report's order");
         List<String> names = report.rows().stream().map(BenchRow::name).toList();
         assertEquals(List.of(Benchmark.GEN_BASE, Benchmark.GEN_FIXED, Benchmark.GEN_ROUTED, Benchmark.GEN_MIX,
-                Benchmark.GEN_STOCK_SWITCHING, Benchmark.GEN_GATE, Benchmark.GEN_GATE_REPLAY, Benchmark.PREFILL_BASE,
-                Benchmark.PREFILL_FIXED, Benchmark.PREFILL_ROUTED, Benchmark.PREFILL_STOCK_SWITCHING,
+                Benchmark.GEN_ROUTED_NONE, Benchmark.GEN_ROUTED_ONE, Benchmark.GEN_STOCK_SWITCHING, Benchmark.GEN_GATE,
+                Benchmark.GEN_GATE_REPLAY, Benchmark.PREFILL_BASE,
+                Benchmark.PREFILL_FIXED, Benchmark.PREFILL_ROUTED, Benchmark.PREFILL_ROUTED_ONE,
+                Benchmark.PREFILL_STOCK_SWITCHING,
                 Benchmark.PREFILL_PER_ADAPTER, "batch 3: one adapter (stock)", "batch 3: 2 adapters, routed per sequence",
                 "native gen: no adapter", "native prefill: no adapter", "native gen: one adapter fixed (stock)",
                 "native prefill: one adapter fixed (stock)"), names);
@@ -52,7 +54,7 @@ class BenchmarkTest {
         }
         Map<String, Double> byName = report.rows().stream()
                 .collect(Collectors.toMap(BenchRow::name, BenchRow::tokensPerSecond));
-        assertEquals(13, report.ratios().size(), report.ratios().toString());
+        assertEquals(16, report.ratios().size(), report.ratios().toString());
         for (BenchRatio r : report.ratios()) {
             assertEquals(byName.get(r.numerator()) / byName.get(r.denominator()), r.value(), 1e-12, r.toString());
         }
@@ -67,7 +69,7 @@ class BenchmarkTest {
         BenchReport report = Benchmark.run(s, BenchFixture.ensure(s, cache, NativeTestSupport.llamaSource()), r -> { });
         Map<String, BenchRow> rows = report.rows().stream()
                 .collect(Collectors.toMap(BenchRow::name, Function.identity()));
-        assertEquals(13, rows.size(), rows.keySet().toString());
+        assertEquals(16, rows.size(), rows.keySet().toString());
         assertTrue(rows.keySet().stream().noneMatch(n -> n.startsWith("native") || n.equals(Benchmark.PREFILL_STOCK_SWITCHING)));
         assertTrue(report.ratios().stream().noneMatch(r -> r.denominator().startsWith("native")
                 || r.denominator().equals(Benchmark.PREFILL_STOCK_SWITCHING)));
