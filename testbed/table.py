@@ -3,9 +3,11 @@
 
     python3 testbed/table.py
 
-Every number comes from `molora perplexity --json` over models/testbed/testbed-eval.jsonl (held-out text: never used
-to train or to choose anything) and from the family's manifest (the PyTorch side of the cross-check). Needs only the
-system python3 and ./molora.
+Every number comes from `molora perplexity --json` over models/testbed/testbed-eval.jsonl (sets code, prose, math,
+mixed), natural-eval.jsonl (set natural) and mixed2-eval.jsonl (set mixed2) (held-out text: never used to train or to
+choose anything) and from the family's manifest (the PyTorch side of the cross-check). Needs only the system python3
+and ./molora. Exits 1 while any target of the page is missed (the page says which and why).
+--limit N scores only the first N records of each set (a quick check of this script, not the page).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -25,7 +28,11 @@ if str(HERE) not in sys.path:
 
 from manifest import sha256_of  # noqa: E402
 DOMAINS = ("code", "prose", "math")
-SETS = ("code", "prose", "math", "mixed")
+SETS = ("code", "prose", "math", "mixed")  # testbed-eval.jsonl: the tok/s column and the PyTorch cross-check
+NEW_SETS = ("natural", "mixed2")  # issue 22: natural-eval.jsonl and mixed2-eval.jsonl
+ALL_SETS = SETS + NEW_SETS
+LABELLED = ("mixed", "natural", "mixed2")  # the sets with span labels: on label and switches per 100 tokens
+EVAL_FILES = ("testbed-eval.jsonl", "natural-eval.jsonl", "mixed2-eval.jsonl")
 
 
 def molora(exe: str, args: List[str]) -> Dict:
@@ -37,7 +44,8 @@ def molora(exe: str, args: List[str]) -> Dict:
 
 
 class Row:
-    """One line of the table: per set the NLL sum, tokens scored, tokens decoded, seconds, label accuracy."""
+    """One line of the table: per set the NLL sum, tokens scored, tokens decoded, seconds, label accuracy and route
+    switches per 100 tokens."""
 
     def __init__(self, name: str, how: str):
         self.name, self.how = name, how
@@ -46,17 +54,21 @@ class Row:
     @staticmethod
     def measured(name: str, how: str, sets: Dict) -> "Row":
         r = Row(name, how)
-        for s in SETS:
+        for s in ALL_SETS:
+            if s not in sets:
+                continue  # the larger base of against_scale is measured on testbed-eval.jsonl only
             x = sets[s]
             r.sets[s] = {"nll": x["nll_per_token"] * x["tokens_scored"], "tokens": x["tokens_scored"],
-                         "decoded": x["tokens_decoded"], "seconds": x["seconds"], "acc": x.get("label_accuracy")}
+                         "decoded": x["tokens_decoded"], "seconds": x["seconds"], "acc": x.get("label_accuracy"),
+                         "switches": x.get("route_switches_per_100_tokens")}
         return r
 
     @staticmethod
     def derived(name: str, how: str, nll_by_set: Dict[str, float], tokens: Dict[str, int]) -> "Row":
         r = Row(name, how)
-        for s in SETS:
-            r.sets[s] = {"nll": nll_by_set[s], "tokens": tokens[s], "decoded": None, "seconds": None, "acc": None}
+        for s in nll_by_set:
+            r.sets[s] = {"nll": nll_by_set[s], "tokens": tokens[s], "decoded": None, "seconds": None, "acc": None,
+                         "switches": None}
         return r
 
     def nll(self, s: str) -> float:
@@ -66,6 +78,7 @@ class Row:
         return math.exp(self.nll(s))
 
     def tokens_per_second(self) -> Optional[float]:
+        """Over the four sets of testbed-eval.jsonl, as before issue 22 (comparable with the earlier pages)."""
         if any(self.sets[s]["seconds"] is None for s in SETS):
             return None
         return sum(self.sets[s]["decoded"] for s in SETS) / sum(self.sets[s]["seconds"] for s in SETS)
@@ -79,12 +92,27 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write every number here")
     ap.add_argument("--large", default=str(ROOT / ".cache" / "testbed-large" / "testbed-base-large.gguf"),
                     help="the larger base made by testbed/large.py (not committed; measured when present)")
+    ap.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="score only the first N records of each set (checks this script; write --out elsewhere)")
     args = ap.parse_args(argv)
     fam = Path(args.family)
     manifest = json.loads((fam / "manifest.json").read_text(encoding="utf-8"))
     routers = json.loads((fam / "routers.json").read_text(encoding="utf-8"))
-    evalf = str(fam / "testbed-eval.jsonl")
-    model = ["-m", str(fam / "testbed-base.gguf"), "-f", evalf, "-t", "0"]
+    files = [fam / f for f in EVAL_FILES]
+    if args.limit is not None:
+        tmp = Path(tempfile.mkdtemp(prefix="table-slice-"))
+        for f in list(files):
+            kept, per_set = [], {}
+            for l in f.read_text(encoding="utf-8").split("\n"):
+                if l.strip():
+                    name = json.loads(l).get("set")
+                    per_set[name] = per_set.get(name, 0) + 1
+                    if per_set[name] <= args.limit:
+                        kept.append(l)
+            (tmp / f.name).write_text("\n".join(kept) + "\n", encoding="utf-8")
+        files = [tmp / f.name for f in files]
+    evalf = str(files[0])
+    model = ["-m", str(fam / "testbed-base.gguf"), "-t", "0"] + [a for f in files for a in ("-f", str(f))]
     loras = [a for d in DOMAINS for a in ("--lora", f"{d}={fam / f'testbed-lora-{d}.gguf'}")]
     t0 = time.time()
 
@@ -94,9 +122,10 @@ def main(argv=None) -> int:
         passes[d] = molora(args.molora, model + loras + ["--adapter", d, "--token-nll"])
     rows: List[Row] = [Row.measured("base", "no adapter", passes["base"])]
     rows += [Row.measured(f"{d} adapter alone", f"--adapter {d}", passes[d]) for d in DOMAINS]
-    tokens = {s: passes["base"][s]["tokens_scored"] for s in SETS}
+    sets_here = [s for s in ALL_SETS if s in passes["base"]]
+    tokens = {s: passes["base"][s]["tokens_scored"] for s in sets_here}
     best_seq, oracle = {}, {}
-    for s in SETS:
+    for s in sets_here:
         recs = [passes[c][s]["token_nll"] for c in passes]
         n_rec = len(recs[0])
         best_seq[s] = sum(min(sum(r[q]) for r in recs) for q in range(n_rec))
@@ -136,18 +165,41 @@ def main(argv=None) -> int:
         own = next(r for r in rows if r.name == f"{d} adapter alone")
         gain = 1 - own.ppl(d) / base.ppl(d)
         checks.append((f"{d} adapter lowers {d} perplexity by >= 15 %", gain >= 0.15, f"{100 * gain:.1f} %"))
-    best_learned = min(learned, key=lambda r: r.nll("mixed"))
     competitors = [r for r in rows if r.name in ("base", "best single adapter per sequence",
                                                  "all adapters at once (uniform)")
                    or r.name.endswith("adapter alone")]
-    beaten = [r.name for r in competitors if best_learned.nll("mixed") < r.nll("mixed")]
-    checks.append(("best learned router beats base, each adapter, the uniform mix and the per-sequence best on mixed",
-                   len(beaten) == len(competitors),
-                   f"{best_learned.name}: {best_learned.nll('mixed'):.4f} NLL/token; beats {len(beaten)} of "
-                   f"{len(competitors)}"))
-    share = (base.nll("mixed") - best_learned.nll("mixed")) / max(1e-12, base.nll("mixed") - span.nll("mixed"))
-    checks.append(("best learned router reaches >= 90 % of the span-label oracle's NLL gain over base on mixed",
-                   share >= 0.9, f"{100 * share:.1f} %"))
+    singles = [r for r in rows if r.name.endswith("adapter alone")]
+    # mixed: in distribution (the routers' template family), >= 90 %; natural (issue 22): >= 80 %; mixed2 (issue 22):
+    # the beats target only, its share given as a number
+    for s, need in (("mixed", 0.9), ("natural", 0.8), ("mixed2", None)):
+        if s not in sets_here:
+            continue
+        best = min(learned, key=lambda r: r.nll(s))
+        beaten = [r for r in competitors if best.nll(s) < r.nll(s)]
+        unbeaten = [r for r in competitors if r not in beaten]
+        share = (base.nll(s) - best.nll(s)) / max(1e-12, base.nll(s) - span.nll(s))
+        measured = (f"{best.name}: {best.nll(s):.4f} NLL/token; beats {len(beaten)} of {len(competitors)}"
+                    + ("" if not unbeaten else "; not beaten: " + ", ".join(
+                        f"{r.name} {r.nll(s):.4f}" for r in sorted(unbeaten, key=lambda r: r.nll(s)))))
+        top = min(singles, key=lambda r: r.nll(s))
+        if unbeaten and span.nll(s) > top.nll(s):
+            measured += (f". The span-label oracle ({span.nll(s):.4f}) also loses to the {top.name} "
+                         f"({top.nll(s):.4f}): the adapters are narrower than the span labels, so "
+                         f"routing by the labels is worse than one adapter; the per-token oracle "
+                         f"({oracle[s] / tokens[s]:.4f}) shows the room per-token choice has")
+        if need is None:
+            measured += f". Share of the span-label oracle's NLL gain over base: {100 * share:.1f} % (no target)"
+        checks.append((f"best learned router beats base, each adapter, the uniform mix and the per-sequence best on {s}",
+                       not unbeaten, measured))
+        if need is not None:
+            gain = base.nll(s) - span.nll(s)
+            weak = ("" if span.nll(s) <= top.nll(s) else
+                    f"; the span-label oracle itself loses to the {top.name} ({span.nll(s):.4f} vs {top.nll(s):.4f}), "
+                    "so this share is measured against a reference below one adapter")
+            checks.append((f"best learned router reaches >= {100 * need:.0f} % of the span-label oracle's NLL gain over "
+                           f"base on {s}", share >= need,
+                           f"{100 * share:.1f} % ({best.name}: {base.nll(s) - best.nll(s):.4f} of the span-label "
+                           f"oracle's {gain:.4f} NLL/token){weak}"))
 
     # 3. cross-check with PyTorch (same records, same protocol)
     torch_ppl = manifest["perplexity_pytorch"]
@@ -159,11 +211,13 @@ def main(argv=None) -> int:
         cross.append((s, pt, pt16, ours, 100 * (ours / pt - 1)))
 
     scale = against_scale(args, fam, rows, learned, evalf)
-    text = render(rows, checks, cross, manifest, routers, seconds, scale, natural_method(fam))
+    text = render(rows, checks, cross, manifest, routers, seconds, scale, natural_method(fam), sets_here, args.limit)
     Path(args.out).write_text(text, encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps({r.name: {s: {"ppl": r.ppl(s), "nll_per_token": r.nll(s),
-                                                            "label_accuracy": r.sets[s]["acc"]} for s in SETS}
+                                                            "label_accuracy": r.sets[s]["acc"],
+                                                            "route_switches_per_100_tokens": r.sets[s]["switches"]}
+                                                        for s in sets_here}
                                                for r in rows}, indent=2) + "\n", encoding="utf-8")
     print(text)
     return 0 if all(ok for _, ok, _ in checks) else 1
@@ -245,19 +299,23 @@ def natural_method(fam: Path) -> List[str]:
 
 
 def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, seconds: float,
-           scale: List[str], method: List[str] = ()) -> str:
+           scale: List[str], method: List[str] = (), sets: List[str] = SETS, limit: Optional[int] = None) -> str:
     cfg = manifest["config"]
     files = manifest.get("files", {})
+    labelled = [s for s in LABELLED if s in sets]
     out = ["# The testbed family: per-token routing on real text",
            "",
            "*Generated by `python3 testbed/table.py` from the committed files in `models/testbed/` "
            f"(this run: {seconds:.0f} s on the machine that made it). Do not edit by hand.*",
+           ] + ([] if limit is None else ["", f"**A check of table.py on the first {limit} records of each set, "
+                                               "not the proof table.**"]) + [
            "",
            "A small Llama-architecture base and three LoRA adapters (code, prose, math) trained by `testbed/run.py` on "
            "this project's 2-core CPU box, converted by llama.cpp's own `convert_hf_to_gguf.py` and "
            "`convert_lora_to_gguf.py`; routers trained by `molora train-router` on the train splits "
            "(`testbed/routers.py`). Every number below is measured by `molora perplexity` over "
-           "`models/testbed/testbed-eval.jsonl`: held-out records (never trained on, never used to choose anything), "
+           "`models/testbed/testbed-eval.jsonl` (sets code, prose, math, mixed), `natural-eval.jsonl` (natural) and "
+           "`mixed2-eval.jsonl` (mixed2): held-out records (never trained on, never used to choose anything), "
            "scored as `[BOS] + tokens`, each token after BOS predicted from its prefix.",
            "",
            f"Base: hidden {cfg['model']['hidden_size']}, {cfg['model']['num_hidden_layers']} layers; adapters rank "
@@ -266,17 +324,26 @@ def render(rows: List[Row], checks, cross, manifest: Dict, routers: Dict, second
            ""] + list(method) + [
            "## Perplexity (NLL/token)",
            "",
-           "| routing | how | code | prose | math | mixed | on label (mixed) | tok/s |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| routing | how | " + " | ".join(sets) + f" | on label ({', '.join(labelled)}) "
+           f"| switches /100 ({', '.join(labelled)}) | tok/s |",
+           "|---|---|" + "---|" * len(sets) + "---|---|---|"]
     for r in rows:
-        cells = [f"{r.ppl(s):.3f} ({r.nll(s):.4f})" for s in SETS]
-        acc = r.sets["mixed"]["acc"]
+        cells = [f"{r.ppl(s):.3f} ({r.nll(s):.4f})" for s in sets]
+        accs = [r.sets[s]["acc"] for s in labelled]
+        acc = "" if all(a is None for a in accs) else " / ".join("-" if a is None else f"{100 * a:.1f}" for a in accs) + " %"
+        sw = [r.sets[s]["switches"] for s in labelled]
+        sws = "" if all(a is None for a in sw) else " / ".join("-" if a is None else f"{a:.1f}" for a in sw)
         tps = r.tokens_per_second()
         out.append(f"| {r.name} | {r.how} | " + " | ".join(cells)
-                   + f" | {'' if acc is None else f'{100 * acc:.1f} %'} | {'' if tps is None else f'{tps:,.0f}'} |")
+                   + f" | {acc} | {sws} | {'' if tps is None else f'{tps:,.0f}'} |")
     out += ["",
-            "*On label*: the share of tokens on the mixed lines whose top route is the adapter of their span's domain. "
-            "*tok/s*: tokens decoded per second over the four sets (derived rows take their passes' time).",
+            "Each cell: perplexity (NLL/token). *On label*: the share of the tokens of the mixed, natural and mixed2 "
+            "records whose top route is the adapter of their span's domain. *Switches /100*: per 100 tokens after a "
+            "record's first, how often a token's top route differs from the one before it, as `molora perplexity` "
+            "reports it for routed runs (the span-label oracle's is the rate at which the labels change). *tok/s*: "
+            "tokens decoded per second over the four sets of `testbed-eval.jsonl` only, as on the pages before the "
+            "natural and mixed2 sets (derived rows take their passes' time). The best learned router of each target is "
+            "the learned row with the lowest NLL/token on that set.",
             "",
             "## Targets",
             "",
