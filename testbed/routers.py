@@ -17,6 +17,7 @@ Needs only the system python3 (no torch) and ./molora.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
@@ -90,7 +91,6 @@ NATURAL_PER_PROJECT = 3
 def add_natural_train(natural_train: Path, unlabelled: Path) -> Dict:
     """Adds the natural train split's windows to the unlabelled corpus (none of them shares text with natural eval or
     valid: natural.py checks it); returns their description."""
-    import hashlib
     by_project: Dict[str, List[Path]] = {}
     for f in sorted(natural_train.glob("*.txt")):
         by_project.setdefault(f.name.rsplit(".", 2)[0], []).append(f)

@@ -107,7 +107,8 @@ static int32_t register_checked(llama_context * ctx, llama_adapter_lora ** ad, c
     return rc;
 }
 
-static llama_context * new_ctx_of(llama_model * model, bool unified) {
+// the contexts of every check: cb_eval, when given, sees every node of the graphs the context computes
+static llama_context * new_ctx_of(llama_model * model, bool unified, ggml_backend_sched_eval_callback cb_eval = nullptr) {
     auto cp = llama_context_default_params();
     cp.n_ctx      = 512;
     cp.n_batch    = 64;
@@ -120,6 +121,7 @@ static llama_context * new_ctx_of(llama_model * model, bool unified) {
     cp.type_k = cp.type_v = GGML_TYPE_F32;
     cp.n_threads = cp.n_threads_batch = 2;
     cp.no_perf    = false;
+    cp.cb_eval    = cb_eval;
     return llama_init_from_model(model, cp);
 }
 
@@ -138,20 +140,7 @@ static bool count_products(ggml_tensor * t, bool ask, void *) {
     return false;
 }
 
-static llama_context * new_ctx_counting(bool unified) {
-    auto cp = llama_context_default_params();
-    cp.n_ctx      = 512;
-    cp.n_batch    = 64;
-    cp.n_ubatch   = 16;
-    cp.n_seq_max  = 4;
-    cp.kv_unified = unified;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    cp.type_k = cp.type_v = GGML_TYPE_F32;
-    cp.n_threads = cp.n_threads_batch = 2;
-    cp.no_perf    = false;
-    cp.cb_eval    = count_products;
-    return llama_init_from_model(g_model, cp);
-}
+static llama_context * new_ctx_counting(bool unified) { return new_ctx_of(g_model, unified, count_products); }
 
 // stock reference: one sequence, decoded run by run with llama_set_adapters_lora (single route per run)
 static std::vector<float> stock_segmented(llama_context * ctx, llama_adapter_lora ** ad, const std::vector<llama_token> & toks, const std::vector<route> & r) {
