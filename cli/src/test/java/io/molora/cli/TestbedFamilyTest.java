@@ -159,6 +159,31 @@ class TestbedFamilyTest {
         assertTrue(routed < best, "learned router " + routed + " vs best single per sequence " + best + " NLL/token");
     }
 
+    /**
+     * On natural documents (a fixed slice of natural-eval.jsonl) the committed router beats the base and the three
+     * adapters at once, with fewer route switches than one per ten tokens. It does not beat the code adapter alone
+     * there (docs/records/routers-natural-calibration-2026-12-07.md says why), so that is not asserted.
+     */
+    @Test
+    void onNaturalDocumentsTheLearnedRouterBeatsTheBaseAndTheUniformMixAndSwitchesRarely() throws IOException {
+        List<String> lines = Files.readAllLines(family.resolve("natural-eval.jsonl"), StandardCharsets.UTF_8);
+        Path natural = Files.write(dir.resolve("natural-slice.jsonl"), lines.subList(0, 16), StandardCharsets.UTF_8);
+        JsonNode routed = perplexity(natural, "--router", TestbedFamily.router(family).toString()).get("natural");
+        double base = perplexity(natural).get("natural").get("nll_per_token").asDouble();
+        // every --lora adapter on every token (no --adapter, no router)
+        List<String> all = new ArrayList<>(List.of("perplexity", "-m", family.resolve(TestbedFamily.BASE).toString(),
+                "-f", natural.toString(), "--json"));
+        all.addAll(loras);
+        CliTest.Run r = CliTest.run(all.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        double uniform = JSON.readTree(r.out()).get("sets").get("natural").get("nll_per_token").asDouble();
+        double nll = routed.get("nll_per_token").asDouble();
+        assertTrue(nll < base, "learned router " + nll + " vs base " + base + " NLL/token");
+        assertTrue(nll < uniform, "learned router " + nll + " vs all adapters at once " + uniform + " NLL/token");
+        double switches = routed.get("route_switches_per_100_tokens").asDouble();
+        assertTrue(switches < 10, "route switches per 100 tokens: " + switches);
+    }
+
     @Test
     void trainRouterOnATrainingSliceLearnsARouterThatBeatsBase() throws IOException {
         Path router = dir.resolve("slice-router.gguf");
