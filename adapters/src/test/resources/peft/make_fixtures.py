@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VOCAB = 256
+VOCAB = 384  # 256 byte-fallback pieces (molora, as llama.cpp, needs <0x00>..<0xFF> in an SPM vocabulary) + 128
 SEED = 27
 
 ARCHS = {
@@ -66,15 +66,15 @@ def find_llama_src(explicit: str | None) -> Path:
 
 
 def tokenizer(work: Path) -> Path:
-    """A 256-piece sentencepiece model trained on molora's own docs (deterministic: one thread, fixed seed)."""
+    """A 384-piece sentencepiece model (byte fallback; ASCII text) trained on molora's own docs (deterministic: one thread, fixed seed)."""
     import sentencepiece as spm
     text = work / "text.txt"
     root = HERE.parents[4]
     with open(text, "w", encoding="utf-8") as f:
         for p in sorted([root / "README.md"] + list((root / "docs").glob("*.md"))):
-            f.write(p.read_text(encoding="utf-8"))
+            f.write(p.read_text(encoding="utf-8").encode("ascii", "ignore").decode())  # other text: bytes
     spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(work / "tok"), vocab_size=VOCAB,
-                                   model_type="bpe", character_coverage=1.0, num_threads=1, seed_sentencepiece_size=1000,
+                                   model_type="bpe", character_coverage=1.0, byte_fallback=True, num_threads=1, seed_sentencepiece_size=1000,
                                    bos_id=1, eos_id=2, unk_id=0, pad_id=-1, minloglevel=2,
                                    normalization_rule_name="identity")  # no 240 KB NFKC table in the model
     return work / "tok.model"
