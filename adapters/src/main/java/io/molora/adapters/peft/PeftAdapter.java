@@ -224,7 +224,8 @@ public final class PeftAdapter {
 
     /** TextModel.filter_tensors: the multimodal towers it skips (returns None for). */
     private static boolean skipped(String name, PeftArchitecture arch) {
-        String n = filtered(name, arch);
+        // LlamaModel.filter_tensors renames text_model. first; ModelBase's renames come after TextModel's check
+        String n = arch == PeftArchitecture.LLAMA ? name.replace("text_model.", "") : name;
         for (String p : List.of("mlp", "vit.", "vpm.", "siglip2.", "conformer.", "merger.", "resampler.",
                 "sound_encoder.", "sound_projection.", "speech_embeddings.")) {
             if (n.startsWith(p)) {
@@ -262,7 +263,8 @@ public final class PeftAdapter {
     static String cacheKey(Path config, Path weights, PeftArchitecture arch, long heads, long kvHeads)
             throws IOException {
         MessageDigest d = sha256();
-        d.update((FORMAT + "\0" + arch.ggufName() + "\0" + heads + "\0" + kvHeads + "\0").getBytes());
+        d.update((FORMAT + "\0" + arch.ggufName() + "\0" + heads + "\0" + kvHeads + "\0")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (Path p : List.of(config, weights)) {
             MessageDigest f = sha256();
             try (InputStream in = Files.newInputStream(p)) {
