@@ -124,6 +124,10 @@ def make(arch: str, src: Path, tok_model: Path) -> None:
 
 
 def main() -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # peft keeps target_modules as a set: without a fixed hash seed their order in adapter_config.json (and so
+        # the files) changes from run to run
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, PYTHONHASHSEED="0"))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--llama-src")
     ap.add_argument("--arch", action="append", choices=sorted(ARCHS), help="only these (default: all)")
