@@ -12,11 +12,12 @@ import picocli.CommandLine.Option;
 
 /** Adapter and routing flags: llama.cpp's {@code --lora}/{@code --lora-scaled}, plus molora's router files. */
 final class AdapterOptions {
-    @Option(names = "--lora", paramLabel = "NAME=PATH", description = "Load a LoRA adapter under a name (repeatable).")
+    @Option(names = "--lora", paramLabel = "NAME=PATH",
+            description = "Load a LoRA adapter under a name (repeatable): a GGUF file or a PEFT adapter directory.")
     List<String> lora = new ArrayList<>();
 
     @Option(names = "--lora-scaled", paramLabel = "NAME=PATH:S",
-            description = "Load a LoRA adapter with a user scale (repeatable).")
+            description = "Load a LoRA adapter (GGUF file or PEFT directory) with a user scale (repeatable).")
     List<String> loraScaled = new ArrayList<>();
 
     @Option(names = "--router", paramLabel = "FILE", description = "A trained router (learned gate) file.")

@@ -41,11 +41,13 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Validates the model file, checks that model, adapters, KV cache and compute buffers fit the GPU (when layers are
-     * offloaded), loads the model, validates and loads the adapters against it, and builds the router. On failure
-     * nothing stays loaded.
+     * Converts the adapters given as PEFT directories into GGUF files in molora's cache ({@link PeftAdapters}; the
+     * spec of the engine names those files), validates the model file, checks that model, adapters, KV cache and
+     * compute buffers fit the GPU (when layers are offloaded), loads the model, validates and loads the adapters
+     * against it, and builds the router. On failure nothing stays loaded.
      */
-    public static Engine open(EngineSpec spec) {
+    public static Engine open(EngineSpec given) {
+        EngineSpec spec = PeftAdapters.resolve(given);
         Model model = ModelFiles.load(spec);
         AdapterSet adapters = null;
         try {

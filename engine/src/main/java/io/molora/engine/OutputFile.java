@@ -29,8 +29,8 @@ import java.util.Optional;
  *   <li>every refusal and failure names the path the user gave and the cause, in one line.</li>
  * </ul>
  *
- * <p>The writers: train-router's router file ({@link #ROUTER}), bench fixtures and the demo's built-in model
- * ({@link #CACHE}), complete's result file and chat's /save (their kinds live with their formats, in the CLI).
+ * <p>The writers: train-router's router file ({@link #ROUTER}), bench fixtures, the demo's built-in model and PEFT
+ * directories converted to GGUF ({@link #CACHE}, {@link PeftAdapters}), complete's result file and chat's /save (their kinds live with their formats, in the CLI).
  * complete's output is the one that is not rewritten through a temporary file: it is appended to in place, one record
  * per write, under a lock, so that a killed run resumes (see the CLI's ResultLog).
  */
