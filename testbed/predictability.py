@@ -21,24 +21,21 @@ import argparse
 import collections
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 
+import molora_cli
+from config import DOMAINS
+
 HERE = Path(__file__).resolve().parent
-DOMAINS = ("code", "prose", "math")
 CHOICES = ("base",) + DOMAINS
 
 
 def token_nll(molora: str, family: Path, eval_set: Path, choice: str, threads: int):
-    cmd = [molora, "perplexity", "-m", str(family / "testbed-base.gguf"), "-t", str(threads), "-f", str(eval_set),
-           "--token-nll", "--json"]
-    for d in DOMAINS:
-        cmd += ["--lora", f"{d}={family / f'testbed-lora-{d}.gguf'}"]
+    args = molora_cli.family_args(family) + ["-t", str(threads), "-f", str(eval_set), "--token-nll"]
     if choice != "base":
-        cmd += ["--adapter", choice]
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True).stdout
-    (only,) = json.loads(out)["sets"].values()
+        args += ["--adapter", choice]
+    (only,) = molora_cli.perplexity(molora, args).values()
     return only["token_nll"]  # [record][token after BOS]
 
 

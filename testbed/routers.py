@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ if str(HERE) not in sys.path:
 
 import corpora  # noqa: E402
 import mixed  # noqa: E402
+import molora_cli  # noqa: E402
 from config import DOMAINS  # noqa: E402
 
 KINDS = ("unlabelled", "labelled")
@@ -106,23 +106,6 @@ def add_natural_train(natural_train: Path, unlabelled: Path) -> Dict:
     return {"natural_train_projects": len(by_project), "natural_train_windows": n, "natural_train_chars": chars}
 
 
-def run(cmd: List[str], log) -> str:
-    log("$ " + " ".join(cmd))
-    t0 = time.time()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"{cmd[1]} failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
-    log(f"  ({time.time() - t0:.0f} s)")
-    return p.stdout
-
-
-def family_args(family: Path) -> List[str]:
-    args = ["-m", str(family / "testbed-base.gguf")]
-    for d in DOMAINS:
-        args += ["--lora", f"{d}={family / f'testbed-lora-{d}.gguf'}"]
-    return args
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=".cache/testbed-work", help="the pipeline's work directory (its corpora)")
@@ -154,7 +137,7 @@ def main(argv=None) -> int:
     log = lambda m: print(m, flush=True)  # noqa: E731
 
     root = work / "router-corpus"
-    base = family_args(family) + ["-t", str(args.threads)]
+    base = molora_cli.family_args(family) + ["-t", str(args.threads)]
     out_dir = work / "routers"
     out_dir.mkdir(parents=True, exist_ok=True)
     # selection sets: the template lines of the valid split, and the natural documents' valid part when it exists
@@ -176,9 +159,8 @@ def main(argv=None) -> int:
 
 
 def perplexity_sets(args, base: List[str], files: List[Path], router: Path, extra: List[str], log) -> Dict:
-    res = json.loads(run([args.molora, "perplexity"] + base + [a for f in files for a in ("-f", str(f))]
-                         + ["--router", str(router), "--json"] + extra, log))
-    return res["sets"]
+    return molora_cli.perplexity(args.molora, base + [a for f in files for a in ("-f", str(f))]
+                                 + ["--router", str(router)] + extra, log)
 
 
 def choose_bonuses(args, family: Path, root: Path, out_dir: Path, base: List[str], selection: List[Path], log) -> None:
@@ -204,10 +186,10 @@ def choose_bonuses(args, family: Path, root: Path, out_dir: Path, base: List[str
         source = (["--corpus", str(root / "unlabelled")] if entry["kind"] == "unlabelled"
                   else [a for d in DOMAINS for a in ("--domain", f"{d}={root / 'labelled' / d}")])
         # the same training (same data, options and seed: the same gate, bit for bit), saved with its bonus
-        run([args.molora, "train-router"] + base + source
-            + ["--features", entry["features"], "--objective", entry.get("objective", "oracle"),
-               "--epochs", str(report["epochs"]), "--seed", str(report["seed"]), "--switch-bonus", str(chosen_b),
-               "--force", "-o", str(family / f"router-{kind}.gguf")], log)
+        molora_cli.run(args.molora, ["train-router"] + base + source
+                       + ["--features", entry["features"], "--objective", entry.get("objective", "oracle"),
+                          "--epochs", str(report["epochs"]), "--seed", str(report["seed"]),
+                          "--switch-bonus", str(chosen_b), "--force", "-o", str(family / f"router-{kind}.gguf")], log)
         bonus_report[kind] = {"chosen": chosen_b, "tried": rows}
         log(f"  {kind}: switch bonus {chosen_b}")
     report["switch_bonus"] = bonus_report
@@ -250,9 +232,9 @@ def train_and_choose(args, family: Path, root: Path, out_dir: Path, base: List[s
                 source = (["--corpus", str(root / "unlabelled")] if kind == "unlabelled"
                           else [a for d in DOMAINS for a in ("--domain", f"{d}={root / 'labelled' / d}")])
                 t0 = time.time()
-                run([args.molora, "train-router"] + base + source
-                    + ["--features", features, "--objective", objective, "--epochs", str(args.epochs),
-                       "--seed", str(args.seed), "-o", str(path)], log)
+                molora_cli.run(args.molora, ["train-router"] + base + source
+                               + ["--features", features, "--objective", objective, "--epochs", str(args.epochs),
+                                  "--seed", str(args.seed), "-o", str(path)], log)
                 seconds = time.time() - t0
                 entry = {"kind": kind, "features": features, "objective": objective,
                          "train_seconds": round(seconds, 1)}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,8 +25,9 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import molora_cli  # noqa: E402
+from config import DOMAINS  # noqa: E402
 from manifest import sha256_of  # noqa: E402
-DOMAINS = ("code", "prose", "math")
 SETS = ("code", "prose", "math", "mixed")  # testbed-eval.jsonl: the tok/s column and the PyTorch cross-check
 NEW_SETS = ("natural", "mixed2")  # issue 22: natural-eval.jsonl and mixed2-eval.jsonl
 ALL_SETS = SETS + NEW_SETS
@@ -36,11 +36,7 @@ EVAL_FILES = ("testbed-eval.jsonl", "natural-eval.jsonl", "mixed2-eval.jsonl")
 
 
 def molora(exe: str, args: List[str]) -> Dict:
-    p = subprocess.run([exe, "perplexity"] + args + ["--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"molora perplexity {' '.join(args)} failed: {p.stderr.strip()[-2000:]}")
-    return json.loads(p.stdout)["sets"]
+    return molora_cli.perplexity(exe, args)
 
 
 class Row:

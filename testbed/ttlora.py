@@ -41,6 +41,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpora  # noqa: E402
+import molora_cli  # noqa: E402
 import train  # noqa: E402
 from config import DOMAINS, LoraConfig, ModelConfig, TrainConfig  # noqa: E402
 
@@ -398,20 +399,11 @@ def report(record: Dict, args) -> str:
 # ---------------------------------------------------------------- the router, through molora
 
 def experts_args() -> List[str]:
-    args = ["-m", str(FAMILY / "testbed-base.gguf")]
-    for d in DOMAINS:
-        args += ["--lora", f"{d}={FAMILY / f'testbed-ttlora-{d}.gguf'}"]
-    return args
+    return molora_cli.family_args(FAMILY, "testbed-ttlora-{}.gguf")
 
 
 def molora(args, cmd: List[str], log) -> str:
-    import subprocess
-    full = [args.molora] + cmd
-    log("$ " + " ".join(full))
-    p = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"molora {cmd[0]} failed ({p.returncode}): {p.stderr.strip()[-2000:]}")
-    return p.stdout
+    return molora_cli.run(args.molora, cmd, log)
 
 
 def train_router(work: Path, args, log) -> Dict:
