@@ -6,10 +6,10 @@ import io.molora.engine.Completion;
 import io.molora.engine.CompletionRequest;
 import io.molora.engine.CompletionSettings;
 import io.molora.engine.CompletionSink;
+import io.molora.engine.DecodeStats;
 import io.molora.engine.Engine;
 import io.molora.engine.OutputFile;
 import io.molora.engine.RouterSpec;
-import io.molora.runtime.SequenceScheduler;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -129,7 +129,7 @@ final class CompleteCommand implements Callable<Integer> {
             }
             err.flush();
             Progress.Stats stats = new Progress.Stats(plan.todo().size());
-            SequenceScheduler.Stats decodes;
+            DecodeStats decodes;
             try (Progress.Display display = Progress.Display.create(progress, progressInterval, plan.todo().size(), err)) {
                 // lines that could not be read are done at once; the requests go to the engine
                 Map<CompletionRequest, BatchInput.Request> sources = new IdentityHashMap<>();

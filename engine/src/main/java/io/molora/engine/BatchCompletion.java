@@ -1,6 +1,5 @@
 package io.molora.engine;
 
-import io.molora.runtime.SequenceScheduler;
 import io.molora.runtime.StopReason;
 import java.util.List;
 
@@ -20,7 +19,7 @@ final class BatchCompletion {
     }
 
     /** Completes every request; returns what the decodes did. */
-    SequenceScheduler.Stats run(List<CompletionRequest> requests) {
+    DecodeStats run(List<CompletionRequest> requests) {
         // adapters per token: the largest mix any request asks for
         int k = settings.defaultAdapters().map(m -> m.weights().size()).orElse(engine.adapterNames().size());
         for (CompletionRequest r : requests) {

@@ -142,8 +142,8 @@ public final class CompletionService implements AutoCloseable {
     }
 
     /** The batch loop's decodes so far: counts, occupancy and time (any thread). */
-    public SequenceScheduler.Stats decodeStats() {
-        return scheduler.stats();
+    public DecodeStats decodeStats() {
+        return DecodeStats.of(scheduler.stats());
     }
 
     /** The adapters requests may name, in route-id order. */

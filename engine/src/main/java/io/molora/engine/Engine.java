@@ -8,7 +8,6 @@ import io.molora.runtime.Generator;
 import io.molora.runtime.Model;
 import io.molora.runtime.Router;
 import io.molora.runtime.Sampler;
-import io.molora.runtime.SequenceScheduler;
 import io.molora.runtime.TextDecoder;
 import io.molora.runtime.Tokenizer;
 import java.io.IOException;
@@ -159,7 +158,7 @@ public final class Engine implements AutoCloseable {
      *
      * @throws IllegalArgumentException when the default mix names an adapter that is not loaded
      */
-    public SequenceScheduler.Stats complete(List<CompletionRequest> requests, CompletionSettings settings,
+    public DecodeStats complete(List<CompletionRequest> requests, CompletionSettings settings,
             CompletionSink sink) {
         return new BatchCompletion(this, settings, sink).run(requests);
     }

@@ -1,6 +1,6 @@
 package io.molora.server;
 
-import io.molora.runtime.SequenceScheduler;
+import io.molora.engine.DecodeStats;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,12 +23,12 @@ final class Metrics {
     private final LongAdder generatedTokens = new LongAdder();
     private final IntSupplier queued;
     private final IntSupplier active;
-    private final Supplier<SequenceScheduler.Stats> decodes;
+    private final Supplier<DecodeStats> decodes;
     // generated tokens per second of the last WINDOW_SECONDS seconds, as a ring
     private final long[] perSecond = new long[WINDOW_SECONDS];
     private final long[] secondOf = new long[WINDOW_SECONDS];
 
-    Metrics(IntSupplier queued, IntSupplier active, Supplier<SequenceScheduler.Stats> decodes) {
+    Metrics(IntSupplier queued, IntSupplier active, Supplier<DecodeStats> decodes) {
         this.queued = queued;
         this.active = active;
         this.decodes = decodes;
@@ -97,7 +97,7 @@ final class Metrics {
         out.append("# TYPE molora_adapter_tokens_total counter\n");
         new TreeMap<>(adapterTokens).forEach((name, v) -> out.append("molora_adapter_tokens_total{adapter=\"")
                 .append(label(name)).append("\"} ").append(v.sum()).append('\n'));
-        SequenceScheduler.Stats d = decodes.get();
+        DecodeStats d = decodes.get();
         counter(out, "molora_decodes_total", "Decodes (batches) run by the batch loop.", d.decodes());
         counter(out, "molora_decoded_tokens_total", "Tokens in those batches, prompt and generated.", d.tokens());
         counter(out, "molora_decode_busy_slots_total", "Sequences holding a request, summed over the decodes.",
