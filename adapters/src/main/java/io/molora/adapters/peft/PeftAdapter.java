@@ -1,5 +1,6 @@
 package io.molora.adapters.peft;
 
+import io.molora.adapters.gate.RouterFile;
 import io.molora.gguf.GgmlType;
 import io.molora.gguf.GgufArray;
 import io.molora.gguf.GgufFile;
@@ -10,7 +11,6 @@ import io.molora.gguf.GgufValueType;
 import io.molora.gguf.GgufWriter;
 import io.molora.gguf.LoraCompatibility;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -258,7 +258,7 @@ public final class PeftAdapter {
 
     /**
      * The cache key: sha256 over the converter's format, the base's architecture (and for llama its head counts, which
-     * the permutation uses) and the bytes of the two files.
+     * the permutation uses) and the sha256 of each of the two files ({@link RouterFile#sha256}, the one file hash).
      */
     static String cacheKey(Path config, Path weights, PeftArchitecture arch, long heads, long kvHeads)
             throws IOException {
@@ -266,14 +266,7 @@ public final class PeftAdapter {
         d.update((FORMAT + "\0" + arch.ggufName() + "\0" + heads + "\0" + kvHeads + "\0")
                 .getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (Path p : List.of(config, weights)) {
-            MessageDigest f = sha256();
-            try (InputStream in = Files.newInputStream(p)) {
-                byte[] buf = new byte[1 << 16];
-                for (int n; (n = in.read(buf)) > 0; ) {
-                    f.update(buf, 0, n);
-                }
-            }
-            d.update(f.digest());
+            d.update(HexFormat.of().parseHex(RouterFile.sha256(p)));  // each file's own sha256, as raw bytes
         }
         return HexFormat.of().formatHex(d.digest());
     }
