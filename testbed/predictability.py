@@ -32,9 +32,10 @@ CHOICES = ("base",) + DOMAINS
 
 
 def token_nll(molora: str, family: Path, eval_set: Path, choice: str, threads: int):
-    args = molora_cli.family_args(family) + ["-t", str(threads), "-f", str(eval_set), "--token-nll"]
-    if choice != "base":
-        args += ["--adapter", choice]
+    # the base alone has no --lora at all: without --adapter, `perplexity` applies every --lora adapter at once
+    model = ["-m", str(family / "testbed-base.gguf")] if choice == "base" else molora_cli.family_args(family) + [
+        "--adapter", choice]
+    args = model + ["-t", str(threads), "-f", str(eval_set), "--token-nll"]
     (only,) = molora_cli.perplexity(molora, args).values()
     return only["token_nll"]  # [record][token after BOS]
 

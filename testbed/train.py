@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -420,18 +420,24 @@ def peft_config(c: LoraConfig):
 
 
 def train_lora(base_dir: Path, stream: np.ndarray, valid: Dict[str, np.ndarray], domain: str, c: LoraConfig,
-               t: TrainConfig, out_dir: Path, log, precision: str = "fp32") -> Dict:
+               t: TrainConfig, out_dir: Path, log, precision: str = "fp32",
+               extra: Optional[Tuple[np.ndarray, float]] = None) -> Dict:
     """One adapter on one domain's train stream; saves adapter_config.json + adapter_model.safetensors.
     Steps: as many as fit in c.max_seconds_per_domain at the pace measured in the first steps. The adapter
     kept is the evaluated state (every c.eval_every steps, and the last) with the lowest loss on the domain's
-    valid split (never the test split)."""
+    valid split (never the test split). extra = (stream, share): that share of the training rows drawn from a
+    second stream (natural_adapters.py: the natural train windows' lines of the domain's label)."""
     import peft
     torch.manual_seed(c.seed)
     model = peft.get_peft_model(load_hf(base_dir), peft_config(c))
     trainable = [p for p in model.parameters() if p.requires_grad]
     log(f"  lora {domain}: {sum(p.numel() for p in trainable):,} trainable parameters")
     seed = c.seed + DOMAINS.index(domain) if domain in DOMAINS else c.seed
-    sampler = Sampler({domain: stream}, {domain: 1.0}, t.seq_len, seed)
+    if extra is None:
+        sampler = Sampler({domain: stream}, {domain: 1.0}, t.seq_len, seed)
+    else:
+        sampler = Sampler({domain: stream, "extra": extra[0]}, {domain: 1.0 - extra[1], "extra": extra[1]},
+                          t.seq_len, seed)
 
     def eval_fn():
         v = valid_loss(model, valid, t.seq_len, c.batch_size, t.seed)
