@@ -1,10 +1,10 @@
 package io.molora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.molora.engine.Completion;
 import io.molora.engine.OutputFile;
+import io.molora.server.OpenAiAnswers;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -204,10 +204,7 @@ final class ResultLog implements AutoCloseable {
             case CONTEXT_FULL -> "context_full";
             case CANCELLED -> "cancelled";
         });
-        ObjectNode usage = r.putObject("usage");
-        usage.put("prompt_tokens", c.promptTokens());
-        usage.put("completion_tokens", c.completionTokens());
-        usage.put("total_tokens", c.promptTokens() + c.completionTokens());
+        r.set("usage", OpenAiAnswers.usage(c));
         ObjectNode perAdapter = r.putObject("adapter_tokens");
         c.adapterTokens().forEach(perAdapter::put);
         ObjectNode timings = r.putObject("timings");
@@ -219,12 +216,7 @@ final class ResultLog implements AutoCloseable {
         r.put("file", source.file());
         r.put("line", source.line());
         if (routes) {
-            ArrayNode list = r.putArray("routes");
-            for (Completion.TokenRoute t : c.routes()) {
-                ArrayNode used = JSON.createArrayNode();
-                t.route().labels(adapterNames).forEach(used::add);
-                list.addObject().put("token", t.text()).set("adapters", used);
-            }
+            r.set("routes", OpenAiAnswers.routes(c.routes(), adapterNames));
         }
         append(r);
     }

@@ -27,7 +27,6 @@ import io.molora.engine.CompletionService;
 import io.molora.engine.CompletionSettings;
 import io.molora.engine.Engine;
 import io.molora.runtime.StopReason;
-import io.molora.runtime.TokenLogprobs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -76,6 +75,7 @@ public final class MoloraServer implements AutoCloseable {
     static final Duration HEARTBEAT = Duration.ofMillis(500);
 
     private final Engine engine;
+    private final OpenAiAnswers answers;
     private final ServerConfig config;
     private final CompletionService service;
     private final ApiRequest.Models models;
@@ -91,6 +91,7 @@ public final class MoloraServer implements AutoCloseable {
 
     private MoloraServer(Engine engine, ServerConfig config) {
         this.engine = engine;
+        this.answers = new OpenAiAnswers(engine.model().tokenizer(), engine.adapterNames());
         this.config = config;
         this.service = engine.serve(new CompletionSettings(config.parallel(), Optional.empty(), false),
                 config.queueLimit());
@@ -524,7 +525,7 @@ public final class MoloraServer implements AutoCloseable {
                         finishWhole(req, out, err.json(JSON), err.status);
                         return;
                     }
-                    ObjectNode json = response(ar, c);
+                    ObjectNode json = answers.whole(ar, c);
                     if (out == null) {
                         send(req, res, 200, json);
                     } else {
@@ -588,7 +589,7 @@ public final class MoloraServer implements AutoCloseable {
         try (OutputStream sse = res.outputStream()) {
             if (ar.chat()) {
                 ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
-                emit(sse, chunk(ar, id, delta, null));
+                emit(sse, answers.chunk(ar, id, delta, null));
             }
             Event e = first;
             int offset = 0;  // of the next piece in the completion's text (a completion's logprobs.text_offset)
@@ -605,19 +606,8 @@ public final class MoloraServer implements AutoCloseable {
                         return;  // nobody to write to
                     }
                     case Text t -> {
-                        StringBuilder text = new StringBuilder();
-                        t.pieces().forEach(p -> text.append(p.text()));
-                        ObjectNode c = ar.chat()
-                                ? chunk(ar, id, JSON.createObjectNode().put("content", text.toString()), null)
-                                : chunk(ar, id, text.toString(), null);
-                        if (ar.logprobs()) {
-                            ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobs(ar, t.pieces(), offset));
-                        }
-                        offset += text.codePointCount(0, text.length());
-                        if (ar.showRoutes()) {
-                            c.putObject("molora").set("routes", routes(t.pieces()));
-                        }
-                        emit(sse, c);
+                        emit(sse, answers.textChunk(ar, id, t.pieces(), offset));
+                        offset += t.pieces().stream().mapToInt(p -> p.text().codePointCount(0, p.text().length())).sum();
                     }
                     case Failed f -> {
                         emit(sse, new ApiError(500, "server_error", null, null, f.message()).json(JSON));
@@ -628,15 +618,9 @@ public final class MoloraServer implements AutoCloseable {
                         if (c.stopReason() == StopReason.CANCELLED) {
                             emit(sse, (service.accepting() ? timedOut() : shutDown()).json(JSON));
                         } else {
-                            ObjectNode last = ar.chat() ? chunk(ar, id, JSON.createObjectNode(), finish(c))
-                                    : chunk(ar, id, "", finish(c));
-                            last.putObject("molora").set("adapter_tokens", JSON.valueToTree(c.adapterTokens()));
-                            emit(sse, last);
+                            emit(sse, answers.lastChunk(ar, id, c));
                             if (ar.includeUsage()) {
-                                ObjectNode u = chunkBase(ar, id);
-                                u.putArray("choices");
-                                u.set("usage", usage(c));
-                                emit(sse, u);
+                                emit(sse, answers.usageChunk(ar, id, c));
                             }
                         }
                         end = true;
@@ -663,135 +647,6 @@ public final class MoloraServer implements AutoCloseable {
         sse.flush();
     }
 
-    private ObjectNode chunkBase(ApiRequest ar, String id) {
-        return JSON.createObjectNode().put("id", id)
-                .put("object", ar.chat() ? "chat.completion.chunk" : "text_completion")
-                .put("created", System.currentTimeMillis() / 1000).put("model", ar.model());
-    }
-
-    private ObjectNode chunk(ApiRequest ar, String id, Object content, String finish) {
-        ObjectNode c = chunkBase(ar, id);
-        ObjectNode choice = c.putArray("choices").addObject().put("index", 0);
-        if (content instanceof ObjectNode delta) {
-            choice.set("delta", delta);
-        } else {
-            choice.put("text", (String) content);
-        }
-        choice.putNull("logprobs");
-        if (finish == null) {
-            choice.putNull("finish_reason");
-        } else {
-            choice.put("finish_reason", finish);
-        }
-        return c;
-    }
-
-    private ObjectNode response(ApiRequest ar, Completion c) {
-        ObjectNode r = JSON.createObjectNode().put("id", c.request().id())
-                .put("object", ar.chat() ? "chat.completion" : "text_completion")
-                .put("created", System.currentTimeMillis() / 1000).put("model", ar.model());
-        ObjectNode choice = r.putArray("choices").addObject().put("index", 0);
-        if (ar.chat()) {
-            choice.putObject("message").put("role", "assistant").put("content", c.text());
-        } else {
-            choice.put("text", c.text());
-        }
-        if (ar.logprobs()) {
-            choice.set("logprobs", logprobs(ar, c.routes(), 0));
-        } else {
-            choice.putNull("logprobs");
-        }
-        choice.put("finish_reason", finish(c));
-        r.set("usage", usage(c));
-        ObjectNode m = r.putObject("molora");
-        m.set("adapter_tokens", JSON.valueToTree(c.adapterTokens()));
-        if (ar.showRoutes()) {
-            m.set("routes", routes(c.routes()));
-        }
-        return r;
-    }
-
-    private static String finish(Completion c) {
-        return switch (c.stopReason()) {
-            case END_OF_GENERATION, STOP_STRING -> "stop";
-            case MAX_TOKENS, CONTEXT_FULL -> "length";
-            case CANCELLED -> "cancelled";
-        };
-    }
-
-    private static ObjectNode usage(Completion c) {
-        return JSON.createObjectNode().put("prompt_tokens", c.promptTokens())
-                .put("completion_tokens", c.completionTokens())
-                .put("total_tokens", c.promptTokens() + c.completionTokens());
-    }
-
-    /**
-     * The pieces' log-probabilities in OpenAI's form: a chat's {@code {"content": [{token, logprob, bytes,
-     * top_logprobs: [{token, logprob, bytes}]}], "refusal": null}}, a completion's {@code {tokens, token_logprobs,
-     * top_logprobs: [{token: logprob}], text_offset}} with offsets (in characters, as Python counts them) from
-     * {@code offset}. A token is its piece of the text; an alternative, its vocabulary entry's text.
-     */
-    private ObjectNode logprobs(ApiRequest ar, List<Completion.TokenRoute> pieces, int offset) {
-        ObjectNode lp = JSON.createObjectNode();
-        if (ar.chat()) {
-            ArrayNode content = lp.putArray("content");
-            for (Completion.TokenRoute p : pieces) {
-                TokenLogprobs t = p.logprobs();
-                ObjectNode entry = tokenLogprob(content.addObject(), p.text(), t.chosen());
-                ArrayNode top = entry.putArray("top_logprobs");
-                for (int i = 0; i < t.size(); i++) {
-                    tokenLogprob(top.addObject(), piece(t.topIds()[i]), t.top()[i]);
-                }
-            }
-            lp.putNull("refusal");
-        } else {
-            ArrayNode tokens = lp.putArray("tokens");
-            ArrayNode values = lp.putArray("token_logprobs");
-            ArrayNode tops = lp.putArray("top_logprobs");
-            ArrayNode offsets = lp.putArray("text_offset");
-            for (Completion.TokenRoute p : pieces) {
-                TokenLogprobs t = p.logprobs();
-                tokens.add(p.text());
-                values.add(t.chosen());
-                ObjectNode top = tops.addObject();
-                for (int i = 0; i < t.size(); i++) {
-                    String alternative = piece(t.topIds()[i]);
-                    if (!top.has(alternative)) {  // the most likely of those sharing a text
-                        top.put(alternative, t.top()[i]);
-                    }
-                }
-                offsets.add(offset);
-                offset += p.text().codePointCount(0, p.text().length());
-            }
-        }
-        return lp;
-    }
-
-    private static ObjectNode tokenLogprob(ObjectNode o, String token, float logprob) {
-        o.put("token", token).put("logprob", logprob);
-        ArrayNode bytes = o.putArray("bytes");
-        for (byte b : token.getBytes(StandardCharsets.UTF_8)) {
-            bytes.add(b & 0xff);
-        }
-        return o;
-    }
-
-    /** A vocabulary entry's text (a partial UTF-8 character shows as U+FFFD). */
-    private String piece(int token) {
-        return new String(engine.model().tokenizer().pieceBytes(token, false), StandardCharsets.UTF_8);
-    }
-
-    /** Each token's text and adapters, as {@code complete --show-routes} writes them: name, or name:weight. */
-    private ArrayNode routes(List<Completion.TokenRoute> pieces) {
-        ArrayNode list = JSON.createArrayNode();
-        List<String> names = engine.adapterNames();
-        for (Completion.TokenRoute t : pieces) {
-            ArrayNode used = JSON.createArrayNode();
-            t.route().labels(names).forEach(used::add);
-            list.addObject().put("token", t.text()).set("adapters", used);
-        }
-        return list;
-    }
 
     // ---- bodies, answers, errors
 
