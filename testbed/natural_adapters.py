@@ -24,7 +24,6 @@ perplexities of the f16-rounded base.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -117,14 +116,6 @@ def hf_base(work: Path, family: Path, manifest: Dict, log) -> Path:
     return out
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=str(HERE.parent / ".cache" / "testbed-work"))
@@ -137,6 +128,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(src / "gguf-py"))
     import convert
     import corpora
+    from manifest import sha256_of
     import tok
     import train
 
@@ -153,7 +145,7 @@ def main(argv=None) -> int:
                if line.strip()]
     train_man = work / "natural-train" / "manifest.json"
     section = {"what": __doc__.split("\n\n")[1].replace("\n", " "), "natural_share": NATURAL_SHARE,
-               "natural_train_manifest_sha256": sha256(train_man), "domains": {}}
+               "natural_train_manifest_sha256": sha256_of(train_man), "domains": {}}
     precision = manifest["training"]["lora-prose"].get("precision", "fp32")
     for d in args.domains.split(","):
         runs = natural_runs(work / "natural-train", d)
@@ -176,7 +168,7 @@ def main(argv=None) -> int:
         manifest["training"][f"lora-{d}"] = stats
         for f in manifest["files"]:
             if f["file"] == gguf.name:
-                f["sha256"], f["bytes"] = sha256(gguf), gguf.stat().st_size
+                f["sha256"], f["bytes"] = sha256_of(gguf), gguf.stat().st_size
         section["domains"][d] = {"natural_runs": len(runs), "natural_chars": sum(len(r["text"]) for r in runs),
                                  "natural_tokens": int(nat.size), "pool_tokens": int(pool.size),
                                  "seconds": round(time.time() - t0, 1)}
