@@ -225,8 +225,8 @@ def train_and_choose(args, family: Path, root: Path, out_dir: Path, base: List[s
             if kind == "unlabelled" and features not in args.unlabelled_features:
                 continue
             for objective in (OBJECTIVES if kind == "unlabelled" else ("oracle",)):
-                if objective not in args.objectives:
-                    continue
+                if kind == "unlabelled" and objective not in args.objectives:
+                    continue  # --objectives picks among the unlabelled routers' objectives; labelled has one
                 name = f"{kind}-{features.replace('+', '-')}" + ("" if objective == "oracle" else f"-{objective}")
                 path = out_dir / f"{name}.gguf"
                 source = (["--corpus", str(root / "unlabelled")] if kind == "unlabelled"
@@ -243,6 +243,9 @@ def train_and_choose(args, family: Path, root: Path, out_dir: Path, base: List[s
                 log(f"  {name}: selection NLL/token {entry['selection_nll_per_token']:.4f}")
                 if best is None or entry["selection_nll_per_token"] < tried[best]["selection_nll_per_token"]:
                     best = name
+        if best is None:
+            raise SystemExit(f"routers.py: no {kind} router to train with --unlabelled-features "
+                             f"{','.join(args.unlabelled_features)} and --objectives {','.join(args.objectives)}")
         chosen[kind] = best
         shutil.copyfile(out_dir / f"{best}.gguf", family / f"router-{kind}.gguf")
     shutil.copyfile(HERE / "vocab-router.json", family / "vocab-router.json")
