@@ -22,6 +22,9 @@ import java.util.Optional;
  * <li>otherwise: X.ne[0] == A.ne[0], X.ne[1] == B.ne[1] and A.ne[1] == B.ne[0];</li>
  * <li>A and B are of a type ggml's CPU backend can multiply ({@link ModelCheck#MATMUL_TYPES}): llama.cpp loads
  *     any type and aborts at the first decode on one it cannot.</li>
+ * <li>adapter.type "comol" (patch 0011): every pair has an F32 X.comol_router of ne [r, E] and an F32
+ *     X.comol_core of ne [r*E, r] (r: the pair's rank), and no other gate tensor; X is a dense 2-D weight, not
+ *     token_embd.</li>
  * </ul>
  */
 public final class LoraCompatibility {
@@ -58,6 +61,11 @@ public final class LoraCompatibility {
                 if (pair.complete()) {
                     checkPair(base, pair, problems);
                 }
+                if (info.isComol()) {
+                    base.tensor(pair.baseTensor()).filter(x -> x.shape().length > 2 && x.dim(2) > 1).ifPresent(x ->
+                            problems.add(new Problem(pair.baseTensor(), "CoMoL adapter: a core gate needs a dense 2-D "
+                                    + "weight, this one is " + Arrays.toString(x.shape()) + " (MoE experts)")));
+                }
             }
         }
         return problems;
@@ -83,7 +91,11 @@ public final class LoraCompatibility {
             return null;
         }
         for (String t : info.unexpectedTensors()) {
-            problems.add(new Problem(t, "unexpected suffix: LoRA tensors must end in .lora_a or .lora_b"));
+            problems.add(new Problem(t, "unexpected suffix: LoRA tensors must end in .lora_a or .lora_b"
+                    + (info.isComol() ? " (or, in a CoMoL adapter, .comol_core / .comol_router)" : "")));
+        }
+        if (info.isComol()) {
+            checkGates(info, problems);
         }
         long smallestRank = Long.MAX_VALUE;
         for (LoraPair pair : info.pairs()) {
@@ -114,14 +126,56 @@ public final class LoraCompatibility {
         return info;
     }
 
+    /** CoMoL: each pair's router and cores, by the shapes patch 0011's graph multiplies. */
+    private static void checkGates(AdapterInfo info, List<Problem> problems) {
+        java.util.Map<String, AdapterInfo.CoreGate> gates = new java.util.HashMap<>();
+        info.gates().forEach(g -> gates.put(g.baseTensor(), g));
+        for (LoraPair pair : info.pairs()) {
+            String name = pair.baseTensor();
+            AdapterInfo.CoreGate g = gates.remove(name);
+            if (g == null || g.core() == null || g.router() == null) {
+                problems.add(new Problem(name, "CoMoL adapter: missing " + name
+                        + (g == null || g.core() == null ? ".comol_core" : ".comol_router")));
+                continue;
+            }
+            if (name.endsWith("token_embd.weight")) {
+                problems.add(new Problem(name, "CoMoL adapter: token embeddings cannot take a core gate"));
+                continue;
+            }
+            if (!pair.complete()) {
+                continue;
+            }
+            long r = pair.a().dim(1);
+            GgufTensorInfo router = g.router();
+            GgufTensorInfo core = g.core();
+            long e = router.dim(1);
+            if (router.shape().length > 2 || router.dim(0) != r || e < 1) {
+                problems.add(new Problem(router.name(), "must have ne [" + r + ", E] (the rank, then the number of "
+                        + "cores), has " + Arrays.toString(router.shape())));
+            } else if (core.shape().length > 2 || core.dim(0) != r * e || core.dim(1) != r) {
+                problems.add(new Problem(core.name(), "must have ne [" + (r * e) + ", " + r + "] (rank " + r + " x "
+                        + e + " cores, then the rank), has " + Arrays.toString(core.shape())));
+            }
+            for (GgufTensorInfo t : new GgufTensorInfo[] {router, core}) {
+                if (t.type() != GgmlType.F32) {
+                    problems.add(new Problem(t.name(), "must be F32 (llama.cpp's CoMoL gate reads F32), is " + t.type()));
+                }
+            }
+        }
+        for (String extra : gates.keySet()) {
+            problems.add(new Problem(extra, "CoMoL gate tensors without a LoRA pair (.lora_a / .lora_b)"));
+        }
+    }
+
     private static void checkMetadata(GgufFile adapter, List<Problem> problems) {
         String generalType = stringOrProblem(adapter, "general.type", problems);
         if (!"adapter".equals(generalType)) {
             problems.add(new Problem("", "general.type must be 'adapter' but is '" + nullToEmpty(generalType) + "'"));
         }
         String adapterType = stringOrProblem(adapter, "adapter.type", problems);
-        if (!"lora".equals(adapterType)) {
-            problems.add(new Problem("", "adapter.type must be 'lora' but is '" + nullToEmpty(adapterType) + "'"));
+        if (!"lora".equals(adapterType) && !AdapterInfo.COMOL.equals(adapterType)) {
+            problems.add(new Problem("", "adapter.type must be 'lora' (or 'comol') but is '" + nullToEmpty(adapterType)
+                    + "'"));
         }
         stringOrProblem(adapter, "general.architecture", problems);
         adapter.get("adapter.lora.alpha").ifPresent(v -> {

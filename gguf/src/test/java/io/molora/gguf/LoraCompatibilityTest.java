@@ -70,6 +70,55 @@ class LoraCompatibilityTest {
         }));
     }
 
+    private static void gate(GgufWriter w, String base, long[] core, long[] router, GgmlType type) {
+        w.addTensor(base + ".comol_core", type, core, type == GgmlType.F32 ? zeros((int) (core[0] * core[1]))
+                : TensorSources.ofBytes(new byte[(int) (core[0] * core[1]) * 2]));
+        w.addTensor(base + ".comol_router", GgmlType.F32, router, zeros((int) (router[0] * router[1])));
+    }
+
+    /** A CoMoL adapter of rank 4 and 3 cores on attn_q and ffn_down; {@code more} adds or breaks something. */
+    private List<LoraCompatibility.Problem> comol(Consumer<GgufWriter> more) throws Exception {
+        return check(w -> {
+            w.put("adapter.type", AdapterInfo.COMOL);
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+            pair(w, "blk.0.ffn_down.weight", new long[] {64, 4}, new long[] {4, 32});
+            gate(w, "blk.0.attn_q.weight", new long[] {12, 4}, new long[] {4, 3}, GgmlType.F32);
+            more.accept(w);
+        });
+    }
+
+    @Test
+    void comolAdapterWithEveryGateHasNoProblems() throws Exception {
+        assertEquals(List.of(), comol(w -> gate(w, "blk.0.ffn_down.weight", new long[] {12, 4}, new long[] {4, 3},
+                GgmlType.F32)));
+    }
+
+    @Test
+    void comolAdapterRules() throws Exception {
+        onlyProblem(comol(w -> {}), "blk.0.ffn_down.weight", "missing blk.0.ffn_down.weight.comol_core");
+        onlyProblem(comol(w -> gate(w, "blk.0.ffn_down.weight", new long[] {8, 4}, new long[] {4, 3}, GgmlType.F32)),
+                "blk.0.ffn_down.weight.comol_core", "must have ne [12, 4]");
+        onlyProblem(comol(w -> gate(w, "blk.0.ffn_down.weight", new long[] {12, 4}, new long[] {5, 3}, GgmlType.F32)),
+                "blk.0.ffn_down.weight.comol_router", "must have ne [4, E]");
+        onlyProblem(comol(w -> gate(w, "blk.0.ffn_down.weight", new long[] {12, 4}, new long[] {4, 3}, GgmlType.F16)),
+                "blk.0.ffn_down.weight.comol_core", "must be F32");
+        var extra = comol(w -> {
+            gate(w, "blk.0.ffn_down.weight", new long[] {12, 4}, new long[] {4, 3}, GgmlType.F32);
+            gate(w, "blk.0.attn_k.weight", new long[] {12, 4}, new long[] {4, 3}, GgmlType.F32);
+        });
+        onlyProblem(extra, "blk.0.attn_k.weight", "without a LoRA pair");
+    }
+
+    @Test
+    void gateTensorsInAPlainLoraAreUnexpected() throws Exception {
+        var p = check(w -> {
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
+            gate(w, "blk.0.attn_q.weight", new long[] {12, 4}, new long[] {4, 3}, GgmlType.F32);
+        });
+        assertEquals(2, p.size(), p.toString());
+        assertTrue(p.stream().allMatch(x -> x.message().startsWith("unexpected suffix")), p.toString());
+    }
+
     @Test
     void wrongArchitecture() throws Exception {
         var p = check(w -> {
@@ -94,7 +143,7 @@ class LoraCompatibilityTest {
             w.put("adapter.type", "control_vector");
             pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
         });
-        onlyProblem(p, "", "adapter.type must be 'lora' but is 'control_vector'");
+        onlyProblem(p, "", "adapter.type must be 'lora' (or 'comol') but is 'control_vector'");
     }
 
     @Test

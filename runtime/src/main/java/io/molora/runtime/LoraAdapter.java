@@ -2,6 +2,7 @@ package io.molora.runtime;
 
 import static io.molora.bindings.llama.llama_h.*;
 
+import io.molora.gguf.AdapterInfo;
 import io.molora.gguf.GgufFile;
 import io.molora.gguf.GgufFormatException;
 import io.molora.gguf.LoraCompatibility;
@@ -21,8 +22,9 @@ public final class LoraAdapter implements AutoCloseable {
     private final NativeHandle handle;
     private final String name;
     private final Path path;
+    private final boolean gated;
 
-    private LoraAdapter(Model model, MemorySegment adapter, String name, Path path) {
+    private LoraAdapter(Model model, MemorySegment adapter, String name, Path path, boolean gated) {
         this.model = model;
         this.handle = new NativeHandle("adapter " + name, adapter, a -> {
             llama_adapter_lora_free(a);
@@ -30,6 +32,7 @@ public final class LoraAdapter implements AutoCloseable {
         });
         this.name = name;
         this.path = path;
+        this.gated = gated;
         model.dependentOpened();
     }
 
@@ -39,24 +42,38 @@ public final class LoraAdapter implements AutoCloseable {
      * on some metadata types).
      */
     public static LoraAdapter load(Model model, String name, Path path) {
-        checkFits(model.path(), name, path);
-        return loadUnchecked(model, name, path);
+        return loadUnchecked(model, name, path, fits(model.path(), name, path).isComol());
     }
 
     /** The native load alone, for tests that show what {@link #checkFits} prevents. */
     static LoraAdapter loadUnchecked(Model model, String name, Path path) {
+        boolean gated;
+        try (GgufFile f = GgufFile.open(path)) {
+            gated = AdapterInfo.of(f).isComol();
+        } catch (IOException | GgufFormatException e) {
+            gated = false;  // llama.cpp refuses what cannot be read
+        }
+        return loadUnchecked(model, name, path, gated);
+    }
+
+    private static LoraAdapter loadUnchecked(Model model, String name, Path path, boolean gated) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment adapter = llama_adapter_lora_init(model.pointer(), arena.allocateFrom(path.toString()));
             if (adapter.equals(MemorySegment.NULL)) {
                 throw new LlamaException("llama.cpp refused adapter '" + name + "' (" + path
                         + "): it does not fit the model; `molora inspect " + path + " --model BASE` says why");
             }
-            return new LoraAdapter(model, adapter, name, path);
+            return new LoraAdapter(model, adapter, name, path, gated);
         }
     }
 
     /** Fails with a one-line message naming the first problem unless the adapter file fits the base model's file. */
     public static void checkFits(Path base, String name, Path path) {
+        fits(base, name, path);
+    }
+
+    /** {@link #checkFits}, returning what the file declares. */
+    private static AdapterInfo fits(Path base, String name, Path path) {
         Model.checkGgufFile(path, "adapter '" + name + "'");
         try (GgufFile baseFile = GgufFile.open(base); GgufFile adapter = GgufFile.open(path)) {
             List<LoraCompatibility.Problem> problems = LoraCompatibility.check(baseFile, adapter);
@@ -65,6 +82,7 @@ public final class LoraAdapter implements AutoCloseable {
                         + ": " + problems.get(0)
                         + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more problem(s))" : ""));
             }
+            return AdapterInfo.of(adapter);
         } catch (GgufFormatException e) {
             throw new LlamaException("adapter '" + name + "' is not valid GGUF: " + e.getMessage(), e);
         } catch (IOException e) {
@@ -108,6 +126,11 @@ public final class LoraAdapter implements AutoCloseable {
             if (a.model() != model) {
                 throw new IllegalArgumentException("adapter '" + a.name() + "' was loaded for another model");
             }
+            if (a.gated()) {
+                throw new IllegalArgumentException("adapter '" + a.name() + "' is a CoMoL adapter, gated per token "
+                        + "inside the graph: per-token routing (a router, or several adapters per request) applies "
+                        + "plain LoRA adapters only; use it alone (--adapter " + a.name() + ", or as the only --lora)");
+            }
         }
     }
 
@@ -128,6 +151,11 @@ public final class LoraAdapter implements AutoCloseable {
 
     public String name() {
         return name;
+    }
+
+    /** A CoMoL adapter ({@code adapter.type = comol}): llama.cpp gates its cores per token itself (patch 0011). */
+    public boolean gated() {
+        return gated;
     }
 
     public Path path() {
