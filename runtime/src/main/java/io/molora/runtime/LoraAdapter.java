@@ -50,7 +50,7 @@ public final class LoraAdapter implements AutoCloseable {
         boolean gated;
         try (GgufFile f = GgufFile.open(path)) {
             gated = AdapterInfo.of(f).isComol();
-        } catch (IOException | GgufFormatException e) {
+        } catch (IOException e) {
             gated = false;  // llama.cpp refuses what cannot be read
         }
         return loadUnchecked(model, name, path, gated);
