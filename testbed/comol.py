@@ -31,7 +31,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ import corpora  # noqa: E402
 import tok  # noqa: E402
 import train  # noqa: E402
 from config import DOMAINS, LoraConfig, ModelConfig, TrainConfig  # noqa: E402
+from stages import RunLog  # noqa: E402
 from natural_adapters import NATURAL_SHARE, natural_runs  # noqa: E402
 from ttlora import TARGETS, base_from_gguf  # noqa: E402
 
@@ -142,7 +143,7 @@ def export_gguf(model, path: Path, llama_src: Path) -> None:
     w.close()
 
 
-def training_streams(work: Path, sp) -> (Dict[str, np.ndarray], Dict[str, float], Dict[str, np.ndarray], Dict):
+def training_streams(work: Path, sp) -> Tuple[Dict[str, np.ndarray], Dict[str, float], Dict[str, np.ndarray], Dict]:
     """The union of the family's LoRA adapters' training rows, each domain a third."""
     corpus = corpora.Corpus.read(work / "corpora")
     streams, weights, described = {}, {}, {}
@@ -172,13 +173,7 @@ def main(argv=None) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     train.set_threads(args.threads)
-    logf = (work / "run.log").open("a", encoding="utf-8")
-
-    def log(msg: str) -> None:
-        line = time.strftime("%H:%M:%S ") + msg
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
+    log = RunLog(work / "run.log")
 
     base_path = FAMILY / "testbed-base.gguf"
     record_path = FAMILY / "comol.json"

@@ -2,7 +2,9 @@ package io.molora.gguf;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -128,7 +130,7 @@ public final class LoraCompatibility {
 
     /** CoMoL: each pair's router and cores, by the shapes patch 0011's graph multiplies. */
     private static void checkGates(AdapterInfo info, List<Problem> problems) {
-        java.util.Map<String, AdapterInfo.CoreGate> gates = new java.util.HashMap<>();
+        Map<String, AdapterInfo.CoreGate> gates = new HashMap<>();
         info.gates().forEach(g -> gates.put(g.baseTensor(), g));
         for (LoraPair pair : info.pairs()) {
             String name = pair.baseTensor();
