@@ -57,7 +57,7 @@ def measure_throughput(m: ModelConfig, vocab_size: int, t: TrainConfig, log) -> 
             logits = model(input_ids=x[:, :-1]).logits
         loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + extra_loss() if extra_loss is not None else loss).backward()
         opt.step()
         if dev.type == "cuda":
             torch.cuda.synchronize()
@@ -136,6 +136,7 @@ class Sampler:
 
     def batch(self, batch_size: int, dev: torch.device):
         doms = self.rng.choice(len(self.names), size=batch_size, p=self.p)
+        self.last = [self.names[k] for k in doms]    # each row's stream, for callers that condition on it
         rows = []
         for k in doms:
             s = self.streams[self.names[k]]
@@ -241,14 +242,16 @@ class Checkpoint:
 def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_lr_ratio: float, weight_decay: float,
                grad_clip: float, batch_size: int, max_steps: int, max_seconds: float, log: Callable[[str], None],
                eval_fn: Optional[Callable[[], Dict]] = None, eval_every: int = 0, precision: str = "fp32",
-               select: Optional[str] = None, log_every: int = 100, checkpoint: Optional[Checkpoint] = None) -> Dict:
+               select: Optional[str] = None, log_every: int = 100, checkpoint: Optional[Checkpoint] = None,
+               extra_loss: Optional[Callable[[], torch.Tensor]] = None) -> Dict:
     """AdamW with warmup + cosine over `total` steps: max_steps to begin with (the caller's plan), cut down to
     the steps that still fit in max_seconds at the pace measured after 20 steps and then every 100 (the
     machine may be shared), and raised again, up to max_steps, when the pace recovers. With `select`, eval_fn's value for that key picks the best
     evaluated state (of `params`), which is restored at the end. With `checkpoint` (runs without a time budget
     and without `select`), the loop resumes from the checkpoint's state, saves every checkpoint.every_seconds and
     pauses (TrainingPaused) at its deadline; a resumed run takes the same steps on the same batches as an
-    uninterrupted one."""
+    uninterrupted one. `extra_loss` (a parameter-only regulariser) is added to the cross-entropy that is minimised;
+    the logged loss stays the cross-entropy."""
     if checkpoint is not None and (select or max_seconds > 0):
         raise ValueError("a checkpointed loop runs a fixed number of steps: no time budget, no best-state selection")
     dev = device()
@@ -322,7 +325,7 @@ def train_loop(model, params, sampler: Sampler, *, lr: float, warmup: int, min_l
             logits = model(input_ids=x).logits
         loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + extra_loss() if extra_loss is not None else loss).backward()
         if grad_clip:
             torch.nn.utils.clip_grad_norm_(params, grad_clip)
         opt.step()
