@@ -39,7 +39,11 @@ public final class AdapterSet implements AutoCloseable {
         List<LoraAdapter> loaded = new ArrayList<>();
         try {
             for (AdapterSpec s : specs) {
-                loaded.add(LoraAdapter.load(model, s.name(), s.path()));
+                loaded.add(LoraAdapter.load(model, s.name(), s.path(), s.task()));
+            }
+            if (specs.stream().anyMatch(s -> s.task() != null) && loaded.stream().noneMatch(LoraAdapter::samora)) {
+                throw new IllegalArgumentException("a SAMoRA task is given (--samora-task) but none of the adapters "
+                        + "is a SAMoRA adapter");
             }
         } catch (RuntimeException e) {
             loaded.forEach(LoraAdapter::close);

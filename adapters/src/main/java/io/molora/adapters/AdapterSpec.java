@@ -5,9 +5,14 @@ import java.nio.file.Path;
 
 /**
  * One adapter to load: a name routes refer to, its GGUF file, and its user scale (llama.cpp's {@code --lora-scaled}),
- * finite and at most {@link LoraCompatibility#MAX_SCALE} in magnitude.
+ * finite and at most {@link LoraCompatibility#MAX_SCALE} in magnitude; for a SAMoRA adapter, the task whose scale it
+ * applies ({@code null}: the rule for a task it was not trained on; other adapters ignore it).
  */
-public record AdapterSpec(String name, Path path, float scale) {
+public record AdapterSpec(String name, Path path, float scale, String task) {
+    public AdapterSpec(String name, Path path, float scale) {
+        this(name, path, scale, null);
+    }
+
     public AdapterSpec {
         if (name == null || !name.matches("[A-Za-z0-9_.-]+")) {
             throw new IllegalArgumentException("adapter name must be letters, digits, '_', '.' or '-', got '" + name + "'");
@@ -23,6 +28,16 @@ public record AdapterSpec(String name, Path path, float scale) {
             throw new IllegalArgumentException("scale of adapter '" + name + "' must be between -"
                     + LoraCompatibility.MAX_SCALE + " and " + LoraCompatibility.MAX_SCALE + ", got " + scale);
         }
+    }
+
+    /** This spec with another file (the same name, scale and task). */
+    public AdapterSpec withPath(Path other) {
+        return new AdapterSpec(name, other, scale, task);
+    }
+
+    /** This spec with a SAMoRA task ({@code --samora-task}). */
+    public AdapterSpec withTask(String samoraTask) {
+        return new AdapterSpec(name, path, scale, samoraTask);
     }
 
     /** Parses {@code NAME=PATH} (scale 1) — the {@code --lora} form. */

@@ -20,6 +20,11 @@ final class AdapterOptions {
             description = "Load a LoRA adapter (GGUF file or PEFT directory) with a user scale (repeatable).")
     List<String> loraScaled = new ArrayList<>();
 
+    @Option(names = "--samora-task", paramLabel = "TASK",
+            description = "The task whose scale SAMoRA adapters apply, one of the names in their adapter.samora.tasks "
+                    + "(default: the rule for a task they were not trained on).")
+    String samoraTask;
+
     @Option(names = "--router", paramLabel = "FILE", description = "A trained router (learned gate) file.")
     Path router;
 
@@ -37,7 +42,8 @@ final class AdapterOptions {
     /** The adapters in command-line order (--lora first, then --lora-scaled). */
     List<AdapterSpec> specs(CommandLine cmd) {
         try {
-            return parse(lora, loraScaled);
+            List<AdapterSpec> specs = parse(lora, loraScaled);
+            return samoraTask == null ? specs : specs.stream().map(s -> s.withTask(samoraTask)).toList();
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cmd, e.getMessage());
         }

@@ -172,6 +172,50 @@ class TestbedFamilyTest {
         assertTrue(refused.err().startsWith("molora: error: adapter 'math' is a CoMoL adapter"), refused.err());
     }
 
+    /**
+     * The testbed's SAMoRA adapter (testbed/samora.py, patch 0012): molora's perplexity with it is PyTorch's, with the
+     * unseen task's scale on every set and with each domain's own task (--samora-task) on its set, and not that of
+     * every expert weighted alike.
+     */
+    @Test
+    void theSAMoRAAdapterRunsItsInGraphGateAsInPyTorch() throws IOException {
+        JsonNode record = JSON.readTree(family.resolve("samora.json").toFile());
+        String samora = "samora=" + family.resolve("testbed-samora.gguf");
+        JsonNode unseen = samoraPerplexity(samora, family.resolve("testbed-eval.jsonl"));
+        double widest = 0;
+        for (String set : List.of("code", "prose", "math", "mixed")) {
+            double pt = record.get("perplexity_pytorch").get(set).asDouble();
+            double uniform = record.get("perplexity_pytorch_uniform_gate").get(set).asDouble();
+            double m = unseen.get(set).get("perplexity").asDouble();
+            assertTrue(Math.abs(m / pt - 1) <= 0.01, set + ": molora " + m + " vs PyTorch " + pt);
+            assertTrue(Math.abs(m - pt) < Math.abs(m - uniform),
+                    set + ": molora " + m + " is nearer the uniform gate's " + uniform + " than the gate's " + pt);
+            widest = Math.max(widest, Math.abs(uniform / pt - 1));
+        }
+        assertTrue(widest > 0.02, "the uniform gate is within " + widest + " of the learned one: the check is blind");
+        for (String task : TestbedFamily.DOMAINS) {
+            List<String> lines = new ArrayList<>();
+            for (String line : Files.readAllLines(family.resolve("testbed-eval.jsonl"), StandardCharsets.UTF_8)) {
+                if (JSON.readTree(line).get("set").asText().equals(task)) {
+                    lines.add(line);
+                }
+            }
+            Path one = Files.write(dir.resolve("eval-" + task + ".jsonl"), lines, StandardCharsets.UTF_8);
+            double pt = record.get("perplexity_pytorch_own_task").get(task).asDouble();
+            double m = samoraPerplexity(samora, one, "--samora-task", task).get(task).get("perplexity").asDouble();
+            assertTrue(Math.abs(m / pt - 1) <= 0.01, task + " with its task: molora " + m + " vs PyTorch " + pt);
+        }
+    }
+
+    private static JsonNode samoraPerplexity(String lora, Path file, String... extra) throws IOException {
+        List<String> args = new ArrayList<>(List.of("perplexity", "-m", family.resolve(TestbedFamily.BASE).toString(),
+                "--lora", lora, "-f", file.toString(), "--json"));
+        args.addAll(List.of(extra));
+        CliTest.Run r = CliTest.run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        return JSON.readTree(r.out()).get("sets");
+    }
+
     @Test
     void theLearnedRouterBeatsTheBestSingleAdapterPerSequenceOnMixedLines() throws IOException {
         String router = TestbedFamily.router(family).toString();

@@ -32,7 +32,7 @@ final class PeftAdapters {
         try (GgufFile base = GgufFile.open(spec.model())) {
             for (AdapterSpec a : spec.adapters()) {
                 resolved.add(PeftAdapter.isDirectory(a.path())
-                        ? new AdapterSpec(a.name(), convert(a, base, spec.model(), spec.peftCache()), a.scale()) : a);
+                        ? a.withPath(convert(a, base, spec.model(), spec.peftCache())) : a);
             }
         } catch (IOException e) {
             throw new LlamaException("cannot read model file " + spec.model() + ": " + OutputFile.reason(e), e);

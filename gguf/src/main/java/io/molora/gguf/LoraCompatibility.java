@@ -1,5 +1,7 @@
 package io.molora.gguf;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -27,6 +29,12 @@ import java.util.Optional;
  * <li>adapter.type "comol" (patch 0011): every pair has an F32 X.comol_router of ne [r, E] and an F32
  *     X.comol_core of ne [r*E, r] (r: the pair's rank), and no other gate tensor; X is a dense 2-D weight, not
  *     token_embd.</li>
+ * <li>adapter.type "samora" (patch 0012): adapter.lora.alpha is 0 (or absent); every pair's lora_b holds E expert
+ *     Bs side by side (ne [r*E, n_out]) and has an F32 X.samora_keys of ne [r, E] and an F32 X.samora_tau of ne
+ *     [tasks + 1], the same number of tasks everywhere (and adapter.samora.tasks, when present, names that many);
+ *     X is a dense 2-D weight, not token_embd.</li>
+ * <li>the gate tensors of a mixture hold finite numbers (llama.cpp reads them as they are: a NaN in one makes every
+ *     logit NaN).</li>
  * </ul>
  */
 public final class LoraCompatibility {
@@ -61,12 +69,13 @@ public final class LoraCompatibility {
         if (info != null) {
             for (LoraPair pair : info.pairs()) {
                 if (pair.complete()) {
-                    checkPair(base, pair, problems);
+                    checkPair(base, pair, info.kind().orElse(null) == AdapterInfo.Kind.SAMORA, problems);
                 }
-                if (info.isComol()) {
+                if (info.isGated()) {
                     base.tensor(pair.baseTensor()).filter(x -> x.shape().length > 2 && x.dim(2) > 1).ifPresent(x ->
-                            problems.add(new Problem(pair.baseTensor(), "CoMoL adapter: a core gate needs a dense 2-D "
-                                    + "weight, this one is " + Arrays.toString(x.shape()) + " (MoE experts)")));
+                            problems.add(new Problem(pair.baseTensor(), info.kind().get().label() + " adapter: a gate "
+                                    + "needs a dense 2-D weight, this one is " + Arrays.toString(x.shape())
+                                    + " (MoE experts)")));
                 }
             }
         }
@@ -92,12 +101,14 @@ public final class LoraCompatibility {
             problems.add(new Problem("", e.getMessage()));
             return null;
         }
+        AdapterInfo.Kind kind = info.kind().orElse(AdapterInfo.Kind.LORA);
         for (String t : info.unexpectedTensors()) {
             problems.add(new Problem(t, "unexpected suffix: LoRA tensors must end in .lora_a or .lora_b"
-                    + (info.isComol() ? " (or, in a CoMoL adapter, .comol_core / .comol_router)" : "")));
+                    + (kind.gated() ? " (or, in a " + kind.label() + " adapter, " + kind.routerSuffix() + " / "
+                    + kind.tableSuffix() + ")" : "")));
         }
-        if (info.isComol()) {
-            checkGates(info, problems);
+        if (kind.gated()) {
+            checkGates(adapter, info, kind, problems);
         }
         long smallestRank = Long.MAX_VALUE;
         for (LoraPair pair : info.pairs()) {
@@ -128,20 +139,22 @@ public final class LoraCompatibility {
         return info;
     }
 
-    /** CoMoL: each pair's router and cores, by the shapes patch 0011's graph multiplies. */
-    private static void checkGates(AdapterInfo info, List<Problem> problems) {
-        Map<String, AdapterInfo.CoreGate> gates = new HashMap<>();
+    /** A mixture: each pair's gate tensors, by the shapes patches 0011 (CoMoL) and 0012 (SAMoRA) multiply. */
+    private static void checkGates(GgufFile adapter, AdapterInfo info, AdapterInfo.Kind kind, List<Problem> problems) {
+        String label = kind.label() + " adapter: ";
+        Map<String, AdapterInfo.Gate> gates = new HashMap<>();
         info.gates().forEach(g -> gates.put(g.baseTensor(), g));
+        long tasks = -1;   // SAMoRA: the number of tasks of the first tau table
         for (LoraPair pair : info.pairs()) {
             String name = pair.baseTensor();
-            AdapterInfo.CoreGate g = gates.remove(name);
-            if (g == null || g.core() == null || g.router() == null) {
-                problems.add(new Problem(name, "CoMoL adapter: missing " + name
-                        + (g == null || g.core() == null ? ".comol_core" : ".comol_router")));
+            AdapterInfo.Gate g = gates.remove(name);
+            if (g == null || g.router() == null || g.table() == null) {
+                problems.add(new Problem(name, label + "missing " + name
+                        + (g == null || g.table() == null ? kind.tableSuffix() : kind.routerSuffix())));
                 continue;
             }
             if (name.endsWith("token_embd.weight")) {
-                problems.add(new Problem(name, "CoMoL adapter: token embeddings cannot take a core gate"));
+                problems.add(new Problem(name, label + "token embeddings cannot take a gate"));
                 continue;
             }
             if (!pair.complete()) {
@@ -149,25 +162,71 @@ public final class LoraCompatibility {
             }
             long r = pair.a().dim(1);
             GgufTensorInfo router = g.router();
-            GgufTensorInfo core = g.core();
+            GgufTensorInfo table = g.table();
             long e = router.dim(1);
             if (router.shape().length > 2 || router.dim(0) != r || e < 1) {
                 problems.add(new Problem(router.name(), "must have ne [" + r + ", E] (the rank, then the number of "
-                        + "cores), has " + Arrays.toString(router.shape())));
-            } else if (core.shape().length > 2 || core.dim(0) != r * e || core.dim(1) != r) {
-                problems.add(new Problem(core.name(), "must have ne [" + (r * e) + ", " + r + "] (rank " + r + " x "
-                        + e + " cores, then the rank), has " + Arrays.toString(core.shape())));
+                        + (kind == AdapterInfo.Kind.COMOL ? "cores" : "experts") + "), has "
+                        + Arrays.toString(router.shape())));
+            } else if (kind == AdapterInfo.Kind.COMOL) {
+                if (table.shape().length > 2 || table.dim(0) != r * e || table.dim(1) != r) {
+                    problems.add(new Problem(table.name(), "must have ne [" + (r * e) + ", " + r + "] (rank " + r
+                            + " x " + e + " cores, then the rank), has " + Arrays.toString(table.shape())));
+                }
+            } else {
+                if (pair.b().dim(0) != r * e) {
+                    problems.add(new Problem(pair.b().name(), "must have ne [" + (r * e) + ", n_out] (the " + e
+                            + " expert Bs of rank " + r + " side by side), has " + Arrays.toString(pair.b().shape())));
+                }
+                if (table.shape().length > 1 || table.dim(0) < 2) {
+                    problems.add(new Problem(table.name(), "must have ne [tasks + 1] (a scale per task, then the "
+                            + "unseen task's), has " + Arrays.toString(table.shape())));
+                } else if (tasks < 0) {
+                    tasks = table.dim(0) - 1;
+                } else if (table.dim(0) - 1 != tasks) {
+                    problems.add(new Problem(table.name(), "has " + (table.dim(0) - 1) + " tasks, the tables before "
+                            + "it " + tasks));
+                }
             }
-            for (GgufTensorInfo t : new GgufTensorInfo[] {router, core}) {
+            for (GgufTensorInfo t : new GgufTensorInfo[] {router, table}) {
                 if (t.type() != GgmlType.F32) {
-                    problems.add(new Problem(t.name(), "must be F32 (llama.cpp's CoMoL gate reads F32), is " + t.type()));
+                    problems.add(new Problem(t.name(), "must be F32 (llama.cpp's " + kind.label() + " gate reads F32), is "
+                            + t.type()));
+                } else {
+                    checkFinite(adapter, t, problems);
                 }
             }
         }
         for (String extra : gates.keySet()) {
-            problems.add(new Problem(extra, "CoMoL gate tensors without a LoRA pair (.lora_a / .lora_b)"));
+            problems.add(new Problem(extra, label + "gate tensors without a LoRA pair (.lora_a / .lora_b)"));
+        }
+        if (kind == AdapterInfo.Kind.SAMORA) {
+            if (info.alpha() != 0f) {
+                problems.add(new Problem("", label + "adapter.lora.alpha must be 0 (SAMoRA's update has no alpha / r), "
+                        + "is " + info.alpha()));
+            }
+            if (tasks >= 0 && !info.tasks().isEmpty() && info.tasks().size() != tasks) {
+                problems.add(new Problem("", label + AdapterInfo.TASKS_KEY + " names " + info.tasks().size()
+                        + " tasks, the tau tables have " + tasks));
+            }
         }
     }
+
+    private static void checkFinite(GgufFile adapter, GgufTensorInfo t, List<Problem> problems) {
+        MemorySegment data = adapter.tensorData(t);
+        long n = data.byteSize() / Float.BYTES;
+        for (long i = 0; i < n; i++) {
+            float v = data.getAtIndex(F32_LE, i);
+            if (!Float.isFinite(v)) {
+                problems.add(new Problem(t.name(), "element " + i + " is " + v + ": a gate tensor must hold finite "
+                        + "numbers"));
+                return;
+            }
+        }
+    }
+
+    private static final ValueLayout.OfFloat F32_LE =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private static void checkMetadata(GgufFile adapter, List<Problem> problems) {
         String generalType = stringOrProblem(adapter, "general.type", problems);
@@ -175,10 +234,15 @@ public final class LoraCompatibility {
             problems.add(new Problem("", "general.type must be 'adapter' but is '" + nullToEmpty(generalType) + "'"));
         }
         String adapterType = stringOrProblem(adapter, "adapter.type", problems);
-        if (!"lora".equals(adapterType) && !AdapterInfo.COMOL.equals(adapterType)) {
-            problems.add(new Problem("", "adapter.type must be 'lora' (or 'comol') but is '" + nullToEmpty(adapterType)
-                    + "'"));
+        if (AdapterInfo.Kind.ofType(adapterType).isEmpty()) {
+            problems.add(new Problem("", "adapter.type must be 'lora' (or 'comol', 'samora') but is '"
+                    + nullToEmpty(adapterType) + "'"));
         }
+        adapter.get(AdapterInfo.TASKS_KEY).ifPresent(v -> {
+            if (v.type() != GgufValueType.ARRAY || v.asArray().elementType() != GgufValueType.STRING) {
+                problems.add(new Problem("", AdapterInfo.TASKS_KEY + " must be an array of STRING"));
+            }
+        });
         stringOrProblem(adapter, "general.architecture", problems);
         adapter.get("adapter.lora.alpha").ifPresent(v -> {
             if (v.type() != GgufValueType.FLOAT32) {
@@ -204,7 +268,8 @@ public final class LoraCompatibility {
         return v.get().asString();
     }
 
-    private static void checkPair(GgufFile base, LoraPair pair, List<Problem> problems) {
+    /** {@code experts}: a SAMoRA pair, whose lora_b has the E experts' ranks (checked with its gate). */
+    private static void checkPair(GgufFile base, LoraPair pair, boolean experts, List<Problem> problems) {
         String name = pair.baseTensor();
         Optional<GgufTensorInfo> target = base.tensor(name);
         if (target.isEmpty()) {
@@ -235,7 +300,7 @@ public final class LoraCompatibility {
             if (x.dim(1) != b.dim(1)) {
                 problems.add(new Problem(name, "base ne[1]=" + x.dim(1) + " must equal lora_b ne[1]=" + b.dim(1) + shapes));
             }
-            if (a.dim(1) != b.dim(0)) {
+            if (!experts && a.dim(1) != b.dim(0)) {
                 problems.add(new Problem(name, "lora_a ne[1]=" + a.dim(1) + " must equal lora_b ne[0]=" + b.dim(0)
                         + " (the rank; is lora_a transposed?)" + shapes));
             }

@@ -79,7 +79,7 @@ class LoraCompatibilityTest {
     /** A CoMoL adapter of rank 4 and 3 cores on attn_q and ffn_down; {@code more} adds or breaks something. */
     private List<LoraCompatibility.Problem> comol(Consumer<GgufWriter> more) throws Exception {
         return check(w -> {
-            w.put("adapter.type", AdapterInfo.COMOL);
+            w.put("adapter.type", AdapterInfo.Kind.COMOL.type());
             pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
             pair(w, "blk.0.ffn_down.weight", new long[] {64, 4}, new long[] {4, 32});
             gate(w, "blk.0.attn_q.weight", new long[] {12, 4}, new long[] {4, 3}, GgmlType.F32);
@@ -107,6 +107,59 @@ class LoraCompatibilityTest {
             gate(w, "blk.0.attn_k.weight", new long[] {12, 4}, new long[] {4, 3}, GgmlType.F32);
         });
         onlyProblem(extra, "blk.0.attn_k.weight", "without a LoRA pair");
+    }
+
+    private static void samoraGate(GgufWriter w, String base, long[] keys, long tau, float... keyValues) {
+        w.addTensor(base + ".samora_keys", GgmlType.F32, keys, keyValues.length > 0
+                ? TensorSources.ofFloats(GgmlType.F32, (int) keys[0], keyValues) : zeros((int) (keys[0] * keys[1])));
+        w.addTensor(base + ".samora_tau", GgmlType.F32, new long[] {tau}, zeros((int) tau));
+    }
+
+    /**
+     * A SAMoRA adapter of rank 4 with 3 expert Bs (lora_b ne [12, n_out]) and 2 tasks on attn_q, and ffn_down's pair
+     * with lora_b ne {@code downB}; {@code more} adds or breaks something.
+     */
+    private List<LoraCompatibility.Problem> samora(long[] downB, Consumer<GgufWriter> more) throws Exception {
+        return check(w -> {
+            w.put("adapter.type", AdapterInfo.Kind.SAMORA.type()).put("adapter.lora.alpha", GgufValue.of(0f));
+            w.put(AdapterInfo.TASKS_KEY, GgufValue.of(GgufArray.ofStrings(List.of("code", "math"))));
+            pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {12, 32});
+            pair(w, "blk.0.ffn_down.weight", new long[] {64, 4}, downB);
+            samoraGate(w, "blk.0.attn_q.weight", new long[] {4, 3}, 3);
+            more.accept(w);
+        });
+    }
+
+    @Test
+    void samoraAdapterWithEveryGateHasNoProblems() throws Exception {
+        assertEquals(List.of(), samora(new long[] {12, 32},
+                w -> samoraGate(w, "blk.0.ffn_down.weight", new long[] {4, 3}, 3)));
+    }
+
+    @Test
+    void samoraAdapterRules() throws Exception {
+        long[] experts = {12, 32};
+        onlyProblem(samora(experts, w -> {}), "blk.0.ffn_down.weight", "missing blk.0.ffn_down.weight.samora_tau");
+        onlyProblem(samora(new long[] {4, 32}, w -> samoraGate(w, "blk.0.ffn_down.weight", new long[] {4, 3}, 3)),
+                "blk.0.ffn_down.weight.lora_b", "must have ne [12, n_out]");
+        onlyProblem(samora(experts, w -> samoraGate(w, "blk.0.ffn_down.weight", new long[] {5, 3}, 3)),
+                "blk.0.ffn_down.weight.samora_keys", "must have ne [4, E]");
+        onlyProblem(samora(experts, w -> samoraGate(w, "blk.0.ffn_down.weight", new long[] {4, 3}, 4)),
+                "blk.0.ffn_down.weight.samora_tau", "has 3 tasks, the tables before it 2");
+        onlyProblem(samora(experts, w -> samoraGate(w, "blk.0.ffn_down.weight", new long[] {4, 3}, 1)),
+                "blk.0.ffn_down.weight.samora_tau", "must have ne [tasks + 1]");
+        float[] keys = new float[12];
+        keys[7] = Float.NaN;
+        onlyProblem(samora(experts, w -> samoraGate(w, "blk.0.ffn_down.weight", new long[] {4, 3}, 3, keys)),
+                "blk.0.ffn_down.weight.samora_keys", "element 7 is NaN");
+        onlyProblem(samora(experts, w -> {
+            samoraGate(w, "blk.0.ffn_down.weight", new long[] {4, 3}, 3);
+            w.put("adapter.lora.alpha", GgufValue.of(8f));
+        }), "", "adapter.lora.alpha must be 0");
+        onlyProblem(samora(experts, w -> {
+            samoraGate(w, "blk.0.ffn_down.weight", new long[] {4, 3}, 3);
+            w.put(AdapterInfo.TASKS_KEY, GgufValue.of(GgufArray.ofStrings(List.of("code"))));
+        }), "", "names 1 tasks, the tau tables have 2");
     }
 
     @Test
@@ -143,7 +196,7 @@ class LoraCompatibilityTest {
             w.put("adapter.type", "control_vector");
             pair(w, "blk.0.attn_q.weight", new long[] {32, 4}, new long[] {4, 32});
         });
-        onlyProblem(p, "", "adapter.type must be 'lora' (or 'comol') but is 'control_vector'");
+        onlyProblem(p, "", "adapter.type must be 'lora' (or 'comol', 'samora') but is 'control_vector'");
     }
 
     @Test

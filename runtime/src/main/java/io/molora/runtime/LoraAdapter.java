@@ -22,9 +22,9 @@ public final class LoraAdapter implements AutoCloseable {
     private final NativeHandle handle;
     private final String name;
     private final Path path;
-    private final boolean gated;
+    private final AdapterInfo.Kind kind;
 
-    private LoraAdapter(Model model, MemorySegment adapter, String name, Path path, boolean gated) {
+    private LoraAdapter(Model model, MemorySegment adapter, String name, Path path, AdapterInfo.Kind kind) {
         this.model = model;
         this.handle = new NativeHandle("adapter " + name, adapter, a -> {
             llama_adapter_lora_free(a);
@@ -32,7 +32,7 @@ public final class LoraAdapter implements AutoCloseable {
         });
         this.name = name;
         this.path = path;
-        this.gated = gated;
+        this.kind = kind;
         model.dependentOpened();
     }
 
@@ -42,28 +42,57 @@ public final class LoraAdapter implements AutoCloseable {
      * on some metadata types).
      */
     public static LoraAdapter load(Model model, String name, Path path) {
-        return loadUnchecked(model, name, path, fits(model.path(), name, path).isComol());
+        return load(model, name, path, null);
+    }
+
+    /**
+     * {@link #load(Model, String, Path)}; a SAMoRA adapter applies the scale of {@code samoraTask}, one of the names
+     * in its {@code adapter.samora.tasks} ({@code null}: the authors' rule for a task it was not trained on). Other
+     * adapters ignore the task.
+     */
+    public static LoraAdapter load(Model model, String name, Path path, String samoraTask) {
+        AdapterInfo info = fits(model.path(), name, path);
+        AdapterInfo.Kind kind = info.kind().orElse(AdapterInfo.Kind.LORA);
+        int task = kind == AdapterInfo.Kind.SAMORA ? taskIndex(name, info, samoraTask) : -1;
+        LoraAdapter adapter = loadUnchecked(model, name, path, kind);
+        if (kind == AdapterInfo.Kind.SAMORA && llama_adapter_samora_set_task(adapter.pointer(), task) != 0) {
+            adapter.close();
+            throw new LlamaException("llama.cpp refused task " + task + " of SAMoRA adapter '" + name + "'");
+        }
+        return adapter;
+    }
+
+    private static int taskIndex(String name, AdapterInfo info, String task) {
+        if (task == null) {
+            return -1;
+        }
+        int i = info.tasks().indexOf(task);
+        if (i < 0) {
+            throw new IllegalArgumentException("SAMoRA adapter '" + name + "' has no task '" + task + "' (its tasks: "
+                    + (info.tasks().isEmpty() ? "none named" : String.join(", ", info.tasks())) + ")");
+        }
+        return i;
     }
 
     /** The native load alone, for tests that show what {@link #checkFits} prevents. */
     static LoraAdapter loadUnchecked(Model model, String name, Path path) {
-        boolean gated;
+        AdapterInfo.Kind kind;
         try (GgufFile f = GgufFile.open(path)) {
-            gated = AdapterInfo.of(f).isComol();
+            kind = AdapterInfo.of(f).kind().orElse(AdapterInfo.Kind.LORA);
         } catch (IOException e) {
-            gated = false;  // llama.cpp refuses what cannot be read
+            kind = AdapterInfo.Kind.LORA;  // llama.cpp refuses what cannot be read
         }
-        return loadUnchecked(model, name, path, gated);
+        return loadUnchecked(model, name, path, kind);
     }
 
-    private static LoraAdapter loadUnchecked(Model model, String name, Path path, boolean gated) {
+    private static LoraAdapter loadUnchecked(Model model, String name, Path path, AdapterInfo.Kind kind) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment adapter = llama_adapter_lora_init(model.pointer(), arena.allocateFrom(path.toString()));
             if (adapter.equals(MemorySegment.NULL)) {
                 throw new LlamaException("llama.cpp refused adapter '" + name + "' (" + path
                         + "): it does not fit the model; `molora inspect " + path + " --model BASE` says why");
             }
-            return new LoraAdapter(model, adapter, name, path, gated);
+            return new LoraAdapter(model, adapter, name, path, kind);
         }
     }
 
@@ -127,8 +156,8 @@ public final class LoraAdapter implements AutoCloseable {
                 throw new IllegalArgumentException("adapter '" + a.name() + "' was loaded for another model");
             }
             if (a.gated()) {
-                throw new IllegalArgumentException("adapter '" + a.name() + "' is a CoMoL adapter, gated per token "
-                        + "inside the graph: per-token routing (a router, or several adapters per request) applies "
+                throw new IllegalArgumentException("adapter '" + a.name() + "' is a " + a.kind.label()
+                        + " adapter, gated per token inside the graph: per-token routing (a router, or several adapters per request) applies "
                         + "plain LoRA adapters only; use it alone (--adapter " + a.name() + ", or as the only --lora)");
             }
         }
@@ -153,9 +182,14 @@ public final class LoraAdapter implements AutoCloseable {
         return name;
     }
 
-    /** A CoMoL adapter ({@code adapter.type = comol}): llama.cpp gates its cores per token itself (patch 0011). */
+    /** A mixture (CoMoL, SAMoRA) whose gate llama.cpp computes per token itself (patches 0011, 0012). */
     public boolean gated() {
-        return gated;
+        return kind.gated();
+    }
+
+    /** A SAMoRA adapter ({@code adapter.type = samora}, patch 0012). */
+    public boolean samora() {
+        return kind == AdapterInfo.Kind.SAMORA;
     }
 
     public Path path() {

@@ -7819,6 +7819,69 @@ public class llama_h {
         }
     }
 
+    private static class llama_adapter_samora_set_task {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            llama_h.C_INT,
+            llama_h.C_POINTER,
+            llama_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = llama_h.findOrThrow("llama_adapter_samora_set_task");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+
+     * {@snippet lang=c :
+     * int32_t llama_adapter_samora_set_task(struct llama_adapter_lora *adapter, int32_t task)
+     * }
+     */
+    public static FunctionDescriptor llama_adapter_samora_set_task$descriptor() {
+        return llama_adapter_samora_set_task.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+
+     * {@snippet lang=c :
+     * int32_t llama_adapter_samora_set_task(struct llama_adapter_lora *adapter, int32_t task)
+     * }
+     */
+    public static MethodHandle llama_adapter_samora_set_task$handle() {
+        return llama_adapter_samora_set_task.HANDLE;
+    }
+
+    /**
+     * Address for:
+
+     * {@snippet lang=c :
+     * int32_t llama_adapter_samora_set_task(struct llama_adapter_lora *adapter, int32_t task)
+     * }
+     */
+    public static MemorySegment llama_adapter_samora_set_task$address() {
+        return llama_adapter_samora_set_task.ADDR;
+    }
+
+    /**
+
+     * {@snippet lang=c :
+     * int32_t llama_adapter_samora_set_task(struct llama_adapter_lora *adapter, int32_t task)
+     * }
+     */
+    public static int llama_adapter_samora_set_task(MemorySegment adapter, int task) {
+        var mh$ = llama_adapter_samora_set_task.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_adapter_samora_set_task", adapter, task);
+            }
+            return (int)mh$.invokeExact(adapter, task);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class llama_adapter_get_alora_n_invocation_tokens {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             llama_h.C_LONG,
