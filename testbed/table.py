@@ -147,6 +147,14 @@ def main(argv=None) -> int:
             learned.append(Row.measured(label, f"--router router-{kind}.gguf",
                                         molora(args.molora, model + loras + ["--router", f])))
     rows += learned
+    # the adapter mixtures of issue 24: one adapter each, its gate inside every adapted layer (docs/ADAPTER-MIXTURE.md)
+    for name, file, record in (("CoMoL adapter (gate in each layer, one pass)", "testbed-comol.gguf", "comol.json"),
+                               ("SAMoRA adapter, unseen task (gate in each layer, one pass)", "testbed-samora.gguf",
+                                "samora.json")):
+        if (fam / file).exists() and (fam / record).exists():
+            params = json.loads((fam / record).read_text(encoding="utf-8"))["trainable_parameters"]
+            rows.append(Row.measured(name, f"--lora {file} alone ({params:,} parameters)",
+                                     molora(args.molora, model + ["--lora", f"mixture={fam / file}"])))
     span = Row.measured("span-label oracle", "--span-routes (each token by its span's domain)",
                         molora(args.molora, model + loras + ["--span-routes"]))
     rows.append(span)
