@@ -44,6 +44,7 @@ import tok  # noqa: E402
 import train  # noqa: E402
 from config import DOMAINS, LoraConfig, ModelConfig, TrainConfig  # noqa: E402
 from stages import RunLog  # noqa: E402
+import mixture  # noqa: E402
 from natural_adapters import NATURAL_SHARE, natural_runs  # noqa: E402
 from ttlora import TARGETS, base_from_gguf  # noqa: E402
 
@@ -51,8 +52,7 @@ ROOT = HERE.parent
 FAMILY = ROOT / "models" / "testbed"
 RANK = 32           # the family's LoRA rank
 CORES = 4           # E (the paper's runs: 8 at rank 16 on 8B models)
-GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
-              "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
+PARAMS = ("a", "b", "cores", "router")
 
 
 class CoMoLLinear(nn.Module):
@@ -88,59 +88,26 @@ class CoMoLLinear(nn.Module):
 
 
 def attach(model) -> List[nn.Parameter]:
-    for p in model.parameters():
-        p.requires_grad_(False)
-    params = []
-    for layer in model.model.layers:
-        for owner in (layer.self_attn, layer.mlp):
-            for name in TARGETS:
-                if hasattr(owner, name):
-                    m = CoMoLLinear(getattr(owner, name))
-                    setattr(owner, name, m)
-                    params += [m.a, m.b, m.cores, m.router]
-    return params
+    return [getattr(m, k) for m in mixture.attach(model, CoMoLLinear) for k in PARAMS]
 
 
 def comol_layers(model):
-    for i, layer in enumerate(model.model.layers):
-        for owner in (layer.self_attn, layer.mlp):
-            for name in TARGETS:
-                mod = getattr(owner, name, None)
-                if isinstance(mod, CoMoLLinear):
-                    yield i, name, mod
-
-
-def permute(w: np.ndarray, n_head: int) -> np.ndarray:
-    """convert_hf_to_gguf.py's LlamaModel.permute of Q and K rows (ttlora.unpermute's inverse)."""
-    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+    return mixture.wrapped(model, CoMoLLinear)
 
 
 def export_gguf(model, path: Path, llama_src: Path) -> None:
-    sys.path.insert(0, str(llama_src / "gguf-py"))
-    import gguf
     m = ModelConfig()
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_type("adapter")
-    w.add_string("adapter.type", "comol")
-    w.add_float32("adapter.lora.alpha", float(RANK))
-    w.add_string("general.name", "testbed-comol")
-    for i, name, mod in comol_layers(model):
-        b = mod.b.detach().numpy().astype(np.float32)
-        if name == "q_proj":
-            b = permute(b, m.num_attention_heads)
-        elif name == "k_proj":
-            b = permute(b, m.num_key_value_heads)
-        x = f"blk.{i}.{GGUF_NAMES[name]}.weight"
-        cores = mod.cores.detach().numpy().astype(np.float32)
-        w.add_tensor(f"{x}.lora_a", np.ascontiguousarray(mod.a.detach().numpy().astype(np.float32)))
-        w.add_tensor(f"{x}.lora_b", np.ascontiguousarray(b))
-        w.add_tensor(f"{x}.comol_router", np.ascontiguousarray(mod.router.detach().numpy().astype(np.float32)))
-        # numpy (r, r*E) is ggml ne = [r*E, r]: row j, column i + e*r holds C_e[i, j]
-        w.add_tensor(f"{x}.comol_core", np.ascontiguousarray(np.concatenate([c.T for c in cores], axis=1)))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+
+    def tensors():
+        for i, name, mod in comol_layers(model):
+            yield mixture.tensor_name(i, name, "lora_a"), mod.a.detach().numpy()
+            yield mixture.tensor_name(i, name, "lora_b"), mixture.output_rows(mod.b.detach().numpy(), name, m)
+            yield mixture.tensor_name(i, name, "comol_router"), mod.router.detach().numpy()
+            # numpy (r, r*E) is ggml ne = [r*E, r]: row j, column i + e*r holds C_e[i, j]
+            yield (mixture.tensor_name(i, name, "comol_core"),
+                   np.concatenate([c.T for c in mod.cores.detach().numpy()], axis=1))
+
+    mixture.write_gguf(path, llama_src, "comol", "testbed-comol", {"adapter.lora.alpha": float(RANK)}, tensors())
 
 
 def training_streams(work: Path, sp) -> Tuple[Dict[str, np.ndarray], Dict[str, float], Dict[str, np.ndarray], Dict]:
@@ -205,7 +172,7 @@ def main(argv=None) -> int:
                                  max_steps=c.max_steps, max_seconds=args.seconds, log=log, eval_fn=eval_fn,
                                  eval_every=c.eval_every, select="mean")
         save_file({f"{i}.{n}.{k}": getattr(mod, k).detach().contiguous() for i, n, mod in comol_layers(model)
-                   for k in ("a", "b", "cores", "router")}, str(params_path))
+                   for k in PARAMS}, str(params_path))
         record = {"rank": RANK, "cores": CORES, "targets": list(TARGETS), "lr": c.lr, "batch_size": c.batch_size,
                   "seconds_budget": args.seconds, "train_seconds": round(time.time() - t0, 1), "streams": described,
                   "training": {k: stats[k] for k in ("steps", "selected") if k in stats},
@@ -215,7 +182,7 @@ def main(argv=None) -> int:
         saved = load_file(str(params_path))
         with torch.no_grad():
             for i, n, mod in comol_layers(model):
-                for k in ("a", "b", "cores", "router"):
+                for k in PARAMS:
                     getattr(mod, k).copy_(saved[f"{i}.{n}.{k}"])
     model.eval()
     if not gguf_path.exists():

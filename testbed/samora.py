@@ -41,9 +41,8 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import List, Union
 
-import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -53,7 +52,8 @@ sys.path.insert(0, str(HERE))
 import corpora  # noqa: E402
 import tok  # noqa: E402
 import train  # noqa: E402
-from comol import GGUF_NAMES, permute, training_streams  # noqa: E402
+import mixture  # noqa: E402
+from comol import training_streams  # noqa: E402
 from config import DOMAINS, LoraConfig, ModelConfig, TrainConfig  # noqa: E402
 from stages import RunLog  # noqa: E402
 from ttlora import TARGETS, base_from_gguf  # noqa: E402
@@ -130,61 +130,31 @@ PARAMS = ("a", "lambdas", "b", "s", "task_embedding", "task_gate")
 
 
 def attach(model, task: Task, n_task: int) -> List[nn.Parameter]:
-    for p in model.parameters():
-        p.requires_grad_(False)
-    params = []
-    for layer in model.model.layers:
-        for owner in (layer.self_attn, layer.mlp):
-            for name in TARGETS:
-                if hasattr(owner, name):
-                    m = SAMoRALinear(getattr(owner, name), task, n_task)
-                    setattr(owner, name, m)
-                    params += [getattr(m, k) for k in PARAMS]
-    return params
+    return [getattr(m, k) for m in mixture.attach(model, lambda base: SAMoRALinear(base, task, n_task))
+            for k in PARAMS]
 
 
 def samora_layers(model):
-    for i, layer in enumerate(model.model.layers):
-        for owner in (layer.self_attn, layer.mlp):
-            for name in TARGETS:
-                mod = getattr(owner, name, None)
-                if isinstance(mod, SAMoRALinear):
-                    yield i, name, mod
+    return mixture.wrapped(model, SAMoRALinear)
 
 
 def folded(mod: SAMoRALinear, name: str, m: ModelConfig):
     """The four tensors of one weight as the GGUF holds them (numpy, torch's row-major shapes)."""
     with torch.no_grad():
         b = torch.cat([mod.b[e] * mod.s for e in range(mod.b.shape[0])], dim=1).double().numpy()   # (out, r*E)
-        if name == "q_proj":
-            b = permute(b, m.num_attention_heads)
-        elif name == "k_proj":
-            b = permute(b, m.num_key_value_heads)
         lam = mod.lambdas.double()
         keys = (lam / lam.norm(dim=-1, keepdim=True).clamp_min(1e-12) / TEMPERATURE).numpy()      # (E, r)
-        return {"lora_a": mod.a.double().numpy(), "lora_b": b, "samora_keys": keys,
+        return {"lora_a": mod.a.double().numpy(), "lora_b": mixture.output_rows(b, name, m), "samora_keys": keys,
                 "samora_tau": mod.tau_table().double().numpy()}
 
 
 def export_gguf(model, path: Path, llama_src: Path) -> None:
-    sys.path.insert(0, str(llama_src / "gguf-py"))
-    import gguf
     m = ModelConfig()
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_type("adapter")
-    w.add_string("adapter.type", "samora")
-    w.add_float32("adapter.lora.alpha", 0.0)
-    w.add_array("adapter.samora.tasks", list(DOMAINS))
-    w.add_float32("adapter.samora.temperature", TEMPERATURE)
-    w.add_string("general.name", "testbed-samora")
-    for i, name, mod in samora_layers(model):
-        x = f"blk.{i}.{GGUF_NAMES[name]}.weight"
-        for suffix, t in folded(mod, name, m).items():
-            w.add_tensor(f"{x}.{suffix}", np.ascontiguousarray(t.astype(np.float32)))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    tensors = ((mixture.tensor_name(i, name, suffix), t) for i, name, mod in samora_layers(model)
+               for suffix, t in folded(mod, name, m).items())
+    mixture.write_gguf(path, llama_src, "samora", "testbed-samora",
+                       {"adapter.lora.alpha": 0.0, "adapter.samora.tasks": list(DOMAINS),
+                        "adapter.samora.temperature": TEMPERATURE}, tensors)
 
 
 class TaskSampler(train.Sampler):
